@@ -1,0 +1,98 @@
+// Renders nginx.conf from the settings, checks it, and runs nginx as a child of the primary with its
+// stderr turned into JSON log lines.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { payloadLimitBytes, type Config } from '../config';
+import { ServerError } from '../errors';
+import type { Logger } from '../logger';
+import { runPaths } from '../paths';
+
+/** The template ships at the top of the project (beside package.json), two levels above the compiled cluster/. */
+export const TEMPLATE = path.resolve(__dirname, '../../../nginx.conf');
+
+const INSTALL_HINT = 'install it: apt-get install -y nginx (Debian/Ubuntu), dnf install -y nginx (Amazon Linux/RHEL), brew install nginx (macOS); or set MODEL_SERVER_NGINX to its path';
+
+/** Absolute path of the nginx executable, or NGINX_MISSING saying how to install it. */
+export function findNginx(binary: string): string {
+  const candidates = binary.includes('/')
+    ? [binary]
+    : [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'].filter(Boolean).map((dir) => path.join(dir, binary));
+  for (const candidate of candidates) {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  throw new ServerError('NGINX_MISSING', `nginx was not found (${binary.includes('/') ? binary : `"${binary}" on PATH or in /usr/sbin`}): ${INSTALL_HINT}`);
+}
+
+export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPLATE, 'utf8')): string {
+  const limit = payloadLimitBytes(config);
+  const paths = runPaths(config.runDir);
+  const servers = Array.from({ length: config.workers }, (_, slot) => `        server unix:${paths.workerSocket(slot)} max_fails=1 fail_timeout=1s;`).join('\n');
+  // Bodies stay in memory up to the limit; with no limit, up to 100 MiB before nginx uses temp files.
+  const buffer = limit === undefined ? 100 * 1024 * 1024 : Math.max(limit, 16 * 1024);
+  const values: Record<string, string> = {
+    RUN_DIR: config.runDir,
+    PORT: String(config.port),
+    NGINX_WORKER_PROCESSES: 'auto',
+    GRACE_SECONDS: String(Math.max(1, Math.ceil(config.graceSeconds))),
+    UPSTREAM_SERVERS: servers,
+    UPSTREAM_KEEPALIVE: String(Math.max(16, config.workers * config.threads * 8)),
+    CLIENT_MAX_BODY_SIZE: limit === undefined ? '0' : String(limit),
+    CLIENT_BODY_BUFFER_SIZE: String(buffer),
+    PROXY_TIMEOUT_SECONDS: String(Math.ceil(config.timeoutSeconds) + 5),
+    TIMEOUT_SECONDS: String(config.timeoutSeconds),
+    PAYLOAD_LIMIT_TEXT: limit === undefined ? 'unlimited' : `${config.maxPayloadMb} MB (${limit} bytes)`,
+  };
+  return template.replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new ServerError('NGINX_FAILED', `nginx.conf template has an unknown placeholder ${whole}`);
+    return value;
+  });
+}
+
+/** Writes the rendered config and nginx's temp folders into the run directory; returns the config path. */
+export function writeNginxConf(config: Config): string {
+  const paths = runPaths(config.runDir);
+  for (const dir of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(paths.nginxTemp, dir), { recursive: true });
+  fs.writeFileSync(paths.nginxConf, renderNginxConf(config));
+  return paths.nginxConf;
+}
+
+function nginxArgs(config: Config, conf: string): string[] {
+  // -e stderr: nginx otherwise opens its compiled-in error log path before reading the config, which
+  // fails on a read-only filesystem.
+  return ['-c', conf, '-p', `${config.runDir}/`, '-e', 'stderr'];
+}
+
+/** `nginx -t`: catches a bad rendered config (or a port nginx cannot use) before any worker starts. */
+export function testNginxConf(binary: string, config: Config, conf: string): void {
+  const result = spawnSync(binary, [...nginxArgs(config, conf), '-t', '-q'], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    const output = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim().replace(/\s+/g, ' ');
+    throw new ServerError('NGINX_FAILED', `nginx rejected the configuration rendered at ${conf}: ${output || `exit code ${result.status}`}`);
+  }
+}
+
+const LEVEL = /\[(emerg|alert|crit|error|warn|notice|info|debug)\]/;
+
+export function startNginx(binary: string, config: Config, conf: string, logger: Logger): ChildProcess {
+  // Own process group: a Ctrl-C in a terminal reaches the primary, which then stops nginx gracefully.
+  const child = spawn(binary, nginxArgs(config, conf), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const log = logger.child({ source: 'nginx' });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      const level = LEVEL.exec(line)?.[1];
+      const msg = line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '');
+      if (level === 'emerg' || level === 'alert' || level === 'crit' || level === 'error') log.error(msg);
+      else if (level === 'warn') log.warn(msg);
+      else log.info(msg);
+    });
+  }
+  return child;
+}

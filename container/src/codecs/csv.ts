@@ -1,0 +1,54 @@
+// text/csv: one record per line, numbers; an optional header naming the features; one output line per record.
+import { parse } from 'csv-parse/sync';
+import { ServerError } from '../errors';
+import { recordValues, type FieldValue } from '../inference/predictions';
+import { MatrixBuilder, headerColumns, looksLikeHeader } from './rows';
+import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
+import type { Predictions } from '../inference/predictions';
+
+interface ParsedRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+function parseRecords(text: string): ParsedRecord[] {
+  try {
+    return parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as ParsedRecord[];
+  } catch (err) {
+    const e = err as { code?: string; lines?: number; message?: string };
+    const where = e.lines !== undefined ? `line ${e.lines}` : 'CSV';
+    const reason = (e.message ?? 'cannot be parsed').replace(/^Invalid Record Length: /, '').replace(/\s*at line \d+\.?$/, '');
+    throw new ServerError('MALFORMED_CSV', `${where}: ${reason}`);
+  }
+}
+
+function decode(text: string, ctx: DecodeContext): Matrix {
+  const records = parseRecords(text);
+  const builder = new MatrixBuilder(ctx.schema, records.length);
+  let columns: number[] | undefined;
+  let start = 0;
+  const headerParam = ctx.params.header?.toLowerCase();
+  if (records.length > 0 && headerParam !== 'absent') {
+    const first = records[0];
+    if (headerParam === 'present' || looksLikeHeader(first.record)) {
+      columns = headerColumns(first.record, ctx.schema.featureNames, first.info.lines) ?? undefined;
+      start = 1;
+    }
+  }
+  for (let i = start; i < records.length; i++) builder.addCells(records[i].record, records[i].info.lines, columns);
+  return builder.finish('the CSV body has no records: send one line of comma-separated numbers per record');
+}
+
+function csvField(v: FieldValue): string {
+  if (typeof v === 'number') return String(v);
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function encode(p: Predictions, ctx: EncodeContext): string {
+  let out = '';
+  for (let r = 0; r < p.rows; r++) out += `${recordValues(p, ctx.keys, r).map(csvField).join(',')}\n`;
+  return out;
+}
+
+export const csvCodec: Codec = { mediaType: 'text/csv', decode, encode };

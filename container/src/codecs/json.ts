@@ -1,0 +1,95 @@
+// application/json: {"instances": [rows]}, a bare array of rows, or a single row; rows are number arrays or
+// objects keyed by feature name. Responses: {"predictions": [{key: value}]}.
+import { ServerError } from '../errors';
+import { recordKeys, recordValues, type Predictions } from '../inference/predictions';
+import { MatrixBuilder } from './rows';
+import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
+
+/** Line and column of a character offset, for parse errors. */
+export function lineColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line += 1;
+      lineStart = i + 1;
+    }
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+/** JSON.parse with errors that say where the text goes wrong. */
+export function parseJson(text: string, where = ''): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = (err as Error).message;
+    const position = /position (\d+)/.exec(message);
+    const place = position ? lineColumn(text, Number(position[1])) : text.trim() === '' ? 'empty document' : 'document';
+    const reason = message.replace(/\s*in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
+    throw new ServerError('MALFORMED_JSON', `${where}${place}: ${reason}`);
+  }
+}
+
+const isRecordObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Adds one row (array, object keyed by feature, or SageMaker's {"features": [...]}) to the builder. */
+export function addRow(builder: MatrixBuilder, row: unknown, place: string, featureNames?: readonly string[]): void {
+  if (Array.isArray(row)) return builder.addArray(row, place);
+  if (isRecordObject(row)) {
+    const keys = Object.keys(row);
+    if (keys.length === 1 && keys[0] === 'features' && Array.isArray(row.features) && !featureNames?.includes('features')) {
+      return builder.addArray(row.features, place);
+    }
+    return builder.addObject(row, place);
+  }
+  throw new ServerError('MALFORMED_JSON', `${place}: expected a row (an array of numbers or an object keyed by feature name), got ${row === null ? 'null' : typeof row}`);
+}
+
+function decode(text: string, ctx: DecodeContext): Matrix {
+  if (text.trim() === '') throw new ServerError('EMPTY_PAYLOAD', 'the JSON body is empty: send {"instances": [[...], ...]}');
+  const doc = parseJson(text);
+  let rows: unknown[];
+  let path: string;
+  if (isRecordObject(doc) && 'instances' in doc) {
+    if (!Array.isArray(doc.instances)) throw new ServerError('MALFORMED_JSON', '"instances" must be an array of rows');
+    rows = doc.instances;
+    path = 'instances';
+  } else if (isRecordObject(doc) && 'inputs' in doc) {
+    throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'KServe V2 {"inputs": [...]} requests are not supported yet by this server version; send {"instances": [...]}');
+  } else if (Array.isArray(doc) && doc.length > 0 && (Array.isArray(doc[0]) || isRecordObject(doc[0]))) {
+    rows = doc;
+    path = '';
+  } else if (Array.isArray(doc) || isRecordObject(doc)) {
+    rows = [doc];
+    path = 'row';
+  } else {
+    throw new ServerError('MALFORMED_JSON', `expected {"instances": [...]}, an array of rows or a single row, got ${doc === null ? 'null' : typeof doc}`);
+  }
+  const builder = new MatrixBuilder(ctx.schema, rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const place = path === 'row' ? 'row' : path === 'instances' ? `instances[${i}]` : `record ${i + 1}`;
+    addRow(builder, rows[i], place, ctx.schema.featureNames);
+  }
+  return builder.finish('no rows: "instances" is empty');
+}
+
+/** One response record as a JSON object, keys in configured order. */
+export function recordObject(p: Predictions, ctx: EncodeContext, row: number, keys = recordKeys(p, ctx.keys)): Record<string, unknown> {
+  const values = recordValues(p, ctx.keys, row);
+  const obj: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) obj[keys[i]] = values[i];
+  return obj;
+}
+
+function encode(p: Predictions, ctx: EncodeContext): string {
+  const keys = recordKeys(p, ctx.keys);
+  const predictions = new Array(p.rows);
+  for (let r = 0; r < p.rows; r++) predictions[r] = recordObject(p, ctx, r, keys);
+  return JSON.stringify({ predictions });
+}
+
+export const jsonCodec: Codec = { mediaType: 'application/json', decode, encode };
+
+/** The H2O scorer's usage: JSON sent as application/octet-stream. Answers are JSON. */
+export const octetStreamCodec: Codec = { mediaType: 'application/octet-stream', decode };

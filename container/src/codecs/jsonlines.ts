@@ -1,0 +1,25 @@
+// application/jsonlines (alias application/x-jsonlines): one row per line in, one JSON object per line out.
+import { recordKeys, type Predictions } from '../inference/predictions';
+import { addRow, parseJson, recordObject } from './json';
+import { MatrixBuilder } from './rows';
+import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
+
+function decode(text: string, ctx: DecodeContext): Matrix {
+  const lines = text.split('\n');
+  const builder = new MatrixBuilder(ctx.schema, lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].replace(/\r$/, '');
+    if (line.trim() === '') continue;
+    addRow(builder, parseJson(line, `line ${i + 1}, `), `line ${i + 1}`, ctx.schema.featureNames);
+  }
+  return builder.finish('the JSON Lines body has no records: send one JSON row per line');
+}
+
+function encode(p: Predictions, ctx: EncodeContext): string {
+  const keys = recordKeys(p, ctx.keys);
+  let out = '';
+  for (let r = 0; r < p.rows; r++) out += `${JSON.stringify(recordObject(p, ctx, r, keys))}\n`;
+  return out;
+}
+
+export const jsonLinesCodec: Codec = { mediaType: 'application/jsonlines', aliases: ['application/x-jsonlines', 'application/jsonl'], decode, encode };

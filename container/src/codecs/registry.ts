@@ -1,0 +1,31 @@
+// Codecs keyed by media type. Lookup is separate from use, so an unknown type is a 415/406 and a bug
+// inside a codec is a 500, never the other way round.
+import { csvCodec } from './csv';
+import { jsonCodec, octetStreamCodec } from './json';
+import { jsonLinesCodec } from './jsonlines';
+import type { Codec } from './types';
+
+const CODECS: readonly Codec[] = [csvCodec, jsonCodec, jsonLinesCodec, octetStreamCodec];
+
+const byType = new Map<string, Codec>();
+for (const codec of CODECS) for (const type of [codec.mediaType, ...(codec.aliases ?? [])]) byType.set(type, codec);
+
+/** Media types accepted as Content-Type. */
+export const REQUEST_TYPES: readonly string[] = CODECS.filter((c) => c.decode).flatMap((c) => [c.mediaType, ...(c.aliases ?? [])]);
+/** Media types that can be produced, in order of preference for wildcards. */
+export const RESPONSE_TYPES: readonly string[] = CODECS.filter((c) => c.encode).map((c) => c.mediaType);
+
+export function requestCodec(mediaType: string): Codec | undefined {
+  const codec = byType.get(mediaType);
+  return codec?.decode ? codec : undefined;
+}
+
+export function responseCodec(mediaType: string): Codec | undefined {
+  const codec = byType.get(mediaType);
+  return codec?.encode ? codec : undefined;
+}
+
+/** The canonical name of a type or alias that the registry knows. */
+export function canonicalType(mediaType: string): string {
+  return byType.get(mediaType)?.mediaType ?? mediaType;
+}

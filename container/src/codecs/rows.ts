@@ -1,0 +1,141 @@
+// Builds a Matrix from rows given as CSV cells, JSON arrays or JSON objects, checking every value and
+// naming its place ("line 3, column 2") when it is not usable.
+import { ServerError } from '../errors';
+import type { Matrix, TabularSchema } from './types';
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const SPECIAL = /^[+-]?(nan|inf|infinity)$/i;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function preview(s: string): string {
+  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s);
+}
+
+export class MatrixBuilder {
+  private values: Float64Array;
+  private rows = 0;
+  private width: number | null;
+  private readonly maxAbs: number;
+
+  constructor(private readonly schema: TabularSchema, expectedRows = 16) {
+    this.width = schema.features;
+    this.values = new Float64Array(Math.max(1, expectedRows) * (this.width ?? 8));
+    this.maxAbs = schema.inputType === 'float64' ? Number.MAX_VALUE : FLOAT32_MAX;
+  }
+
+  get count(): number {
+    return this.rows;
+  }
+
+  /** Checks a row's length and reserves space for it; returns the offset of its first value. */
+  private begin(length: number, place: string): number {
+    if (this.width === null) this.width = length;
+    if (length !== this.width) {
+      const source = this.schema.features !== null ? 'the model has' : 'the first record has';
+      throw new ServerError('WRONG_FEATURE_COUNT', `${place}: ${length} value(s), but ${source} ${this.width} feature(s)`);
+    }
+    const needed = (this.rows + 1) * this.width;
+    if (needed > this.values.length) {
+      const grown = new Float64Array(Math.max(needed, this.values.length * 2));
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.rows += 1;
+    return (this.rows - 1) * this.width;
+  }
+
+  private checkRange(v: number, raw: string, place: string): number {
+    if (Math.abs(v) > this.maxAbs && Number.isFinite(v)) {
+      throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is outside the range the model's ${this.schema.inputType ?? 'float32'} input can hold`);
+    }
+    if (v === Infinity || v === -Infinity) {
+      if (!SPECIAL.test(raw.trim())) throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is too large to be a number`);
+    }
+    return v;
+  }
+
+  /** A text cell: a decimal number, NaN/Inf literal, or empty (missing = NaN). */
+  parseCell(cell: string, place: string): number {
+    const s = cell.trim();
+    if (s === '') return NaN;
+    if (NUMBER.test(s)) return this.checkRange(Number(s), s, place);
+    if (SPECIAL.test(s)) return s.toLowerCase().includes('nan') ? NaN : s.startsWith('-') ? -Infinity : Infinity;
+    throw new ServerError('INVALID_VALUE', `${place}: ${preview(cell)} is not a number`);
+  }
+
+  /** Cells in column order; `columnOf(i)` maps a cell index to the model's feature index (header reordering). */
+  addCells(cells: readonly string[], line: number, columnOf?: readonly number[]): void {
+    const at = this.begin(cells.length, `line ${line}`);
+    for (let i = 0; i < cells.length; i++) {
+      const column = columnOf ? columnOf[i] : i;
+      this.values[at + column] = this.parseCell(cells[i], `line ${line}, column ${i + 1}`);
+    }
+  }
+
+  /** A JSON value that should be a number (null = missing). */
+  private jsonNumber(v: unknown, place: string): number {
+    if (typeof v === 'number') return this.checkRange(v, String(v), place);
+    if (v === null) return NaN;
+    const shown = typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : String(v);
+    throw new ServerError('INVALID_VALUE', `${place}: ${shown} is not a number`);
+  }
+
+  addArray(row: readonly unknown[], place: string): void {
+    const at = this.begin(row.length, place);
+    for (let i = 0; i < row.length; i++) this.values[at + i] = this.jsonNumber(row[i], `${place}, column ${i + 1}`);
+  }
+
+  /** An object keyed by feature name; every feature must be present and no other key. */
+  addObject(row: Readonly<Record<string, unknown>>, place: string): void {
+    const names = this.schema.featureNames;
+    if (!names) {
+      throw new ServerError('UNKNOWN_FEATURE', `${place}: an object row needs feature names, and this model has none (add "features" to model.json, or send arrays in column order)`);
+    }
+    const keys = Object.keys(row);
+    const unknown = keys.filter((k) => !names.includes(k));
+    if (unknown.length > 0) {
+      throw new ServerError('UNKNOWN_FEATURE', `${place}: unknown feature(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; expected ${names.join(', ')}`);
+    }
+    const missing = names.filter((n) => !(n in row));
+    if (missing.length > 0) {
+      throw new ServerError('WRONG_FEATURE_COUNT', `${place}: missing feature(s) ${missing.join(', ')}`);
+    }
+    const at = this.begin(names.length, place);
+    for (let i = 0; i < names.length; i++) this.values[at + i] = this.jsonNumber(row[names[i]], `${place}, field "${names[i]}"`);
+  }
+
+  finish(emptyMessage: string): Matrix {
+    if (this.rows === 0 || this.width === null) throw new ServerError('EMPTY_PAYLOAD', emptyMessage);
+    return { rows: this.rows, width: this.width, values: this.values.subarray(0, this.rows * this.width) };
+  }
+}
+
+/** Header handling shared by CSV: maps header cells to feature indices, or explains what is wrong. */
+export function headerColumns(cells: readonly string[], names: readonly string[] | undefined, line: number): number[] | null {
+  const trimmed = cells.map((c) => c.trim());
+  if (!names) return null;
+  const index = new Map(names.map((n, i) => [n, i]));
+  const lower = new Map(names.map((n, i) => [n.toLowerCase(), i]));
+  const columns: number[] = [];
+  const unknown: string[] = [];
+  for (const cell of trimmed) {
+    const i = index.get(cell) ?? lower.get(cell.toLowerCase());
+    if (i === undefined) unknown.push(cell);
+    else columns.push(i);
+  }
+  if (unknown.length > 0) {
+    throw new ServerError('UNKNOWN_FEATURE', `line ${line} (header): unknown feature(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')}; expected ${names.join(', ')}`);
+  }
+  const missing = names.filter((_, i) => !columns.includes(i));
+  if (missing.length > 0 || columns.length !== names.length) {
+    throw new ServerError('WRONG_FEATURE_COUNT', `line ${line} (header): ${missing.length > 0 ? `missing feature(s) ${missing.join(', ')}` : 'a feature is named twice'}`);
+  }
+  return columns;
+}
+
+export function looksLikeHeader(cells: readonly string[]): boolean {
+  return cells.length > 0 && cells.every((c) => {
+    const s = c.trim();
+    return s !== '' && !NUMBER.test(s) && !SPECIAL.test(s);
+  });
+}

@@ -1,0 +1,39 @@
+// The contract every codec module implements; codecs are pure (text in, text out) so they run in threads.
+import type { InferenceOutputKey } from '../config';
+import type { Predictions } from '../inference/predictions';
+
+/** What a decoder needs to know about a tabular model's single [N, F] input. */
+export interface TabularSchema {
+  /** Columns per row, when the model fixes it. */
+  features: number | null;
+  featureNames?: readonly string[];
+  /** float32 inputs cannot hold values beyond ±3.4e38. */
+  inputType?: 'float32' | 'float64';
+}
+
+/** Decoded rows, row-major. */
+export interface Matrix {
+  rows: number;
+  width: number;
+  values: Float64Array;
+}
+
+export interface DecodeContext {
+  schema: TabularSchema;
+  /** Media-type parameters of the request, lower-case names (charset, header, ...). */
+  params: Readonly<Record<string, string>>;
+}
+
+export interface EncodeContext {
+  keys: readonly InferenceOutputKey[];
+}
+
+export interface Codec {
+  /** Canonical media type, lower-case. */
+  readonly mediaType: string;
+  readonly aliases?: readonly string[];
+  /** Request side; absent when the type is only produced. */
+  decode?(text: string, ctx: DecodeContext): Matrix;
+  /** Response side; absent when the type is only read. */
+  encode?(predictions: Predictions, ctx: EncodeContext): string;
+}

@@ -1,0 +1,197 @@
+// The one reader of the environment: parses, validates, defaults and freezes every setting.
+// A bad value stops start-up with a CONFIG_INVALID error naming the variable; nothing else reads process.env.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ServerError } from './errors';
+
+export const INFERENCE_OUTPUT_KEYS = ['predicted_label', 'probability', 'probabilities', 'labels'] as const;
+export type InferenceOutputKey = (typeof INFERENCE_OUTPUT_KEYS)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  /** SAGEMAKER_BASE_DIR: root of every SageMaker path (model/, input/, output/). */
+  readonly baseDir: string;
+  /** SAGEMAKER_BIND_TO_PORT: the public port nginx listens on. */
+  readonly port: number;
+  /** MODEL_SERVER_WORKERS (alias SAGEMAKER_MODEL_SERVER_WORKERS): worker processes behind nginx. */
+  readonly workers: number;
+  /** MODEL_SERVER_THREADS: inference threads (each with its own onnxruntime session) per worker process. */
+  readonly threads: number;
+  /** MODEL_SERVER_INTRA_OP_THREADS: onnxruntime intra-op threads per session. */
+  readonly intraOpThreads: number;
+  /** MODEL_SERVER_TIMEOUT (alias SAGEMAKER_MODEL_SERVER_TIMEOUT): seconds one invocation may take end to end. */
+  readonly timeoutSeconds: number;
+  /** SAGEMAKER_MAX_PAYLOAD_IN_MB: largest request body in MiB; 0 means no limit. */
+  readonly maxPayloadMb: number;
+  /** SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: response type when Accept is missing or a wildcard; undefined mirrors the request. */
+  readonly defaultAccept: string | undefined;
+  /** SAGEMAKER_INFERENCE_OUTPUT: classifier keys in the response, in order. */
+  readonly inferenceOutput: readonly InferenceOutputKey[];
+  /** SAGEMAKER_MULTI_MODEL: multi-model endpoint mode. */
+  readonly multiModel: boolean;
+  /** SAGEMAKER_BATCH: set by SageMaker in batch transform. */
+  readonly batch: boolean;
+  /** LOG_LEVEL: pino level. */
+  readonly logLevel: LogLevel;
+  /** MODEL_SERVER_RUN_DIR: the one writable directory for nginx.conf, sockets, pid and temp files. */
+  readonly runDir: string;
+  /** MODEL_SERVER_MAX_QUEUE: invocations that may wait for a thread, per worker, before 503 OVERLOADED. */
+  readonly maxQueue: number;
+  /** MODEL_SERVER_GRACE_PERIOD: seconds SIGTERM waits for in-flight requests before forcing exit. */
+  readonly graceSeconds: number;
+  /** MODEL_SERVER_NGINX: the nginx executable (a name on PATH or a path). */
+  readonly nginxBinary: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function fail(variable: string, value: string, expected: string): never {
+  throw new ServerError('CONFIG_INVALID', `${variable}=${JSON.stringify(value)} is invalid: expected ${expected}`);
+}
+
+/** First variable of `names` that is set and non-empty, with its name (aliases share one setting). */
+function pick(env: Env, ...names: string[]): { name: string; value: string } | undefined {
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') return { name, value: value.trim() };
+  }
+  return undefined;
+}
+
+function integer(env: Env, names: string[], fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const found = pick(env, ...names);
+  if (!found) return fallback;
+  if (!/^\d+$/.test(found.value)) fail(found.name, found.value, `a whole number from ${min} to ${max}`);
+  const n = Number(found.value);
+  if (n < min || n > max) fail(found.name, found.value, `a whole number from ${min} to ${max}`);
+  return n;
+}
+
+function decimal(env: Env, names: string[], fallback: number, min: number, max: number): number {
+  const found = pick(env, ...names);
+  if (!found) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(found.value)) fail(found.name, found.value, `a number from ${min} to ${max}`);
+  const n = Number(found.value);
+  if (n < min || n > max) fail(found.name, found.value, `a number from ${min} to ${max}`);
+  return n;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const found = pick(env, name);
+  if (!found) return fallback;
+  const v = found.value.toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return true;
+  if (['false', '0', 'no'].includes(v)) return false;
+  return fail(found.name, found.value, 'true or false');
+}
+
+/**
+ * CPUs this process may use: the scheduler's view, capped by a cgroup v2/v1 CPU quota, because inside a
+ * container os.cpus() reports the host's cores (a default that AWS's own containers got wrong).
+ */
+export function usableCpus(): number {
+  let cpus = os.availableParallelism();
+  const quota = readCgroupQuota();
+  if (quota !== undefined) cpus = Math.min(cpus, Math.max(1, Math.ceil(quota)));
+  return cpus;
+}
+
+function readCgroupQuota(): number | undefined {
+  try {
+    const [max, period] = fs.readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
+    if (max !== 'max' && Number(period) > 0) return Number(max) / Number(period);
+    return undefined;
+  } catch {
+    // cgroup v1 layout, or not Linux
+  }
+  try {
+    const quota = Number(fs.readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', 'utf8'));
+    const period = Number(fs.readFileSync('/sys/fs/cgroup/cpu/cpu.cfs_period_us', 'utf8'));
+    if (quota > 0 && period > 0) return quota / period;
+  } catch {
+    // no cgroup CPU limit visible
+  }
+  return undefined;
+}
+
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const batch = boolean(env, 'SAGEMAKER_BATCH', false);
+
+  const port = integer(env, ['SAGEMAKER_BIND_TO_PORT'], 8080, 1, 65535);
+  const safeRange = pick(env, 'SAGEMAKER_SAFE_PORT_RANGE');
+  if (safeRange && !/^\d+-\d+$/.test(safeRange.value)) {
+    fail(safeRange.name, safeRange.value, 'a range such as "8000-8999"');
+  }
+
+  let defaultAccept: string | undefined;
+  const accept = pick(env, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT');
+  if (accept) {
+    defaultAccept = accept.value.split(';')[0].trim().toLowerCase();
+    if (!MEDIA_TYPE.test(defaultAccept)) fail(accept.name, accept.value, 'a media type such as text/csv');
+  }
+
+  const output = pick(env, 'SAGEMAKER_INFERENCE_OUTPUT');
+  let inferenceOutput: InferenceOutputKey[] = ['predicted_label'];
+  if (output) {
+    const keys = output.value.split(',').map((k) => k.trim().toLowerCase());
+    for (const key of keys) {
+      if (!(INFERENCE_OUTPUT_KEYS as readonly string[]).includes(key)) {
+        fail(output.name, output.value, `a comma-separated list of ${INFERENCE_OUTPUT_KEYS.join(', ')} (unknown key "${key}")`);
+      }
+    }
+    if (new Set(keys).size !== keys.length) fail(output.name, output.value, 'each key at most once');
+    inferenceOutput = keys as InferenceOutputKey[];
+  }
+
+  const level = pick(env, 'LOG_LEVEL');
+  const logLevel = (level?.value.toLowerCase() ?? 'info') as LogLevel;
+  if (level && !LOG_LEVELS.includes(logLevel)) fail(level.name, level.value, `one of ${LOG_LEVELS.join(', ')}`);
+
+  const run = pick(env, 'MODEL_SERVER_RUN_DIR');
+  const runDir = path.resolve(run?.value ?? path.join(os.tmpdir(), 'model-server'));
+  // Unix socket paths are limited to 107 bytes; the longest one the server creates is worker-NNN.sock.
+  if (Buffer.byteLength(path.join(runDir, 'worker-999.sock')) > 107) {
+    fail('MODEL_SERVER_RUN_DIR', runDir, 'a path of at most 90 bytes (it holds unix sockets)');
+  }
+
+  const base = pick(env, 'SAGEMAKER_BASE_DIR');
+
+  const config: Config = {
+    baseDir: path.resolve(base?.value ?? '/opt/ml'),
+    port,
+    workers: integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], usableCpus(), 1, 512),
+    threads: integer(env, ['MODEL_SERVER_THREADS'], 2, 1, 256),
+    intraOpThreads: integer(env, ['MODEL_SERVER_INTRA_OP_THREADS'], 1, 1, 256),
+    timeoutSeconds: decimal(env, ['MODEL_SERVER_TIMEOUT', 'SAGEMAKER_MODEL_SERVER_TIMEOUT'], 60, 0.1, 3600),
+    maxPayloadMb: decimal(env, ['SAGEMAKER_MAX_PAYLOAD_IN_MB'], batch ? 100 : 6, 0, 100000),
+    defaultAccept,
+    inferenceOutput,
+    multiModel: boolean(env, 'SAGEMAKER_MULTI_MODEL', false),
+    batch,
+    logLevel,
+    runDir,
+    maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),
+    graceSeconds: decimal(env, ['MODEL_SERVER_GRACE_PERIOD'], 25, 0, 3600),
+    nginxBinary: pick(env, 'MODEL_SERVER_NGINX')?.value ?? 'nginx',
+  };
+  return Object.freeze(config);
+}
+
+/** Limit in bytes, or undefined when SAGEMAKER_MAX_PAYLOAD_IN_MB=0 (no limit). */
+export function payloadLimitBytes(config: Config): number | undefined {
+  return config.maxPayloadMb === 0 ? undefined : Math.floor(config.maxPayloadMb * 1024 * 1024);
+}
+
+/** Set by the primary on each forked worker: which socket slot (0..workers-1) the worker owns. */
+export function workerSlot(env: Env = process.env): number {
+  const slot = Number(env.MODEL_SERVER_WORKER_SLOT);
+  if (!Number.isInteger(slot) || slot < 0) {
+    throw new ServerError('INTERNAL_ERROR', 'MODEL_SERVER_WORKER_SLOT is not set: workers are started by the primary only');
+  }
+  return slot;
+}

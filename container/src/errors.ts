@@ -1,0 +1,93 @@
+// The error catalogue: every error the server can report, with its stable code, HTTP status and meaning.
+// Errors cross thread and process boundaries as plain WireError objects (structured clone drops Error classes).
+
+export interface CatalogueEntry {
+  readonly status: number;
+  /** One sentence for the README's error table. */
+  readonly meaning: string;
+}
+
+export const CATALOGUE = {
+  // Request problems (400)
+  EMPTY_PAYLOAD: { status: 400, meaning: 'The request body is empty or holds no records.' },
+  INVALID_ENCODING: { status: 400, meaning: 'The body is not valid UTF-8; the message gives the byte offset.' },
+  MALFORMED_CSV: { status: 400, meaning: 'The CSV cannot be parsed (e.g. an unterminated quote); the message gives line and column.' },
+  MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives the position or path.' },
+  INVALID_VALUE: { status: 400, meaning: 'A value is not a number the model can take; the message gives line/record and column/field.' },
+  WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
+  UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
+  INVALID_PARAMETER: { status: 400, meaning: 'A header or query parameter has a value the server cannot use; the message names it.' },
+  // Routing and negotiation
+  NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },
+  METHOD_NOT_ALLOWED: { status: 405, meaning: 'The endpoint exists but not for this HTTP method; the Allow header lists the methods.' },
+  NOT_ACCEPTABLE: { status: 406, meaning: 'No response type in Accept can be produced; the message lists the supported types.' },
+  PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The body exceeds the payload limit; the message gives the limit and SAGEMAKER_MAX_PAYLOAD_IN_MB.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The Content-Type is not one the server reads; the message lists the supported types.' },
+  // Server side
+  MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model on valid-looking input; the message carries its reason.' },
+  INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
+  NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },
+  OVERLOADED: { status: 503, meaning: 'The inference queue is full (MODEL_SERVER_MAX_QUEUE); retry later.' },
+  TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds; the thread running it was replaced.' },
+  // Start-up (reported in the log; the process exits non-zero)
+  CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
+  MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
+  MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
+  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated or unsupported opset), or model.json is invalid.' },
+  MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; re-export without it.' },
+  NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
+  NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message follows.' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type ErrorCode = keyof typeof CATALOGUE;
+
+/** What crosses thread and process boundaries, and what callers receive under "error". */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export class ServerError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ServerError';
+    this.code = code;
+  }
+  get status(): number {
+    return CATALOGUE[this.code].status;
+  }
+  toWire(): WireError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(CATALOGUE, value);
+}
+
+export function statusOf(code: ErrorCode): number {
+  return CATALOGUE[code].status;
+}
+
+/**
+ * Turns anything thrown into a WireError. Unknown throwables become INTERNAL_ERROR with a generic message,
+ * so a stack trace or an internal detail never reaches a caller; the original is returned for logging.
+ */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ServerError) return err.toWire();
+  if (typeof err === 'object' && err !== null) {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    if (isErrorCode(code) && typeof message === 'string') return { code, message };
+  }
+  return { code: 'INTERNAL_ERROR', message: 'internal error; see the server log for this request id' };
+}
+
+export function fromWire(wire: WireError): ServerError {
+  return new ServerError(wire.code, wire.message);
+}
+
+/** The JSON body every error response carries. */
+export function errorBody(wire: WireError): { error: WireError } {
+  return { error: { code: wire.code, message: wire.message } };
+}

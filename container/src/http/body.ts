@@ -1,0 +1,45 @@
+// Reads a request body into one exactly-sized Uint8Array (transferable to a thread), enforcing the payload limit.
+import type { IncomingMessage } from 'node:http';
+import { ServerError } from '../errors';
+
+export function payloadTooLarge(limitBytes: number): ServerError {
+  const mb = limitBytes / (1024 * 1024);
+  return new ServerError('PAYLOAD_TOO_LARGE', `the request body is larger than the ${Number(mb.toFixed(3))} MB limit (${limitBytes} bytes); raise SAGEMAKER_MAX_PAYLOAD_IN_MB, or send smaller mini-batches`);
+}
+
+export function readBody(req: IncomingMessage, limitBytes: number | undefined): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length']);
+  if (limitBytes !== undefined && Number.isFinite(declared) && declared > limitBytes) {
+    return Promise.reject(payloadTooLarge(limitBytes));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (limitBytes !== undefined && size > limitBytes) {
+        failed = true;
+        chunks.length = 0;
+        reject(payloadTooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (failed) return;
+      // Not Buffer.concat: small results may come from Node's shared pool, which must never be transferred.
+      const body = new Uint8Array(size);
+      let offset = 0;
+      for (const c of chunks) {
+        body.set(c, offset);
+        offset += c.length;
+      }
+      resolve(body);
+    });
+    req.on('error', (err) => {
+      if (!failed) reject(new ServerError('EMPTY_PAYLOAD', `the request body could not be read: ${err.message}`));
+    });
+  });
+}

@@ -1,0 +1,151 @@
+// Loads an ONNX model into an onnxruntime session inside a thread, works out what kind of model it is,
+// warms it with one run, and turns decoded rows into Predictions.
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Matrix, TabularSchema } from '../codecs/types';
+import { ServerError } from '../errors';
+import { readModelJson, type ModelJson } from './model-json';
+import type { Predictions, FloatArray } from './predictions';
+import type { ModelDescription, ModelKind, TensorInfo, ThreadInit } from './protocol';
+
+const FLOAT_TYPES = new Set(['float32', 'float64']);
+const LABEL_TYPES = new Set(['int64', 'int32', 'string']);
+
+type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
+
+export interface LoadedModel {
+  readonly description: ModelDescription;
+  /** Present for tabular models (one [N, F] float input); decoders need it to check and map columns. */
+  readonly schema: TabularSchema | null;
+  predict(matrix: Matrix): Promise<Predictions>;
+}
+
+function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
+  return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'sequence/map', shape: [] };
+}
+
+/** Classifier/regressor layout of a model's outputs, or null when it is only servable as tensors. */
+interface TabularLayout {
+  kind: 'classifier' | 'regressor';
+  labelOutput?: string;
+  probabilityOutput?: string;
+  scoreOutput?: string;
+}
+
+function classify(inputs: TensorMeta[], outputs: TensorMeta[], json: ModelJson): TabularLayout | null {
+  if (inputs.length !== 1 || !FLOAT_TYPES.has(inputs[0].type) || inputs[0].shape.length !== 2) return null;
+  const floats2d = outputs.filter((o) => FLOAT_TYPES.has(o.type) && o.shape.length === 2);
+  const labelLike = outputs.filter((o) => LABEL_TYPES.has(o.type) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
+  if (json.task !== 'regression' && outputs.length === 2 && labelLike.length === 1 && floats2d.length === 1) {
+    return { kind: 'classifier', labelOutput: labelLike[0].name, probabilityOutput: floats2d[0].name };
+  }
+  if (outputs.length !== 1 || !FLOAT_TYPES.has(outputs[0].type)) return null;
+  const out = outputs[0];
+  const width = out.shape.length === 2 ? out.shape[1] : 1;
+  if (json.task === 'regression' || (json.task === undefined && (out.shape.length === 1 || width === 1))) {
+    return out.shape.length <= 2 ? { kind: 'regressor', scoreOutput: out.name } : null;
+  }
+  if (out.shape.length === 2 && (typeof width !== 'number' || width > 1)) {
+    return { kind: 'classifier', probabilityOutput: out.name };
+  }
+  return null;
+}
+
+export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
+  const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(init.modelFile, {
+      intraOpNumThreads: init.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (err) {
+    const reason = String((err as Error).message ?? err).split('\n')[0];
+    throw new ServerError('MODEL_INVALID', `onnxruntime cannot load ${init.modelFile}: ${reason}. Check that the file is a complete ONNX model (not truncated, not a Git LFS pointer) exported with an opset onnxruntime 1.30 supports`);
+  }
+
+  const nonTensor = session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name);
+  if (nonTensor.length > 0) {
+    throw new ServerError('MODEL_UNSUPPORTED_OUTPUT', `${path.basename(init.modelFile)} output ${nonTensor.map((n) => `"${n}"`).join(', ')} is a sequence or map (e.g. a ZipMap of class probabilities), which onnxruntime-node cannot return. Re-export without it: skl2onnx convert_sklearn(..., options={id(model): {"zipmap": False}}), or onnxmltools with zipmap=False; probabilities then come as a [N, classes] tensor`);
+  }
+  const inputs = session.inputMetadata.map(describeValue);
+  const outputs = session.outputMetadata.map(describeValue);
+  const layout = classify(inputs, outputs, json);
+
+  let schema: TabularSchema | null = null;
+  let features: number | null = null;
+  if (layout) {
+    const declared = inputs[0].shape[1];
+    features = typeof declared === 'number' ? declared : json.features?.length ?? null;
+    if (json.features && features !== null && json.features.length !== features) {
+      throw new ServerError('MODEL_INVALID', `model.json lists ${json.features.length} features but input "${inputs[0].name}" has ${features} columns`);
+    }
+    schema = { features, featureNames: json.features, inputType: inputs[0].type as 'float32' | 'float64' };
+  }
+  const kind: ModelKind = layout?.kind ?? 'tensor';
+  const description: ModelDescription = {
+    file: init.modelFile,
+    kind,
+    inputs,
+    outputs,
+    features,
+    featureNames: json.features,
+    labels: json.labels,
+  };
+
+  const input = inputs[0];
+  const predict = async (matrix: Matrix): Promise<Predictions> => {
+    if (!layout) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor; send KServe V2 tensors');
+    const data = input.type === 'float64' ? matrix.values : Float32Array.from(matrix.values);
+    const feeds = { [input.name]: new ort.Tensor(input.type as 'float32' | 'float64', data, [matrix.rows, matrix.width]) };
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await session.run(feeds);
+    } catch (err) {
+      const reason = String((err as Error).message ?? err).split('\n')[0];
+      throw new ServerError('MODEL_ERROR', `onnxruntime failed on ${matrix.rows} row(s): ${reason}`);
+    }
+    return toPredictions(layout, result, matrix.rows, json);
+  };
+
+  // Warm-up: one real run, so the first caller does not pay for lazy initialisation.
+  if (layout) {
+    const width = features ?? 1;
+    await predict({ rows: 1, width, values: new Float64Array(width) });
+  }
+  return { description, schema, predict };
+}
+
+function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxValueMapType, rows: number, json: ModelJson): Predictions {
+  if (layout.kind === 'regressor') {
+    const scores = result[layout.scoreOutput!].data as FloatArray;
+    if (scores.length !== rows) throw new ServerError('MODEL_ERROR', `model returned ${scores.length} scores for ${rows} rows`);
+    return { kind: 'regression', rows, scores };
+  }
+  const probs = result[layout.probabilityOutput!];
+  const probabilities = probs.data as FloatArray;
+  const classes = rows > 0 ? probabilities.length / rows : Number(probs.dims[1] ?? 0);
+  const classNames: (string | number)[] = json.labels ?? Array.from({ length: classes }, (_, i) => i);
+  const labels: (string | number)[] = new Array(rows);
+  if (layout.labelOutput) {
+    const raw = result[layout.labelOutput].data as ArrayLike<string | number | bigint>;
+    for (let r = 0; r < rows; r++) {
+      const v = raw[r];
+      if (typeof v === 'string') labels[r] = v;
+      else {
+        const n = Number(v);
+        // An integer label with model.json labels is a class index; anything else is reported as it is.
+        labels[r] = json.labels && Number.isInteger(n) && n >= 0 && n < json.labels.length ? json.labels[n] : n;
+      }
+    }
+  } else {
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      for (let j = 1; j < classes; j++) if (probabilities[r * classes + j] > probabilities[r * classes + best]) best = j;
+      labels[r] = classNames[best] ?? best;
+    }
+  }
+  return { kind: 'classification', rows, classes, labels, probabilities, classNames };
+}

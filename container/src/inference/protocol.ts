@@ -1,0 +1,51 @@
+// The typed messages between a worker process (main thread) and its inference threads.
+// Everything here is structured-clone safe: plain objects, typed arrays, WireError (never Error instances).
+import type { InferenceOutputKey } from '../config';
+import type { WireError } from '../errors';
+
+/** piscina workerData: what every thread needs to load and serve the model. */
+export interface ThreadInit {
+  modelFile: string;
+  modelJsonFile?: string;
+  intraOpThreads: number;
+  inferenceOutput: readonly InferenceOutputKey[];
+}
+
+export interface TensorInfo {
+  name: string;
+  /** onnxruntime type name (float32, int64, string, ...), or "sequence/map" for non-tensor values. */
+  type: string;
+  shape: (number | string)[];
+}
+
+export type ModelKind = 'classifier' | 'regressor' | 'tensor';
+
+/** What a thread reports about the model it loaded; logged at start-up and used by the HTTP layer's info. */
+export interface ModelDescription {
+  file: string;
+  kind: ModelKind;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  /** Feature count for tabular models, when fixed. */
+  features: number | null;
+  featureNames?: string[];
+  labels?: (string | number)[];
+}
+
+/** One invocation: the raw body and the negotiated media types; the thread decodes, runs and encodes. */
+export interface InvokeTask {
+  body: Uint8Array;
+  /** Request media type, lower-case, without parameters (the registry has a codec for it). */
+  contentType: string;
+  /** Response media type chosen by Accept negotiation (the registry has a codec for it). */
+  accept: string;
+}
+
+export type InvokeResult =
+  | { ok: true; body: Uint8Array; contentType: string; records: number }
+  | { ok: false; error: WireError; records?: number; /** Unexpected failures: detail for the server log only. */ detail?: string };
+
+/** Posted by a thread on its parentPort (piscina re-emits these as the pool's 'message' events). */
+export type ThreadEvent =
+  | { type: 'thread-ready'; threadId: number; model: ModelDescription; loadMs: number }
+  | { type: 'thread-load-failed'; threadId: number; error: WireError };
