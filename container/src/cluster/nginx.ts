@@ -33,7 +33,9 @@ export function findNginx(binary: string): string {
 export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPLATE, 'utf8')): string {
   const limit = payloadLimitBytes(config);
   const paths = runPaths(config.runDir);
-  const servers = Array.from({ length: config.workers }, (_, slot) => `        server unix:${paths.workerSocket(slot)} max_fails=1 fail_timeout=1s;`).join('\n');
+  // max_fails=0: a refused connection is retried on another worker at once and leaves no memory behind,
+  // so a worker is used again as soon as it (re)starts.
+  const servers = Array.from({ length: config.workers }, (_, slot) => `        server unix:${paths.workerSocket(slot)} max_fails=0;`).join('\n');
   // Bodies stay in memory up to the limit; with no limit, up to 100 MiB before nginx uses temp files.
   const buffer = limit === undefined ? 100 * 1024 * 1024 : Math.max(limit, 16 * 1024);
   const values: Record<string, string> = {

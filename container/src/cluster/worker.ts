@@ -1,5 +1,6 @@
 // One worker process: its inference thread pool and the HTTP app on its own unix socket behind nginx.
-// It listens only once every thread has loaded and warmed the model, so nginx never routes to a cold worker.
+// It listens at once and answers 503 until every thread has loaded and warmed the model; nginx then tries
+// another worker, so callers never wait on a cold one.
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config';
@@ -37,6 +38,7 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
   watchPrimary(config, logger);
 
   let health: HealthState = 'starting';
+  let poolReady = false;
   let server: http.Server | undefined;
   let pool: InferencePool | undefined;
 
@@ -62,9 +64,13 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
       timeoutMs: config.timeoutSeconds * 1000,
       logger,
     });
-    const model = await pool.ready();
-
-    const app = createApp({ config, logger, invoke: (task) => pool!.invoke(task), health: () => health });
+    const app = createApp({
+      config,
+      logger,
+      invoke: (task) => pool!.invoke(task),
+      // Ready only when the whole server is (the primary says so) and this worker's own threads are warm.
+      health: () => (health === 'ready' && !poolReady ? 'starting' : health),
+    });
     server = http.createServer(app);
     // Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes idle connections first.
     server.keepAliveTimeout = 65_000;
@@ -78,6 +84,9 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
     });
     // nginx's worker processes may run as an unprivileged user; they must be able to connect.
     fs.chmodSync(socket, 0o666);
+
+    const model = await pool.ready();
+    poolReady = true;
     send({ type: 'worker-ready', slot, model, threads: config.threads, ms: Math.round(performance.now() - started) });
   } catch (err) {
     // Start-up errors go to the primary's log, not to a caller, so unexpected ones keep their message.

@@ -77,7 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.post(
     '/invocations',
     asyncRoute(async (req, res) => {
-      if (deps.health() === 'starting') throw new ServerError('NOT_READY', 'the model is still loading; wait for GET /ping to answer 200');
+      if (deps.health() === 'starting') throw new ServerError('NOT_READY', 'the model is still loading in this worker; retry, or wait for GET /ping to answer 200');
       const media = parseMediaType(req.headers['content-type']);
       if (!media || !requestCodec(media.type)) {
         const given = req.headers['content-type'] ? `Content-Type ${JSON.stringify(req.headers['content-type'])} is not supported` : 'the request has no Content-Type';

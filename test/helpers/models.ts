@@ -1,0 +1,74 @@
+// Test models, written by the project's own ONNX writer into temporary model directories.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { GraphBuilder, attr, serializeModel } from '../../container/src/onnx/writer';
+
+export const EXAMPLE_DIR = path.resolve(__dirname, '../../local-test/test-dir');
+
+/** A fresh folder laid out like /opt/ml with `files` (relative path -> content) under model/. */
+export function baseDir(files: Record<string, Uint8Array | string> = {}): string {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-base-'));
+  fs.mkdirSync(path.join(base, 'model'), { recursive: true });
+  for (const [name, content] of Object.entries(files)) {
+    const file = path.join(base, 'model', name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, content);
+  }
+  return base;
+}
+
+/** The bundled iris example model. */
+export function exampleBase(): string {
+  return baseDir({
+    'model.onnx': fs.readFileSync(path.join(EXAMPLE_DIR, 'model/model.onnx')),
+    'model.json': fs.readFileSync(path.join(EXAMPLE_DIR, 'model/model.json')),
+  });
+}
+
+/**
+ * A regressor on [N, 2] whose run time is under the caller's control: it spins a Loop
+ * (max of column 2) + `extraIterations` times, then returns column 1 as the score.
+ */
+export function slowModel(extraIterations = 0): Uint8Array {
+  const g = new GraphBuilder('slow');
+  const x = g.input('input', 'FLOAT', ['N', 2]);
+  const col1 = g.node('Gather', [x, g.constant('one_i', 'INT64', [], [1])], { axis: attr.int(1) });
+  const trip = g.node('Cast', [g.node('Add', [g.node('ReduceMax', [col1], { keepdims: attr.int(0) }), g.constant('extra', 'FLOAT', [], [extraIterations])])], { to: attr.int(7) });
+  const body = new GraphBuilder('spin');
+  body.input('i', 'INT64', []);
+  body.input('cond_in', 'BOOL', []);
+  body.input('v_in', 'FLOAT', []);
+  body.node('Identity', ['cond_in'], {}, { outputs: ['cond_out'] });
+  body.node('Add', ['v_in', body.constant('step', 'FLOAT', [], [1])], {}, { outputs: ['v_out'] });
+  body.output('cond_out', 'BOOL', []);
+  body.output('v_out', 'FLOAT', []);
+  const spun = g.node('Loop', [trip, g.constant('go', 'BOOL', [], [true]), g.constant('v0', 'FLOAT', [], [0])], { body: attr.graph(body) });
+  const col0 = g.node('Gather', [x, g.constant('zero_i', 'INT64', [], [0])], { axis: attr.int(1) });
+  g.node('Add', [col0, g.node('Mul', [spun, g.constant('zero_f', 'FLOAT', [], [0])])], {}, { outputs: ['score'] });
+  g.output('score', 'FLOAT', ['N']);
+  return serializeModel(g);
+}
+
+/** y = x . weights + bias on [N, F] (double input when `double`). */
+export function linearModel(weights: number[], bias: number, double = false): Uint8Array {
+  const t = double ? 'DOUBLE' : 'FLOAT';
+  const g = new GraphBuilder('linear');
+  const x = g.input('features', t, ['N', weights.length]);
+  const y = g.node('Add', [g.node('MatMul', [x, g.constant('w', t, [weights.length], weights)]), g.constant('b', t, [], [bias])]);
+  g.node('Identity', [y], {}, { outputs: ['variable'] });
+  g.output('variable', t, ['N']);
+  return serializeModel(g);
+}
+
+/** A classifier whose probabilities come out through ai.onnx.ml ZipMap, as skl2onnx writes by default. */
+export function zipMapModel(): Uint8Array {
+  const g = new GraphBuilder('zipmap');
+  const x = g.input('input', 'FLOAT', ['N', 3]);
+  const probs = g.node('Softmax', [x], { axis: attr.int(-1) });
+  g.node('ArgMax', [probs], { axis: attr.int(1), keepdims: attr.int(0) }, { outputs: ['output_label'] });
+  g.node('ZipMap', [probs], { classlabels_int64s: attr.ints([0, 1, 2]) }, { outputs: ['output_probability'], domain: 'ai.onnx.ml' });
+  g.output('output_label', 'INT64', ['N']);
+  g.sequenceOfMapsOutput('output_probability', 'INT64', 'FLOAT');
+  return serializeModel(g, { domains: { 'ai.onnx.ml': 3 } });
+}
