@@ -80,6 +80,11 @@ export class Server {
     return this.proc.pid!;
   }
 
+  /** Lines that are not JSON (a native abort message, a stray console.log): there should be none. */
+  nonJsonOutput(): string[] {
+    return this.rawOutput.filter((l) => l.trim() !== '' && !l.startsWith('{'));
+  }
+
   /** Waits until a log line matches, or fails after `timeoutMs`. */
   async waitForLog(match: (l: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
     const deadline = Date.now() + timeoutMs;
@@ -201,4 +206,19 @@ export function requireNginx(): void {
   if (!dirs.some((d) => d && fs.existsSync(path.join(d, 'nginx')))) {
     throw new Error('nginx is not installed: the integration tests run the real stack. Install it: apt-get install -y nginx');
   }
+}
+
+/** Processes whose environment or command line mentions `marker` (a test's unique run directory). */
+export function processesMentioning(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const text = fs.readFileSync(`/proc/${entry}/environ`, 'utf8') + fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (text.includes(marker) && alive(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
 }

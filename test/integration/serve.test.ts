@@ -141,7 +141,7 @@ describe('serving the example model through nginx, workers and threads', () => {
     await server.waitForLog((l) => l.reqId === 'caller-7');
     expect(server.logs.filter((l) => (l.req as any)?.path === '/ping')).toHaveLength(0);
     // Everything the stack printed, nginx included, is a JSON line.
-    expect(server.rawOutput.filter((l) => l.trim() && !l.startsWith('{'))).toEqual([]);
+    expect(server.nonJsonOutput()).toEqual([]);
   });
 
   test('the start-up line names the model, its inputs and outputs, workers, threads and time to ready', () => {

@@ -17,10 +17,11 @@ function send(message: WorkerToPrimary): void {
 
 /** If the primary dies without shutting us down (SIGKILL), stop nginx and exit rather than linger. */
 function watchPrimary(config: Config, logger: Logger): void {
-  process.on('disconnect', () => {
+  // prepend: Node's cluster module has its own 'disconnect' listener that exits the process at once.
+  process.prependListener('disconnect', () => {
     try {
       const pid = Number(fs.readFileSync(runPaths(config.runDir).nginxPid, 'utf8'));
-      if (pid > 0) process.kill(pid, 'SIGQUIT');
+      if (pid > 0) process.kill(pid, 'SIGTERM');
     } catch {
       // nginx already gone
     }
@@ -47,7 +48,7 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
     if (message.type === 'health') health = message.state;
     if (message.type === 'shutdown') {
       health = 'draining';
-      const exit = () => (pool ? pool.close() : Promise.resolve()).finally(() => process.exit(0));
+      const exit = () => (pool ? pool.close(config.graceSeconds * 1000) : Promise.resolve()).finally(() => process.exit(0));
       if (server) server.close(() => void exit());
       else void exit();
       server?.closeIdleConnections();
@@ -92,7 +93,9 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
     // Start-up errors go to the primary's log, not to a caller, so unexpected ones keep their message.
     const error: WireError = err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR', message: String((err as Error)?.message ?? err) };
     send({ type: 'worker-fatal', slot, error });
-    // Let the IPC message flush before exiting.
-    setTimeout(() => process.exit(1), 100);
+    // Stop the threads first: exiting with onnxruntime sessions still loading aborts the process natively.
+    await pool?.close().catch(() => undefined);
+    server?.close();
+    setTimeout(() => process.exit(1), 50);
   }
 }

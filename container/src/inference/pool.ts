@@ -1,4 +1,10 @@
 // The worker-process side of inference: a piscina pool of model threads, readiness, timeouts and overload.
+//
+// Why the pool queues tasks itself: onnxruntime cannot be interrupted, and terminating a thread while its
+// session.run is in native code aborts the whole process when the run returns (measured with
+// onnxruntime-node 1.30). So a timed-out invocation is answered 504 at its deadline but its thread is left
+// to finish; the pool counts it as stuck and lets piscina start a fresh thread (which loads and warms the
+// model) in its place. When the stuck run ends, its now-spare thread is retired once idle, which is safe.
 import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { ServerError, type WireError } from '../errors';
@@ -19,84 +25,151 @@ const THREAD_FILE = __filename.endsWith('.ts')
   ? path.resolve(__dirname, '../../dist/inference/thread.js')
   : path.join(__dirname, 'thread.js');
 
+/** Spare threads retire after this long idle (only threads started to replace stuck ones exceed the minimum). */
+const SPARE_IDLE_MS = 5_000;
+
+interface Pending {
+  task: InvokeTask;
+  resolve: (r: InvokeResult) => void;
+  timer: NodeJS.Timeout;
+  started: number;
+  state: 'queued' | 'running' | 'abandoned' | 'done';
+}
+
 export class InferencePool {
   private readonly pool: Piscina;
   private readonly readyThreads = new Set<number>();
-  private readonly whenReady: Promise<ModelDescription>;
+  private readonly failures: WireError[] = [];
+  private readonly whenSettled: Promise<ModelDescription>;
   private settle!: { resolve: (m: ModelDescription) => void; reject: (e: ServerError) => void };
   private initialised = false;
+  private readonly queue: Pending[] = [];
+  private running = 0;
+  private stuck = 0;
 
   constructor(private readonly options: PoolOptions) {
-    this.whenReady = new Promise((resolve, reject) => {
+    this.whenSettled = new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
     });
+    this.whenSettled.catch(() => undefined);
     this.pool = new Piscina({
       filename: THREAD_FILE,
       workerData: options.init,
       minThreads: options.threads,
-      maxThreads: options.threads,
-      maxQueue: options.maxQueue,
-      idleTimeout: 2 ** 31 - 1,
+      // Room for one replacement per thread while stuck runs finish; beyond that, invocations wait.
+      maxThreads: options.threads * 2,
+      idleTimeout: SPARE_IDLE_MS,
       concurrentTasksPerWorker: 1,
     });
     this.pool.on('message', (event: ThreadEvent) => this.onThreadEvent(event));
     this.pool.on('error', (err: Error) => {
       // A thread died outside a task; piscina replaces it. Before readiness this is a start-up failure.
-      if (!this.initialised) this.settle.reject(new ServerError('MODEL_INVALID', `an inference thread failed while loading the model: ${err.message}`));
+      if (!this.initialised) this.onThreadEvent({ type: 'thread-load-failed', threadId: -1, error: { code: 'MODEL_INVALID', message: `an inference thread failed while loading the model: ${err.message}` } });
       else options.logger.error({ err: err.message }, 'inference thread failed outside a request; replaced');
     });
   }
 
   private onThreadEvent(event: ThreadEvent): void {
-    if (event.type === 'thread-load-failed') {
-      if (!this.initialised) this.settle.reject(new ServerError(event.error.code, event.error.message));
-      else this.options.logger.error({ error: event.error }, 'a replacement inference thread failed to load the model');
+    if (this.initialised) {
+      if (event.type === 'thread-load-failed') this.options.logger.error({ error: event.error }, 'a replacement inference thread failed to load the model');
+      else this.options.logger.info({ threadId: event.threadId, loadMs: event.loadMs }, 'replacement inference thread loaded and warmed the model');
       return;
     }
-    this.readyThreads.add(event.threadId);
-    if (this.initialised) {
-      this.options.logger.info({ threadId: event.threadId, loadMs: event.loadMs }, 'replacement inference thread loaded and warmed the model');
-    } else if (this.readyThreads.size >= this.options.threads) {
-      this.initialised = true;
-      this.settle.resolve(event.model);
-    }
+    if (event.type === 'thread-load-failed') this.failures.push(event.error);
+    else this.readyThreads.add(event.threadId);
+    // Settle only when every thread has reported: tearing threads down while onnxruntime is still inside a
+    // native call aborts the whole process.
+    if (this.readyThreads.size + this.failures.length < this.options.threads) return;
+    this.initialised = true;
+    if (this.failures.length > 0) this.settle.reject(new ServerError(this.failures[0].code, this.failures[0].message));
+    else if (event.type === 'thread-ready') this.settle.resolve(event.model);
   }
 
   /** Resolves once every thread has loaded and warmed the model; rejects with the first load failure. */
   ready(): Promise<ModelDescription> {
-    return this.whenReady;
+    return this.whenSettled;
+  }
+
+  /** Runs one invocation, answering TIMEOUT at the deadline whatever the thread is doing. */
+  invoke(task: InvokeTask): Promise<InvokeResult> {
+    return new Promise((resolve) => {
+      const entry: Pending = { task, resolve, timer: undefined as never, started: performance.now(), state: 'queued' };
+      entry.timer = setTimeout(() => this.onDeadline(entry), this.options.timeoutMs);
+      if (this.hasCapacity()) return this.start(entry);
+      if (this.queue.length >= this.options.maxQueue) {
+        clearTimeout(entry.timer);
+        entry.state = 'done';
+        resolve({ ok: false, error: { code: 'OVERLOADED', message: `${this.queue.length} invocations are already waiting for a thread in this worker (MODEL_SERVER_MAX_QUEUE=${this.options.maxQueue}); retry later` } });
+        return;
+      }
+      this.queue.push(entry);
+    });
+  }
+
+  private hasCapacity(): boolean {
+    return this.running - this.stuck < this.options.threads;
+  }
+
+  private start(entry: Pending): void {
+    entry.state = 'running';
+    this.running += 1;
+    const task = { ...entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (performance.now() - entry.started)) };
+    this.pool.run(task, { transferList: [task.body.buffer as ArrayBuffer] }).then(
+      (result) => this.finish(entry, result as InvokeResult),
+      (err: Error) => this.finish(entry, { ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }),
+    );
+  }
+
+  private finish(entry: Pending, result: InvokeResult): void {
+    this.running -= 1;
+    if (entry.state === 'abandoned') {
+      this.stuck -= 1;
+      this.options.logger.warn({ ms: Math.round(performance.now() - entry.started) }, 'a timed-out invocation has finished; its thread is free again');
+    } else {
+      clearTimeout(entry.timer);
+      entry.state = 'done';
+      entry.resolve(result);
+    }
+    this.pump();
+  }
+
+  private onDeadline(entry: Pending): void {
+    const error: WireError = { code: 'TIMEOUT', message: `the invocation took longer than MODEL_SERVER_TIMEOUT=${this.options.timeoutMs / 1000} s and was stopped` };
+    if (entry.state === 'queued') {
+      this.queue.splice(this.queue.indexOf(entry), 1);
+      entry.state = 'done';
+      entry.resolve({ ok: false, error });
+      return;
+    }
+    if (entry.state !== 'running') return;
+    entry.state = 'abandoned';
+    this.stuck += 1;
+    entry.resolve({ ok: false, error });
+    this.options.logger.warn({ stuck: this.stuck }, 'invocation timed out while running; a fresh thread takes its place until it finishes');
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.hasCapacity()) this.start(this.queue.shift()!);
+  }
+
+  /** Threads and queue, for logs. */
+  get stats(): { threads: number; queued: number; running: number; stuck: number } {
+    return { threads: this.pool.threads.length, queued: this.queue.length, running: this.running, stuck: this.stuck };
   }
 
   /**
-   * Runs one invocation. Past the timeout the caller gets TIMEOUT at once; a task still queued is dropped
-   * and a running one has its thread terminated and replaced (onnxruntime cannot be interrupted mid-run).
+   * Stops the threads once none is inside onnxruntime: waits for loading to settle and for running
+   * invocations (stuck ones included) up to `waitMs`.
    */
-  async invoke(task: InvokeTask): Promise<InvokeResult> {
-    const signal = AbortSignal.timeout(this.options.timeoutMs);
-    try {
-      return (await this.pool.run(task, { signal, transferList: [task.body.buffer as ArrayBuffer] })) as InvokeResult;
-    } catch (err) {
-      const e = err as Error;
-      if (e.name === 'AbortError' || signal.aborted) {
-        return { ok: false, error: timeoutError(this.options.timeoutMs) };
-      }
-      if (/queue is at limit/i.test(e.message)) {
-        return { ok: false, error: { code: 'OVERLOADED', message: `more than ${this.options.maxQueue} invocations are waiting for a thread in this worker (MODEL_SERVER_MAX_QUEUE); retry later` } };
-      }
-      return { ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: e.stack ?? e.message };
+  async close(waitMs = 0): Promise<void> {
+    await this.whenSettled.catch(() => undefined);
+    const deadline = Date.now() + waitMs;
+    while (this.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const entry of this.queue.splice(0)) {
+      clearTimeout(entry.timer);
+      entry.resolve({ ok: false, error: { code: 'NOT_READY', message: 'the server is shutting down' } });
     }
-  }
-
-  /** Threads and queue, for the execution parameters and logs. */
-  get stats(): { threads: number; queued: number; completed: number } {
-    return { threads: this.pool.threads.length, queued: this.pool.queueSize, completed: this.pool.completed };
-  }
-
-  async close(): Promise<void> {
     await this.pool.destroy();
   }
-}
-
-function timeoutError(ms: number): WireError {
-  return { code: 'TIMEOUT', message: `the invocation took longer than MODEL_SERVER_TIMEOUT=${ms / 1000} s and was stopped` };
 }

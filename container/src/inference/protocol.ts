@@ -39,6 +39,8 @@ export interface InvokeTask {
   contentType: string;
   /** Response media type chosen by Accept negotiation (the registry has a codec for it). */
   accept: string;
+  /** Epoch ms after which the caller has been answered 504: the thread skips work not yet begun. */
+  deadline?: number;
 }
 
 export type InvokeResult =

@@ -68,6 +68,7 @@ async function start(): Promise<(task: InvokeTask) => Promise<InvokeResult | unk
   }
   return async (task: InvokeTask) => {
     if (!model) return { ok: false, error: { code: 'NOT_READY', message: 'the model failed to load in this thread' } };
+    if (task.deadline !== undefined && Date.now() > task.deadline) return { ok: false, error: { code: 'TIMEOUT', message: 'the deadline passed before a thread was free' } };
     try {
       const result = await invoke(model, task);
       // Transfer, not copy, the encoded body back to the worker.
