@@ -2,12 +2,13 @@
 // objects keyed by feature name. Responses: {"predictions": [{key: value}]}.
 import { ServerError } from '../errors';
 import { recordKeys, recordValues, type Predictions } from '../inference/predictions';
+import { findJsonSyntaxError } from './json-syntax';
 import { MatrixBuilder } from './rows';
 import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
 
 /** Line and column of a character offset, for parse errors. */
-export function lineColumn(text: string, offset: number): string {
-  let line = 1;
+export function lineColumn(text: string, offset: number, firstLine = 1): string {
+  let line = firstLine;
   let lineStart = 0;
   for (let i = 0; i < offset && i < text.length; i++) {
     if (text.charCodeAt(i) === 10) {
@@ -18,16 +19,15 @@ export function lineColumn(text: string, offset: number): string {
   return `line ${line}, column ${offset - lineStart + 1}`;
 }
 
-/** JSON.parse with errors that say where the text goes wrong. */
-export function parseJson(text: string, where = ''): unknown {
+/** JSON.parse with errors that say where the text goes wrong; `firstLine` numbers the text's first line. */
+export function parseJson(text: string, firstLine = 1): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const message = (err as Error).message;
-    const position = /position (\d+)/.exec(message);
-    const place = position ? lineColumn(text, Number(position[1])) : text.trim() === '' ? 'empty document' : 'document';
-    const reason = message.replace(/\s*in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
-    throw new ServerError('MALFORMED_JSON', `${where}${place}: ${reason}`);
+    if (text.trim() === '') throw new ServerError('MALFORMED_JSON', `line ${firstLine}: empty document, expected a JSON value`);
+    const problem = findJsonSyntaxError(text);
+    if (!problem) throw new ServerError('MALFORMED_JSON', `line ${firstLine}: ${(err as Error).message}`);
+    throw new ServerError('MALFORMED_JSON', `${lineColumn(text, problem.offset, firstLine)}: ${problem.reason}`);
   }
 }
 

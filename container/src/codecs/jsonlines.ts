@@ -10,7 +10,7 @@ function decode(text: string, ctx: DecodeContext): Matrix {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].replace(/\r$/, '');
     if (line.trim() === '') continue;
-    addRow(builder, parseJson(line, `line ${i + 1}, `), `line ${i + 1}`, ctx.schema.featureNames);
+    addRow(builder, parseJson(line, i + 1), `line ${i + 1}`, ctx.schema.featureNames);
   }
   return builder.finish('the JSON Lines body has no records: send one JSON row per line');
 }

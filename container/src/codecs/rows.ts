@@ -74,7 +74,11 @@ export class MatrixBuilder {
 
   /** A JSON value that should be a number (null = missing). */
   private jsonNumber(v: unknown, place: string): number {
-    if (typeof v === 'number') return this.checkRange(v, String(v), place);
+    // JSON has no Infinity: an infinite number here is a literal too large for a double (1e400).
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new ServerError('INVALID_VALUE', `${place}: the number is too large to be a number the model can take`);
+      return this.checkRange(v, String(v), place);
+    }
     if (v === null) return NaN;
     const shown = typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : String(v);
     throw new ServerError('INVALID_VALUE', `${place}: ${shown} is not a number`);

@@ -1,0 +1,200 @@
+import { csvCodec } from '../../container/src/codecs/csv';
+import { jsonCodec, octetStreamCodec } from '../../container/src/codecs/json';
+import { jsonLinesCodec } from '../../container/src/codecs/jsonlines';
+import { REQUEST_TYPES, RESPONSE_TYPES, requestCodec, responseCodec } from '../../container/src/codecs/registry';
+import type { Matrix, TabularSchema } from '../../container/src/codecs/types';
+import { ServerError } from '../../container/src/errors';
+import type { Predictions } from '../../container/src/inference/predictions';
+
+const NAMES = ['a', 'b', 'c'];
+const named: TabularSchema = { features: 3, featureNames: NAMES, inputType: 'float32' };
+const anonymous: TabularSchema = { features: 3, inputType: 'float32' };
+
+const rows = (m: Matrix) => Array.from({ length: m.rows }, (_, r) => Array.from(m.values.subarray(r * m.width, (r + 1) * m.width)));
+
+function fails(fn: () => unknown): ServerError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ServerError) return err;
+    throw err;
+  }
+  throw new Error('expected a ServerError');
+}
+
+const csv = (text: string, schema = anonymous, params: Record<string, string> = {}) => csvCodec.decode!(text, { schema, params });
+const json = (text: string, schema = named) => jsonCodec.decode!(text, { schema, params: {} });
+const jsonl = (text: string, schema = named) => jsonLinesCodec.decode!(text, { schema, params: {} });
+
+describe('text/csv decoding', () => {
+  test('rows of numbers, with CRLF, a BOM, a trailing newline and blank lines', () => {
+    expect(rows(csv('\ufeff1,2,3\r\n4.5,-6e2,.7\r\n\r\n'))).toEqual([[1, 2, 3], [4.5, -600, Math.fround(0.7) === 0.7 ? 0.7 : 0.7]]);
+  });
+
+  test('an empty field is missing (NaN); NaN and Inf literals are accepted', () => {
+    const [r] = rows(csv('1,,nan\n'));
+    expect(r[0]).toBe(1);
+    expect(r[1]).toBeNaN();
+    expect(r[2]).toBeNaN();
+    expect(rows(csv('inf,-Infinity,0'))[0]).toEqual([Infinity, -Infinity, 0]);
+  });
+
+  test('quoted fields are unquoted', () => {
+    expect(rows(csv('"1","2.5"," 3 "'))).toEqual([[1, 2.5, 3]]);
+  });
+
+  test('a header naming the features is matched by name, in any order', () => {
+    expect(rows(csv('c,a,b\n3,1,2\n6,4,5', named))).toEqual([[1, 2, 3], [4, 5, 6]]);
+  });
+
+  test('a header is recognised without feature names too (columns kept in order)', () => {
+    expect(rows(csv('x,y,z\n1,2,3'))).toEqual([[1, 2, 3]]);
+  });
+
+  test('header=absent turns detection off; header=present forces it', () => {
+    expect(fails(() => csv('a,b,c\n1,2,3', named, { header: 'absent' })).message).toBe('line 1, column 1: "a" is not a number');
+    expect(rows(csv('1,2,3\n4,5,6', anonymous, { header: 'present' }))).toEqual([[4, 5, 6]]);
+  });
+
+  test.each([
+    ['1,2,3\n4,x,6', 'INVALID_VALUE', 'line 2, column 2: "x" is not a number'],
+    ['1,2,3\n4,0x10,6', 'INVALID_VALUE', 'line 2, column 2: "0x10" is not a number'],
+    ['1,2\n', 'WRONG_FEATURE_COUNT', 'line 1: 2 value(s), but the model has 3 feature(s)'],
+    ['1,2,3\n1,2,3,4', 'WRONG_FEATURE_COUNT', 'line 2: 4 value(s), but the model has 3 feature(s)'],
+    ['1,2,"3\n4,5,6', 'MALFORMED_CSV', 'line'],
+    ['', 'EMPTY_PAYLOAD', 'no records'],
+    ['\n\n', 'EMPTY_PAYLOAD', 'no records'],
+    ['1,2,1e999', 'INVALID_VALUE', 'line 1, column 3: "1e999" is too large to be a number'],
+    ['1,2,1e39', 'INVALID_VALUE', "line 1, column 3: \"1e39\" is outside the range the model's float32 input can hold"],
+  ])('%j -> %s naming the place', (text, code, message) => {
+    const err = fails(() => csv(text));
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(message);
+  });
+
+  test('a header with an unknown feature names it and lists the expected ones', () => {
+    const err = fails(() => csv('a,b,zzz\n1,2,3', named));
+    expect(err.code).toBe('UNKNOWN_FEATURE');
+    expect(err.message).toBe('line 1 (header): unknown feature(s) "zzz"; expected a, b, c');
+  });
+
+  test('without fixed width, the first record sets it', () => {
+    expect(fails(() => csv('1,2\n1,2,3', { features: null })).message).toBe('line 2: 3 value(s), but the first record has 2 feature(s)');
+  });
+});
+
+describe('application/json decoding', () => {
+  test('{"instances": [...]} with array and object rows', () => {
+    expect(rows(json('{"instances": [[1,2,3], {"c": 6, "b": 5, "a": 4}]}'))).toEqual([[1, 2, 3], [4, 5, 6]]);
+  });
+
+  test('a bare array of rows, and a single row', () => {
+    expect(rows(json('[[1,2,3],[4,5,6]]'))).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(rows(json('[1,2,3]'))).toEqual([[1, 2, 3]]);
+    expect(rows(json('{"a":1,"b":2,"c":3}'))).toEqual([[1, 2, 3]]);
+  });
+
+  test("SageMaker's {\"features\": [...]} instance form", () => {
+    expect(rows(json('{"instances": [{"features": [1,2,3]}]}', anonymous))).toEqual([[1, 2, 3]]);
+  });
+
+  test('null is a missing value', () => {
+    expect(rows(json('[[1,null,3]]'))[0][1]).toBeNaN();
+  });
+
+  test.each([
+    ['{"instances": [[1,2,3],[4,"x",6]]}', 'INVALID_VALUE', 'instances[1], column 2: "x" is not a number'],
+    ['{"instances": [[1,2]]}', 'WRONG_FEATURE_COUNT', 'instances[0]: 2 value(s), but the model has 3 feature(s)'],
+    ['{"instances": [{"a":1,"b":2,"d":3}]}', 'UNKNOWN_FEATURE', 'instances[0]: unknown feature(s) "d"; expected a, b, c'],
+    ['{"instances": [{"a":1,"b":2}]}', 'WRONG_FEATURE_COUNT', 'instances[0]: missing feature(s) c'],
+    ['{"instances": [[1,2,[3]]]}', 'INVALID_VALUE', 'instances[0], column 3: an array is not a number'],
+    ['{"instances": [[1,2,3]', 'MALFORMED_JSON', 'line 1, column 23'],
+    ['[1,2,NaN]', 'MALFORMED_JSON', 'line 1, column 6: unexpected "N", expected a value (NaN and Infinity are not JSON)'],
+    ['{\n"instances": [[1,2,3],\n [4,5,}', 'MALFORMED_JSON', 'line 3, column 7: unexpected "}", expected a value'],
+    ['', 'EMPTY_PAYLOAD', 'empty'],
+    ['{"instances": []}', 'EMPTY_PAYLOAD', 'no rows'],
+    ['{"instances": 5}', 'MALFORMED_JSON', '"instances" must be an array'],
+    ['"hello"', 'MALFORMED_JSON', 'expected {"instances": [...]}'],
+    ['[1, 2, 1e400]', 'INVALID_VALUE', 'row, column 3: the number is too large'],
+    ['[1, 2, 3] x', 'MALFORMED_JSON', 'line 1, column 11: unexpected "x" after the end of the document'],
+    ['{"instances": [[1,2,3]], }', 'MALFORMED_JSON', 'line 1, column 26: unexpected "}", expected a quoted key'],
+    ['{"instances": [[1,2,3]], "x" 1}', 'MALFORMED_JSON', 'line 1, column 30: unexpected "1", expected ":"'],
+  ])('%j -> %s naming the place', (text, code, message) => {
+    const err = fails(() => json(text));
+    expect(err.code).toBe(code);
+    expect(err.message).toContain(message);
+  });
+
+  test('object rows need feature names', () => {
+    expect(fails(() => json('{"a":1,"b":2,"c":3}', anonymous)).message).toMatch(/needs feature names/);
+  });
+
+  test('deeply nested JSON is refused as a value, not a crash', () => {
+    const deep = `{"instances": [[1, 2, ${'['.repeat(100000)}1${']'.repeat(100000)}]]}`;
+    const err = fails(() => json(deep));
+    expect(err.code).toBe('INVALID_VALUE');
+    expect(err.message).toBe('instances[0], column 3: an array is not a number');
+    const broken = `[${'['.repeat(100000)}`;
+    expect(fails(() => json(broken)).message).toBe('line 1, column 100002: unexpected end of input, expected a value (NaN and Infinity are not JSON)');
+  });
+
+  test('application/octet-stream is read as JSON (the H2O scorer usage)', () => {
+    expect(rows(octetStreamCodec.decode!('[[1,2,3]]', { schema: anonymous, params: {} }))).toEqual([[1, 2, 3]]);
+  });
+});
+
+describe('application/jsonlines decoding', () => {
+  test('one row per line, blank lines skipped', () => {
+    expect(rows(jsonl('[1,2,3]\n{"a":4,"b":5,"c":6}\r\n\n'))).toEqual([[1, 2, 3], [4, 5, 6]]);
+  });
+
+  test('errors name the line', () => {
+    expect(fails(() => jsonl('[1,2,3]\n[1,2\n')).message).toBe('line 2, column 5: unexpected end of input, expected "," or "]"');
+    expect(fails(() => jsonl('[1,2,3]\n[1,"q",3]')).message).toBe('line 2, column 2: "q" is not a number');
+  });
+});
+
+const classification: Predictions = {
+  kind: 'classification',
+  rows: 2,
+  classes: 2,
+  labels: ['yes', 'no, really'],
+  probabilities: Float32Array.from([0.75, 0.25, 0.1, 0.9]),
+  classNames: ['yes', 'no, really'],
+};
+const regression: Predictions = { kind: 'regression', rows: 2, scores: Float32Array.from([1.5, -0.1]) };
+
+describe('encoding', () => {
+  test('CSV: one line per record, keys in order, lists as a quoted JSON array, strings quoted when needed', () => {
+    const text = csvCodec.encode!(classification, { keys: ['predicted_label', 'probability', 'probabilities', 'labels'] });
+    expect(text).toBe('yes,0.75,"[0.75,0.25]","[""yes"",""no, really""]"\n"no, really",0.9,"[0.1,0.9]","[""yes"",""no, really""]"\n');
+  });
+
+  test('float32 values print in their shortest form', () => {
+    expect(csvCodec.encode!(regression, { keys: ['predicted_label'] })).toBe('1.5\n-0.1\n');
+  });
+
+  test('JSON: {"predictions": [...]}; regressors give score', () => {
+    expect(JSON.parse(jsonCodec.encode!(classification, { keys: ['probability', 'predicted_label'] }))).toEqual({
+      predictions: [
+        { probability: 0.75, predicted_label: 'yes' },
+        { probability: 0.9, predicted_label: 'no, really' },
+      ],
+    });
+    expect(JSON.parse(jsonCodec.encode!(regression, { keys: ['predicted_label'] }))).toEqual({ predictions: [{ score: 1.5 }, { score: -0.1 }] });
+  });
+
+  test('JSON Lines: one object per record', () => {
+    expect(jsonLinesCodec.encode!(regression, { keys: ['predicted_label'] })).toBe('{"score":1.5}\n{"score":-0.1}\n');
+  });
+});
+
+describe('registry', () => {
+  test('request and response types', () => {
+    expect(REQUEST_TYPES).toEqual(['text/csv', 'application/json', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl', 'application/octet-stream']);
+    expect(RESPONSE_TYPES).toEqual(['text/csv', 'application/json', 'application/jsonlines']);
+    expect(requestCodec('application/x-jsonlines')).toBe(jsonLinesCodec);
+    expect(requestCodec('text/xml')).toBeUndefined();
+    expect(responseCodec('application/octet-stream')).toBeUndefined();
+  });
+});

@@ -1,0 +1,66 @@
+import { loadConfig, payloadLimitBytes } from '../../container/src/config';
+import { ServerError } from '../../container/src/errors';
+
+function errorOf(env: Record<string, string>): ServerError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    return err as ServerError;
+  }
+  throw new Error('expected loadConfig to fail');
+}
+
+describe('config', () => {
+  test('defaults follow SageMaker', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ baseDir: '/opt/ml', port: 8080, timeoutSeconds: 60, maxPayloadMb: 6, threads: 2, intraOpThreads: 1, inferenceOutput: ['predicted_label'], multiModel: false, batch: false, logLevel: 'info' });
+    expect(c.workers).toBeGreaterThanOrEqual(1);
+    expect(c.defaultAccept).toBeUndefined();
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test('batch transform raises the default payload limit to 100 MB', () => {
+    expect(loadConfig({ SAGEMAKER_BATCH: 'true' }).maxPayloadMb).toBe(100);
+    expect(loadConfig({ SAGEMAKER_BATCH: 'true', SAGEMAKER_MAX_PAYLOAD_IN_MB: '20' }).maxPayloadMb).toBe(20);
+  });
+
+  test('0 means no payload limit', () => {
+    expect(payloadLimitBytes(loadConfig({ SAGEMAKER_MAX_PAYLOAD_IN_MB: '0' }))).toBeUndefined();
+    expect(payloadLimitBytes(loadConfig({}))).toBe(6 * 1024 * 1024);
+  });
+
+  test('SageMaker aliases are read, and the MODEL_SERVER_ name wins', () => {
+    expect(loadConfig({ SAGEMAKER_MODEL_SERVER_WORKERS: '3', SAGEMAKER_MODEL_SERVER_TIMEOUT: '9' })).toMatchObject({ workers: 3, timeoutSeconds: 9 });
+    expect(loadConfig({ MODEL_SERVER_WORKERS: '5', SAGEMAKER_MODEL_SERVER_WORKERS: '3' }).workers).toBe(5);
+  });
+
+  test('inference output keys are parsed in order', () => {
+    expect(loadConfig({ SAGEMAKER_INFERENCE_OUTPUT: 'probability, predicted_label' }).inferenceOutput).toEqual(['probability', 'predicted_label']);
+  });
+
+  test('the default Accept drops parameters and lower-cases', () => {
+    expect(loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'Text/CSV; charset=utf-8' }).defaultAccept).toBe('text/csv');
+  });
+
+  test.each([
+    [{ MODEL_SERVER_WORKERS: 'lots' }, 'MODEL_SERVER_WORKERS="lots" is invalid: expected a whole number from 1 to 512'],
+    [{ MODEL_SERVER_WORKERS: '0' }, 'MODEL_SERVER_WORKERS="0" is invalid: expected a whole number from 1 to 512'],
+    [{ SAGEMAKER_MODEL_SERVER_WORKERS: '2.5' }, 'SAGEMAKER_MODEL_SERVER_WORKERS="2.5" is invalid'],
+    [{ SAGEMAKER_BIND_TO_PORT: '70000' }, 'SAGEMAKER_BIND_TO_PORT="70000" is invalid: expected a whole number from 1 to 65535'],
+    [{ MODEL_SERVER_TIMEOUT: '0' }, 'MODEL_SERVER_TIMEOUT="0" is invalid: expected a number from 0.1 to 3600'],
+    [{ MODEL_SERVER_TIMEOUT: 'soon' }, 'MODEL_SERVER_TIMEOUT="soon" is invalid'],
+    [{ SAGEMAKER_MAX_PAYLOAD_IN_MB: '-1' }, 'SAGEMAKER_MAX_PAYLOAD_IN_MB="-1" is invalid'],
+    [{ SAGEMAKER_BATCH: 'maybe' }, 'SAGEMAKER_BATCH="maybe" is invalid: expected true or false'],
+    [{ SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,score' }, 'SAGEMAKER_INFERENCE_OUTPUT="predicted_label,score" is invalid: expected a comma-separated list of predicted_label, probability, probabilities, labels (unknown key "score")'],
+    [{ SAGEMAKER_INFERENCE_OUTPUT: 'probability,probability' }, 'each key at most once'],
+    [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'csv' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="csv" is invalid: expected a media type'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent'],
+    [{ SAGEMAKER_SAFE_PORT_RANGE: '8000' }, 'SAGEMAKER_SAFE_PORT_RANGE="8000" is invalid'],
+    [{ MODEL_SERVER_RUN_DIR: `/tmp/${'x'.repeat(100)}` }, 'expected a path of at most 90 bytes'],
+    [{ MODEL_SERVER_THREADS: '' + 1000 }, 'MODEL_SERVER_THREADS="1000" is invalid'],
+  ])('rejects %j naming the variable', (env, message) => {
+    const err = errorOf(env as Record<string, string>);
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toContain(message);
+  });
+});

@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { findNginx, renderNginxConf, writeNginxConf } from '../../container/src/cluster/nginx';
+import { loadConfig } from '../../container/src/config';
+
+const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));
+
+describe('nginx.conf rendering', () => {
+  test('fills every placeholder from the settings', () => {
+    const dir = runDir();
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: dir, MODEL_SERVER_WORKERS: '3', SAGEMAKER_BIND_TO_PORT: '9090', MODEL_SERVER_TIMEOUT: '12' }));
+    expect(conf).not.toMatch(/\{\{/);
+    expect(conf).toContain('listen 9090 backlog=4096;');
+    expect(conf.match(/server unix:/g)).toHaveLength(3);
+    expect(conf).toContain(`server unix:${dir}/worker-2.sock max_fails=0;`);
+    // nginx waits a little longer than the app, so the app's own 504 arrives first.
+    expect(conf).toContain('proxy_read_timeout 17s;');
+    expect(conf).toContain('client_max_body_size 6291456;');
+    expect(conf).toContain(`pid ${dir}/nginx.pid;`);
+  });
+
+  test('the payload limit is the same number in nginx and its 413 message; 0 lifts it', () => {
+    const limited = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_MAX_PAYLOAD_IN_MB: '20' }));
+    expect(limited).toContain('client_max_body_size 20971520;');
+    expect(limited).toContain('20 MB (20971520 bytes) limit');
+    expect(renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_MAX_PAYLOAD_IN_MB: '0' }))).toContain('client_max_body_size 0;');
+  });
+
+  test('the real nginx accepts the rendered configuration (nginx -t)', () => {
+    const config = loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_BIND_TO_PORT: '18999' });
+    const conf = writeNginxConf(config);
+    const result = spawnSync(findNginx('nginx'), ['-t', '-c', conf, '-p', `${config.runDir}/`, '-e', 'stderr'], { encoding: 'utf8' });
+    expect(result.stderr).toContain('test is successful');
+    expect(result.status).toBe(0);
+  });
+});
