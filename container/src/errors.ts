@@ -11,7 +11,7 @@ export const CATALOGUE = {
   // Request problems (400)
   EMPTY_PAYLOAD: { status: 400, meaning: 'The request body is empty or holds no records.' },
   INVALID_ENCODING: { status: 400, meaning: 'The body is not valid UTF-8; the message gives the byte offset.' },
-  MALFORMED_CSV: { status: 400, meaning: 'The CSV cannot be parsed (e.g. an unterminated quote); the message gives line and column.' },
+  MALFORMED_CSV: { status: 400, meaning: 'The CSV cannot be parsed (e.g. an unterminated quote); the message gives the line.' },
   MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives the position or path.' },
   INVALID_VALUE: { status: 400, meaning: 'A value is not a number the model can take; the message gives line/record and column/field.' },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
@@ -28,7 +28,7 @@ export const CATALOGUE = {
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
   NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },
   OVERLOADED: { status: 503, meaning: 'The inference queue is full (MODEL_SERVER_MAX_QUEUE); retry later.' },
-  TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds; the thread running it was replaced.' },
+  TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds.' },
   // Start-up (reported in the log; the process exits non-zero)
   CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
   MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },

@@ -81,7 +81,9 @@ export function createApp(deps: AppDeps): express.Express {
       const media = parseMediaType(req.headers['content-type']);
       if (!media || !requestCodec(media.type)) {
         const given = req.headers['content-type'] ? `Content-Type ${JSON.stringify(req.headers['content-type'])} is not supported` : 'the request has no Content-Type';
-        throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `${given}; send one of: ${REQUEST_TYPES.join(', ')}`);
+        // curl -d sends a form type: the most common first mistake, so say how to fix it.
+        const hint = media?.type === 'application/x-www-form-urlencoded' ? " (curl -d sends that by default: add -H 'Content-Type: text/csv')" : '';
+        throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `${given}${hint}; send one of: ${REQUEST_TYPES.join(', ')}`);
       }
       const accept = negotiate(req.headers.accept, media.type, config.defaultAccept);
       if (!accept) {

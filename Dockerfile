@@ -1,0 +1,29 @@
+# SageMaker bring-your-own-container image: `docker run IMAGE serve` and `docker run IMAGE train`.
+# Plain Dockerfile syntax (no BuildKit-only features), so buildah and podman build it too.
+ARG BASE_IMAGE=node:20-bookworm-slim
+
+FROM ${BASE_IMAGE} AS build
+WORKDIR /opt/program
+# .npmrc stops onnxruntime-node's install script from downloading CUDA files (the CPU build is in the package).
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY container/src container/src
+RUN npm run build && npm prune --omit=dev
+
+FROM ${BASE_IMAGE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/program
+COPY --from=build /opt/program/node_modules node_modules
+COPY --from=build /opt/program/container/dist container/dist
+COPY package.json nginx.conf ./
+COPY container/serve container/train container/
+# Guard against CRLF shebangs and lost run bits from a Windows checkout.
+RUN sed -i 's/\r$//' container/serve container/train && chmod 755 container/serve container/train
+# `serve` and `train` on PATH: SageMaker's command word runs them directly, so the Node process gets SIGTERM.
+ENV PATH="/opt/program/container:${PATH}" \
+    NODE_ENV=production
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
+EXPOSE 8080
