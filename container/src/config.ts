@@ -44,6 +44,8 @@ export interface Config {
   readonly graceSeconds: number;
   /** MODEL_SERVER_NGINX: the nginx executable (a name on PATH or a path). */
   readonly nginxBinary: string;
+  /** PATH, where a bare MODEL_SERVER_NGINX name is looked up (besides /usr/sbin, where Debian puts nginx). */
+  readonly searchPath: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -178,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),
     graceSeconds: decimal(env, ['MODEL_SERVER_GRACE_PERIOD'], 25, 0, 3600),
     nginxBinary: pick(env, 'MODEL_SERVER_NGINX')?.value ?? 'nginx',
+    searchPath: Object.freeze((env.PATH ?? '').split(path.delimiter).filter(Boolean)),
   };
   return Object.freeze(config);
 }

@@ -109,6 +109,18 @@ describe('serving the example model through nginx, workers and threads', () => {
     expect(r405.headers.allow).toBe('POST');
   });
 
+  test("requests nginx itself cannot read get the same JSON errors (malformed path, huge URL or header)", async () => {
+    for (const reply of [
+      await request(server.port, 'GET', '/%zz'),
+      await request(server.port, 'GET', `/${'a'.repeat(20_000)}`),
+      await request(server.port, 'GET', '/ping', { headers: { 'X-Big': 'a'.repeat(20_000) } }),
+    ]) {
+      expect(reply.status).toBe(400);
+      expect(reply.json().error.code).toBe('INVALID_PARAMETER');
+    }
+    expect((await request(server.port, 'GET', '/ping')).status).toBe(200);
+  });
+
   test('a body over SAGEMAKER_MAX_PAYLOAD_IN_MB is refused by nginx with the JSON 413 naming the limit', async () => {
     const big = '5.1,3.5,1.4,0.2\n'.repeat(Math.ceil((6 * 1024 * 1024) / 16) + 10);
     const reply = await csv(server.port, big);

@@ -31,7 +31,7 @@ describe('nginx.conf rendering', () => {
   test('the real nginx accepts the rendered configuration (nginx -t)', () => {
     const config = loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_BIND_TO_PORT: '18999' });
     const conf = writeNginxConf(config);
-    const result = spawnSync(findNginx('nginx'), ['-t', '-c', conf, '-p', `${config.runDir}/`, '-e', 'stderr'], { encoding: 'utf8' });
+    const result = spawnSync(findNginx('nginx', (process.env.PATH ?? '').split(':')), ['-t', '-c', conf, '-p', `${config.runDir}/`, '-e', 'stderr'], { encoding: 'utf8' });
     expect(result.stderr).toContain('test is successful');
     expect(result.status).toBe(0);
   });

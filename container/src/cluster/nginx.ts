@@ -15,10 +15,8 @@ export const TEMPLATE = path.resolve(__dirname, '../../../nginx.conf');
 const INSTALL_HINT = 'install it: apt-get install -y nginx (Debian/Ubuntu), dnf install -y nginx (Amazon Linux/RHEL), brew install nginx (macOS); or set MODEL_SERVER_NGINX to its path';
 
 /** Absolute path of the nginx executable, or NGINX_MISSING saying how to install it. */
-export function findNginx(binary: string): string {
-  const candidates = binary.includes('/')
-    ? [binary]
-    : [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'].filter(Boolean).map((dir) => path.join(dir, binary));
+export function findNginx(binary: string, searchPath: readonly string[]): string {
+  const candidates = binary.includes('/') ? [binary] : [...searchPath, '/usr/sbin', '/usr/local/sbin', '/sbin'].map((dir) => path.join(dir, binary));
   for (const candidate of candidates) {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);

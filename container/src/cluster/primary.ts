@@ -46,6 +46,7 @@ export function runPrimary(config: Config, logger: Logger): void {
   const workers = new Map<number, Worker>();
   const readySlots = new Set<number>();
   const restarts = new Map<number, number>();
+  const readySince = new Map<number, number>();
 
   const broadcast = (message: PrimaryToWorker) => {
     for (const w of workers.values()) if (w.isConnected()) w.send(message);
@@ -110,7 +111,7 @@ export function runPrimary(config: Config, logger: Logger): void {
   let binary: string;
   let conf: string;
   try {
-    binary = findNginx(config.nginxBinary);
+    binary = findNginx(config.nginxBinary, config.searchPath);
     resolveModelFile(modelDir(config.baseDir));
     prepareRunDir(config);
     conf = writeNginxConf(config);
@@ -132,6 +133,7 @@ export function runPrimary(config: Config, logger: Logger): void {
         return;
       }
       readySlots.add(slot);
+      readySince.set(slot, Date.now());
       worker.send({ type: 'health', state } satisfies PrimaryToWorker);
       if (everReady) {
         logger.info({ worker: slot, ms: message.ms }, 'replacement worker ready');
@@ -167,6 +169,8 @@ export function runPrimary(config: Config, logger: Logger): void {
         fatal({ code: 'INTERNAL_ERROR', message: `worker ${slot} exited during start-up (${signal ?? `code ${code}`})` });
         return;
       }
+      // Back off on crash loops; a worker that had been serving for a minute starts the count again.
+      if (Date.now() - (readySince.get(slot) ?? 0) > 60_000) restarts.set(slot, 0);
       const n = (restarts.get(slot) ?? 0) + 1;
       restarts.set(slot, n);
       const delay = Math.min(10_000, 250 * 2 ** Math.min(n - 1, 6));

@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): express.Express {
       customSuccessMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
       customErrorMessage: (req, res) => `${req.method} ${req.url} ${res.statusCode}`,
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url }),
+        req: (req: { method: string; url: string }) => ({ method: req.method, path: req.url }),
         res: (res: { statusCode: number }) => ({ status: res.statusCode }),
       },
       customProps: (_req, res) => {
@@ -114,7 +114,11 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const wire = toWireError(err);
+    // express's own client errors (e.g. a malformed %-escape in the path) carry a 4xx status.
+    const status = (err as { status?: unknown })?.status;
+    const wire = typeof status === 'number' && status >= 400 && status < 500 && !(err instanceof ServerError)
+      ? { code: 'INVALID_PARAMETER' as const, message: `the request cannot be read: ${String((err as Error).message).split('\n')[0]}` }
+      : toWireError(err);
     if (wire.code === 'INTERNAL_ERROR') logger.error({ reqId: req.id, err }, 'unexpected error in the HTTP layer');
     res.locals.errorCode = wire.code;
     sendError(res, wire);
