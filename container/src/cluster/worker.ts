@@ -77,6 +77,8 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     server.requestTimeout = 0;
+    // nginx keeps its upstream connections alive, so this should be rare; debug shows it.
+    server.on('connection', () => logger.debug('nginx opened a connection to this worker'));
     const socket = runPaths(config.runDir).workerSocket(slot);
     fs.rmSync(socket, { force: true });
     await new Promise<void>((resolve, reject) => {
