@@ -16,6 +16,7 @@ export const CATALOGUE = {
   INVALID_VALUE: { status: 400, meaning: 'A value is not a number the model can take; the message gives line/record and column/field.' },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
   UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
+  INVALID_TENSOR: { status: 400, meaning: 'A KServe V2 input does not fit the model (unknown or missing input, wrong datatype, shape or value count); the message names the input.' },
   INVALID_PARAMETER: { status: 400, meaning: 'A header or query parameter has a value the server cannot use; the message names it.' },
   // Routing and negotiation
   NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },

@@ -72,3 +72,25 @@ export function zipMapModel(): Uint8Array {
   g.sequenceOfMapsOutput('output_probability', 'INT64', 'FLOAT');
   return serializeModel(g, { domains: { 'ai.onnx.ml': 3 } });
 }
+
+/**
+ * Several inputs of several types: a float32 [N, 2], b int64 [N], flag bool scalar, tag string [N].
+ * Outputs: sum = a[:,0] + a[:,1] + b (float32 [N]), b2 = 2b (int64 [N]), not_flag (bool []), tag_out = tag.
+ */
+export function multiInputModel(): Uint8Array {
+  const g = new GraphBuilder('multi');
+  g.input('a', 'FLOAT', ['N', 2]);
+  g.input('b', 'INT64', ['N']);
+  g.input('flag', 'BOOL', []);
+  g.input('tag', 'STRING', ['N']);
+  const rowSum = g.node('ReduceSum', ['a', g.constant('axes', 'INT64', [1], [1])], { keepdims: attr.int(0) });
+  g.node('Add', [rowSum, g.node('Cast', ['b'], { to: attr.int(1) })], {}, { outputs: ['sum'] });
+  g.node('Mul', ['b', g.constant('two', 'INT64', [], [2])], {}, { outputs: ['b2'] });
+  g.node('Not', ['flag'], {}, { outputs: ['not_flag'] });
+  g.node('Identity', ['tag'], {}, { outputs: ['tag_out'] });
+  g.output('sum', 'FLOAT', ['N']);
+  g.output('b2', 'INT64', ['N']);
+  g.output('not_flag', 'BOOL', []);
+  g.output('tag_out', 'STRING', ['N']);
+  return serializeModel(g);
+}

@@ -2,7 +2,7 @@ import { csvCodec } from '../../container/src/codecs/csv';
 import { jsonCodec, octetStreamCodec } from '../../container/src/codecs/json';
 import { jsonLinesCodec } from '../../container/src/codecs/jsonlines';
 import { REQUEST_TYPES, RESPONSE_TYPES, requestCodec, responseCodec } from '../../container/src/codecs/registry';
-import type { Matrix, TabularSchema } from '../../container/src/codecs/types';
+import type { Decoded, Matrix, TabularSchema } from '../../container/src/codecs/types';
 import { ServerError } from '../../container/src/errors';
 import type { Predictions } from '../../container/src/inference/predictions';
 
@@ -10,7 +10,11 @@ const NAMES = ['a', 'b', 'c'];
 const named: TabularSchema = { features: 3, featureNames: NAMES, inputType: 'float32' };
 const anonymous: TabularSchema = { features: 3, inputType: 'float32' };
 
-const rows = (m: Matrix) => Array.from({ length: m.rows }, (_, r) => Array.from(m.values.subarray(r * m.width, (r + 1) * m.width)));
+const matrix = (d: Decoded): Matrix => {
+  if (d.kind !== 'rows') throw new Error('expected rows');
+  return d.matrix;
+};
+const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, r) => Array.from(m.values.subarray(r * m.width, (r + 1) * m.width)));
 
 function fails(fn: () => unknown): ServerError {
   try {
@@ -22,9 +26,10 @@ function fails(fn: () => unknown): ServerError {
   throw new Error('expected a ServerError');
 }
 
-const csv = (text: string, schema = anonymous, params: Record<string, string> = {}) => csvCodec.decode!(text, { schema, params });
-const json = (text: string, schema = named) => jsonCodec.decode!(text, { schema, params: {} });
-const jsonl = (text: string, schema = named) => jsonLinesCodec.decode!(text, { schema, params: {} });
+const rows = (d: Decoded) => rowsOf(matrix(d));
+const csv = (text: string, schema: TabularSchema | null = anonymous, params: Record<string, string> = {}) => csvCodec.decode!(text, { schema, params });
+const json = (text: string, schema: TabularSchema | null = named) => jsonCodec.decode!(text, { schema, params: {} });
+const jsonl = (text: string, schema: TabularSchema | null = named) => jsonLinesCodec.decode!(text, { schema, params: {} });
 
 describe('text/csv decoding', () => {
   test('rows of numbers, with CRLF, a BOM, a trailing newline and blank lines', () => {
@@ -140,6 +145,25 @@ describe('application/json decoding', () => {
 
   test('application/octet-stream is read as JSON (the H2O scorer usage)', () => {
     expect(rows(octetStreamCodec.decode!('[[1,2,3]]', { schema: anonymous, params: {} }))).toEqual([[1, 2, 3]]);
+  });
+});
+
+describe('requests a model cannot take as rows', () => {
+  test('a V2 tensor request is passed on as tensors, for tabular and other models alike', () => {
+    const doc = { inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }] };
+    expect(json(JSON.stringify(doc))).toEqual({ kind: 'tensors', doc });
+    expect(json(JSON.stringify(doc), null)).toEqual({ kind: 'tensors', doc });
+  });
+
+  test('rows for a model that is not tabular get 415 saying to send V2 tensors', () => {
+    for (const err of [fails(() => csv('1,2,3', null)), fails(() => json('[[1,2,3]]', null)), fails(() => jsonl('[1,2,3]', null))]) {
+      expect(err.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+      expect(err.message).toMatch(/send KServe V2 tensors/);
+    }
+  });
+
+  test('"inputs" that is not an array is a V2 mistake, named as such', () => {
+    expect(fails(() => json('{"inputs": {"x": 1}}')).code).toBe('INVALID_TENSOR');
   });
 });
 

@@ -151,6 +151,8 @@ export function runPrimary(config: Config, logger: Logger): void {
             inputs: m.inputs,
             outputs: m.outputs,
             features: m.featureNames ?? m.features,
+            warmed: m.warmed,
+            ...(m.warmupError ? { warmupError: m.warmupError } : {}),
             workers: config.workers,
             threadsPerWorker: config.threads,
             port: config.port,

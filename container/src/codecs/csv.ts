@@ -2,8 +2,8 @@
 import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
 import { recordValues, type FieldValue } from '../inference/predictions';
-import { MatrixBuilder, headerColumns, looksLikeHeader } from './rows';
-import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
+import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
+import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 import type { Predictions } from '../inference/predictions';
 
 interface ParsedRecord {
@@ -22,21 +22,22 @@ function parseRecords(text: string): ParsedRecord[] {
   }
 }
 
-function decode(text: string, ctx: DecodeContext): Matrix {
+function decode(text: string, ctx: DecodeContext): Decoded {
+  const schema = tabularSchema(ctx);
   const records = parseRecords(text);
-  const builder = new MatrixBuilder(ctx.schema, records.length);
+  const builder = new MatrixBuilder(schema, records.length);
   let columns: number[] | undefined;
   let start = 0;
   const headerParam = ctx.params.header?.toLowerCase();
   if (records.length > 0 && headerParam !== 'absent') {
     const first = records[0];
     if (headerParam === 'present' || looksLikeHeader(first.record)) {
-      columns = headerColumns(first.record, ctx.schema.featureNames, first.info.lines) ?? undefined;
+      columns = headerColumns(first.record, schema.featureNames, first.info.lines) ?? undefined;
       start = 1;
     }
   }
   for (let i = start; i < records.length; i++) builder.addCells(records[i].record, records[i].info.lines, columns);
-  return builder.finish('the CSV body has no records: send one line of comma-separated numbers per record');
+  return { kind: 'rows', matrix: builder.finish('the CSV body has no records: send one line of comma-separated numbers per record') };
 }
 
 function csvField(v: FieldValue): string {

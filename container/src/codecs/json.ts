@@ -1,10 +1,12 @@
 // application/json: {"instances": [rows]}, a bare array of rows, or a single row; rows are number arrays or
-// objects keyed by feature name. Responses: {"predictions": [{key: value}]}.
+// objects keyed by feature name; or a KServe V2 {"inputs": [...]} tensor request (see v2.ts).
+// Responses: {"predictions": [{key: value}]}.
 import { ServerError } from '../errors';
 import { recordKeys, recordValues, type Predictions } from '../inference/predictions';
 import { findJsonSyntaxError } from './json-syntax';
-import { MatrixBuilder } from './rows';
-import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
+import { MatrixBuilder, tabularSchema } from './rows';
+import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
+import { isV2Request } from './v2';
 
 /** Line and column of a character offset, for parse errors. */
 export function lineColumn(text: string, offset: number, firstLine = 1): string {
@@ -46,9 +48,11 @@ export function addRow(builder: MatrixBuilder, row: unknown, place: string, feat
   throw new ServerError('MALFORMED_JSON', `${place}: expected a row (an array of numbers or an object keyed by feature name), got ${row === null ? 'null' : typeof row}`);
 }
 
-function decode(text: string, ctx: DecodeContext): Matrix {
+function decode(text: string, ctx: DecodeContext): Decoded {
   if (text.trim() === '') throw new ServerError('EMPTY_PAYLOAD', 'the JSON body is empty: send {"instances": [[...], ...]}');
   const doc = parseJson(text);
+  if (isV2Request(doc)) return { kind: 'tensors', doc };
+  const schema = tabularSchema(ctx);
   let rows: unknown[];
   let path: string;
   if (isRecordObject(doc) && 'instances' in doc) {
@@ -56,7 +60,7 @@ function decode(text: string, ctx: DecodeContext): Matrix {
     rows = doc.instances;
     path = 'instances';
   } else if (isRecordObject(doc) && 'inputs' in doc) {
-    throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'KServe V2 {"inputs": [...]} requests are not supported yet by this server version; send {"instances": [...]}');
+    throw new ServerError('INVALID_TENSOR', '"inputs" must be an array of {"name", "shape", "datatype", "data"} (KServe V2)');
   } else if (Array.isArray(doc) && doc.length > 0 && (Array.isArray(doc[0]) || isRecordObject(doc[0]))) {
     rows = doc;
     path = '';
@@ -66,12 +70,12 @@ function decode(text: string, ctx: DecodeContext): Matrix {
   } else {
     throw new ServerError('MALFORMED_JSON', `expected {"instances": [...]}, an array of rows or a single row, got ${doc === null ? 'null' : typeof doc}`);
   }
-  const builder = new MatrixBuilder(ctx.schema, rows.length);
+  const builder = new MatrixBuilder(schema, rows.length);
   for (let i = 0; i < rows.length; i++) {
     const place = path === 'row' ? 'row' : path === 'instances' ? `instances[${i}]` : `record ${i + 1}`;
-    addRow(builder, rows[i], place, ctx.schema.featureNames);
+    addRow(builder, rows[i], place, schema.featureNames);
   }
-  return builder.finish('no rows: "instances" is empty');
+  return { kind: 'rows', matrix: builder.finish('no rows: "instances" is empty') };
 }
 
 /** One response record as a JSON object, keys in configured order. */

@@ -1,18 +1,19 @@
 // application/jsonlines (alias application/x-jsonlines): one row per line in, one JSON object per line out.
 import { recordKeys, type Predictions } from '../inference/predictions';
 import { addRow, parseJson, recordObject } from './json';
-import { MatrixBuilder } from './rows';
-import type { Codec, DecodeContext, EncodeContext, Matrix } from './types';
+import { MatrixBuilder, tabularSchema } from './rows';
+import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 
-function decode(text: string, ctx: DecodeContext): Matrix {
+function decode(text: string, ctx: DecodeContext): Decoded {
+  const schema = tabularSchema(ctx);
   const lines = text.split('\n');
-  const builder = new MatrixBuilder(ctx.schema, lines.length);
+  const builder = new MatrixBuilder(schema, lines.length);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].replace(/\r$/, '');
     if (line.trim() === '') continue;
-    addRow(builder, parseJson(line, i + 1), `line ${i + 1}`, ctx.schema.featureNames);
+    addRow(builder, parseJson(line, i + 1), `line ${i + 1}`, schema.featureNames);
   }
-  return builder.finish('the JSON Lines body has no records: send one JSON row per line');
+  return { kind: 'rows', matrix: builder.finish('the JSON Lines body has no records: send one JSON row per line') };
 }
 
 function encode(p: Predictions, ctx: EncodeContext): string {

@@ -1,7 +1,15 @@
 // Builds a Matrix from rows given as CSV cells, JSON arrays or JSON objects, checking every value and
 // naming its place ("line 3, column 2") when it is not usable.
 import { ServerError } from '../errors';
-import type { Matrix, TabularSchema } from './types';
+import type { DecodeContext, Matrix, TabularSchema } from './types';
+
+/** The schema rows need; a model that is not tabular takes only V2 tensors. */
+export function tabularSchema(ctx: DecodeContext): TabularSchema {
+  if (!ctx.schema) {
+    throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor, so rows cannot be mapped onto it: send KServe V2 tensors as application/json {"inputs": [{"name", "shape", "datatype", "data"}]}');
+  }
+  return ctx.schema;
+}
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const SPECIAL = /^[+-]?(nan|inf|infinity)$/i;
@@ -106,6 +114,20 @@ export class MatrixBuilder {
     }
     const at = this.begin(names.length, place);
     for (let i = 0; i < names.length; i++) this.values[at + i] = this.jsonNumber(row[names[i]], `${place}, field "${names[i]}"`);
+  }
+
+  /** A row of named text values (query parameters); every feature must be present and no other name. */
+  addNamedCells(values: Readonly<Record<string, string>>, what: string): void {
+    const names = this.schema.featureNames;
+    if (!names) throw new ServerError('UNKNOWN_FEATURE', `${what} need feature names, and this model has none (add "features" to model.json)`);
+    const unknown = Object.keys(values).filter((k) => !names.includes(k));
+    const missing = names.filter((n) => !(n in values));
+    if (unknown.length > 0 || missing.length > 0) {
+      const parts = [unknown.length > 0 ? `unknown: ${unknown.join(', ')}` : '', missing.length > 0 ? `missing: ${missing.join(', ')}` : ''].filter(Boolean);
+      throw new ServerError(unknown.length > 0 ? 'UNKNOWN_FEATURE' : 'WRONG_FEATURE_COUNT', `${what} must name every feature once (${parts.join('; ')}); expected ${names.join(', ')}`);
+    }
+    const at = this.begin(names.length, what);
+    for (let i = 0; i < names.length; i++) this.values[at + i] = this.parseCell(values[names[i]], `parameter "${names[i]}"`);
   }
 
   finish(emptyMessage: string): Matrix {

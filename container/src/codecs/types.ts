@@ -18,8 +18,12 @@ export interface Matrix {
   values: Float64Array;
 }
 
+/** What a request body holds: rows for a tabular model, or a parsed KServe V2 tensor request. */
+export type Decoded = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors'; doc: unknown };
+
 export interface DecodeContext {
-  schema: TabularSchema;
+  /** null when the model is not tabular (only V2 tensor requests fit it). */
+  schema: TabularSchema | null;
   /** Media-type parameters of the request, lower-case names (charset, header, ...). */
   params: Readonly<Record<string, string>>;
 }
@@ -33,7 +37,7 @@ export interface Codec {
   readonly mediaType: string;
   readonly aliases?: readonly string[];
   /** Request side; absent when the type is only produced. */
-  decode?(text: string, ctx: DecodeContext): Matrix;
+  decode?(text: string, ctx: DecodeContext): Decoded;
   /** Response side; absent when the type is only read. */
   encode?(predictions: Predictions, ctx: EncodeContext): string;
 }

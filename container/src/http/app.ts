@@ -8,7 +8,7 @@ import { ServerError, toWireError } from '../errors';
 import type { InvokeResult, InvokeTask } from '../inference/protocol';
 import type { Logger } from '../logger';
 import { readBody } from './body';
-import { negotiate, parseMediaType } from './negotiation';
+import { acceptsJson, negotiate, parseMediaType } from './negotiation';
 import { requestId } from './request-id';
 import { sendError } from './respond';
 
@@ -19,6 +19,17 @@ export interface AppDeps {
   logger: Logger;
   invoke(task: InvokeTask): Promise<InvokeResult>;
   health(): HealthState;
+}
+
+function reply(req: Request, res: Response, result: InvokeResult): void {
+  if (!result.ok) {
+    if (result.detail) req.log.error({ detail: result.detail }, 'invocation failed unexpectedly');
+    res.locals.errorCode = result.error.code;
+    sendError(res, result.error);
+    return;
+  }
+  res.locals.records = result.records;
+  res.status(200).type(result.contentType).send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
 }
 
 const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
@@ -90,19 +101,28 @@ export function createApp(deps: AppDeps): express.Express {
         throw new ServerError('NOT_ACCEPTABLE', `cannot answer with any type in Accept ${JSON.stringify(req.headers.accept)}; this server produces: ${RESPONSE_TYPES.join(', ')}`);
       }
       const body = await readBody(req, limit);
-      const result = await deps.invoke({ body, contentType: req.headers['content-type']!, accept });
-      if (!result.ok) {
-        if (result.detail) logger.error({ reqId: req.id, detail: result.detail }, 'invocation failed unexpectedly');
-        res.locals.errorCode = result.error.code;
-        sendError(res, result.error);
-        return;
-      }
-      res.locals.records = result.records;
-      res.status(200).type(result.contentType).send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
+      const result = await deps.invoke({ body, contentType: req.headers['content-type']!, accept, v2Acceptable: acceptsJson(req.headers.accept) });
+      reply(req, res, result);
     }),
   );
 
-  const routes: Record<string, string> = { '/ping': 'GET', '/invocations': 'POST', '/execution-parameters': 'GET' };
+  // One row by feature name as query parameters, answered as one JSON record (the H2O scorer's GET API).
+  app.get(
+    '/predict_parameters',
+    asyncRoute(async (req, res) => {
+      if (deps.health() === 'starting') throw new ServerError('NOT_READY', 'the model is still loading in this worker; retry, or wait for GET /ping to answer 200');
+      if (!acceptsJson(req.headers.accept)) throw new ServerError('NOT_ACCEPTABLE', '/predict_parameters answers application/json, which Accept does not allow');
+      const query: Record<string, string> = {};
+      for (const [name, value] of Object.entries(req.query as Record<string, string | string[]>)) {
+        if (Array.isArray(value)) throw new ServerError('INVALID_PARAMETER', `parameter "${name}" is given ${value.length} times; give each feature once`);
+        query[name] = value;
+      }
+      const result = await deps.invoke({ body: new Uint8Array(0), contentType: 'application/json', accept: 'application/json', v2Acceptable: true, query });
+      reply(req, res, result);
+    }),
+  );
+
+  const routes: Record<string, string> = { '/ping': 'GET', '/invocations': 'POST', '/execution-parameters': 'GET', '/predict_parameters': 'GET' };
   app.use((req, res) => {
     const allowed = routes[req.path];
     if (allowed) {
@@ -110,7 +130,7 @@ export function createApp(deps: AppDeps): express.Express {
       sendError(res, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.path}; use ${allowed}` });
       return;
     }
-    sendError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: GET /ping, POST /invocations, GET /execution-parameters` });
+    sendError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: GET /ping, POST /invocations, GET /execution-parameters, GET /predict_parameters` });
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

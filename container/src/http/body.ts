@@ -4,7 +4,8 @@ import { ServerError } from '../errors';
 
 export function payloadTooLarge(limitBytes: number): ServerError {
   const mb = limitBytes / (1024 * 1024);
-  return new ServerError('PAYLOAD_TOO_LARGE', `the request body is larger than the ${Number(mb.toFixed(3))} MB limit (${limitBytes} bytes); raise SAGEMAKER_MAX_PAYLOAD_IN_MB, or send smaller mini-batches`);
+  // Same words as nginx's 413 (nginx.conf), whichever layer catches the body.
+  return new ServerError('PAYLOAD_TOO_LARGE', `the request body is larger than the ${Number(mb.toFixed(3))} MB (${limitBytes} bytes) limit; raise SAGEMAKER_MAX_PAYLOAD_IN_MB, or send smaller mini-batches`);
 }
 
 export function readBody(req: IncomingMessage, limitBytes: number | undefined): Promise<Uint8Array> {

@@ -1,25 +1,8 @@
 // Content-Type parsing and Accept negotiation (lists, q-values, type/* and */* wildcards).
+import { parseMediaType } from '../codecs/media-type';
 import { RESPONSE_TYPES, canonicalType, responseCodec } from '../codecs/registry';
 
-export interface MediaType {
-  type: string;
-  params: Record<string, string>;
-}
-
-/** "text/csv; charset=UTF-8" -> { type: "text/csv", params: { charset: "UTF-8" } }; undefined when absent or malformed. */
-export function parseMediaType(header: string | undefined): MediaType | undefined {
-  if (!header) return undefined;
-  const [head, ...rest] = header.split(';');
-  const type = head.trim().toLowerCase();
-  if (!/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) return undefined;
-  const params: Record<string, string> = {};
-  for (const part of rest) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    params[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
-  }
-  return { type, params };
-}
+export { parseMediaType };
 
 interface AcceptEntry {
   type: string;
@@ -70,4 +53,13 @@ export function negotiate(accept: string | undefined, requestType: string, defau
     if (usable(exact)) return exact;
   }
   return undefined;
+}
+
+/** Whether a V2 (JSON-only) answer is acceptable: no Accept, or one allowing application/json. */
+export function acceptsJson(accept: string | undefined): boolean {
+  if (!accept || accept.trim() === '') return true;
+  const entries = parseAccept(accept);
+  if (entries.length === 0) return true;
+  const json = entries.find((e) => e.type === 'application/json') ?? entries.find((e) => e.type === 'application/*') ?? entries.find((e) => e.type === '*/*');
+  return json !== undefined && json.q > 0;
 }

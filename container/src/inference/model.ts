@@ -3,6 +3,8 @@
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Matrix, TabularSchema } from '../codecs/types';
+import type { TensorData } from '../codecs/v2';
+import { featuresFromMetadata, readModelMetadata } from '../onnx/reader';
 import { ServerError } from '../errors';
 import { readModelJson, type ModelJson } from './model-json';
 import type { Predictions, FloatArray } from './predictions';
@@ -18,6 +20,40 @@ export interface LoadedModel {
   /** Present for tabular models (one [N, F] float input); decoders need it to check and map columns. */
   readonly schema: TabularSchema | null;
   predict(matrix: Matrix): Promise<Predictions>;
+  /** Runs the model on named tensors (checked by the caller against description.inputs). */
+  runTensors(inputs: readonly TensorData[], outputNames?: readonly string[]): Promise<TensorData[]>;
+}
+
+/** onnxruntime's message without its source paths and C++ signatures (internal detail, not the caller's business). */
+export function cleanOrtMessage(message: string): string {
+  return message
+    .split('\n')[0]
+    .replace(/\/onnxruntime_src\/\S+:\d+ (?:[^()]*\([^)]*\)\s*)?/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** onnxruntime's input errors are the caller's; everything else it reports is the model's. */
+function runError(err: unknown, what: string): ServerError {
+  const reason = cleanOrtMessage(String((err as Error)?.message ?? err));
+  if (/invalid (rank|dimensions?|shape)|unexpected input data type|got invalid dimensions|input .* not found/i.test(reason)) {
+    return new ServerError('INVALID_TENSOR', `onnxruntime refused the input: ${reason}`);
+  }
+  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${reason}`);
+}
+
+/** A zero-filled input (symbolic dimensions as 1), for warming a model that is not tabular. */
+function zeroTensor(info: TensorInfo): TensorData {
+  const dims = info.shape.map((d) => (typeof d === 'number' ? d : 1));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const arrays: Record<string, () => TensorData['data']> = {
+    float32: () => new Float32Array(n), float64: () => new Float64Array(n), int8: () => new Int8Array(n), uint8: () => new Uint8Array(n),
+    int16: () => new Int16Array(n), uint16: () => new Uint16Array(n), int32: () => new Int32Array(n), uint32: () => new Uint32Array(n),
+    int64: () => new BigInt64Array(n), uint64: () => new BigUint64Array(n), bool: () => new Uint8Array(n), string: () => new Array<string>(n).fill(''),
+  };
+  const make = arrays[info.type];
+  if (!make) throw new Error(`no warm-up value for type ${info.type}`);
+  return { name: info.name, type: info.type, dims, data: make() };
 }
 
 function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
@@ -53,6 +89,14 @@ function classify(inputs: TensorMeta[], outputs: TensorMeta[], json: ModelJson):
 
 export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
+  if (!json.features) {
+    // Feature names may also travel inside the model (metadata_props "features").
+    try {
+      json.features = featuresFromMetadata(readModelMetadata(init.modelFile).metadata);
+    } catch {
+      // not readable as protobuf: onnxruntime's own error below says more
+    }
+  }
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(init.modelFile, {
@@ -62,7 +106,7 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
       graphOptimizationLevel: 'all',
     });
   } catch (err) {
-    const reason = String((err as Error).message ?? err).split('\n')[0];
+    const reason = cleanOrtMessage(String((err as Error).message ?? err));
     throw new ServerError('MODEL_INVALID', `onnxruntime cannot load ${init.modelFile}: ${reason}. Check that the file is a complete ONNX model (not truncated, not a Git LFS pointer) exported with an opset onnxruntime 1.30 supports`);
   }
 
@@ -93,6 +137,7 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
     features,
     featureNames: json.features,
     labels: json.labels,
+    warmed: false,
   };
 
   const input = inputs[0];
@@ -104,18 +149,40 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
     try {
       result = await session.run(feeds);
     } catch (err) {
-      const reason = String((err as Error).message ?? err).split('\n')[0];
-      throw new ServerError('MODEL_ERROR', `onnxruntime failed on ${matrix.rows} row(s): ${reason}`);
+      throw runError(err, `${matrix.rows} row(s)`);
     }
     return toPredictions(layout, result, matrix.rows, json);
+  };
+
+  const runTensors = async (tensors: readonly TensorData[], outputNames?: readonly string[]): Promise<TensorData[]> => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const t of tensors) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = outputNames ? await session.run(feeds, [...outputNames]) : await session.run(feeds);
+    } catch (err) {
+      throw runError(err, 'the given tensors');
+    }
+    return (outputNames ?? session.outputNames).map((name) => {
+      const t = result[name];
+      return { name, type: t.type, dims: [...t.dims], data: t.data as TensorData['data'] };
+    });
   };
 
   // Warm-up: one real run, so the first caller does not pay for lazy initialisation.
   if (layout) {
     const width = features ?? 1;
     await predict({ rows: 1, width, values: new Float64Array(width) });
+    description.warmed = true;
+  } else {
+    try {
+      await runTensors(inputs.map(zeroTensor));
+      description.warmed = true;
+    } catch (err) {
+      description.warmupError = String((err as Error)?.message ?? err).split('\n')[0];
+    }
   }
-  return { description, schema, predict };
+  return { description, schema, predict, runTensors };
 }
 
 function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxValueMapType, rows: number, json: ModelJson): Predictions {

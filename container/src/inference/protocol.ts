@@ -30,15 +30,22 @@ export interface ModelDescription {
   features: number | null;
   featureNames?: string[];
   labels?: (string | number)[];
+  /** False when the warm-up run could not be made (a non-tabular model whose inputs need real values). */
+  warmed: boolean;
+  warmupError?: string;
 }
 
 /** One invocation: the raw body and the negotiated media types; the thread decodes, runs and encodes. */
 export interface InvokeTask {
   body: Uint8Array;
-  /** Request media type, lower-case, without parameters (the registry has a codec for it). */
+  /** The request's Content-Type header as sent (parameters such as charset included); the registry has a codec for its type. */
   contentType: string;
-  /** Response media type chosen by Accept negotiation (the registry has a codec for it). */
+  /** Response media type for rows, chosen by Accept negotiation (the registry has a codec for it). */
   accept: string;
+  /** Whether Accept allows the JSON that V2 tensor requests are answered with. */
+  v2Acceptable: boolean;
+  /** GET /predict_parameters: one row given by feature name; the answer is one JSON record. */
+  query?: Record<string, string>;
   /** Epoch ms after which the caller has been answered 504: the thread skips work not yet begun. */
   deadline?: number;
 }

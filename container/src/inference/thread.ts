@@ -2,51 +2,51 @@
 // the body, runs the model and encodes the answer, so the worker's event loop only moves bytes.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { recordObject } from '../codecs/json';
+import { parseMediaType } from '../codecs/media-type';
+import { decodeQuery } from '../codecs/query';
 import { requestCodec, responseCodec } from '../codecs/registry';
-import { parseMediaType } from '../http/negotiation';
+import { decodeText } from '../codecs/text';
+import { decodeV2, encodeV2 } from '../codecs/v2';
 import { ServerError, toWireError } from '../errors';
 import { loadModel, type LoadedModel } from './model';
 import type { InvokeResult, InvokeTask, ThreadEvent, ThreadInit } from './protocol';
 
 const init = workerData as ThreadInit;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const encoder = new TextEncoder();
+const utf8 = new TextEncoder();
 
 function post(event: ThreadEvent): void {
   parentPort?.postMessage(event);
 }
 
-function decodeText(body: Uint8Array): string {
-  try {
-    return utf8.decode(body);
-  } catch {
-    let offset = 0;
-    // Find the first bad byte for the message: decode growing prefixes is too slow, so scan by sequence.
-    for (; offset < body.length; offset++) {
-      const b = body[offset];
-      const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
-      if (len === 0) break;
-      try {
-        utf8.decode(body.subarray(offset, offset + len));
-      } catch {
-        break;
-      }
-      offset += len - 1;
-    }
-    throw new ServerError('INVALID_ENCODING', `the body is not valid UTF-8 (first bad byte at offset ${offset})`);
-  }
+function done(text: string, contentType: string, records: number): InvokeResult {
+  return { ok: true, body: utf8.encode(text), contentType, records };
 }
 
 async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResult> {
+  const keys = init.inferenceOutput;
+  const schema = model.schema;
+  if (task.query) {
+    const matrix = decodeQuery(task.query, { schema, params: {} });
+    const predictions = await model.predict(matrix);
+    return done(JSON.stringify(recordObject(predictions, { keys }, 0)), 'application/json', 1);
+  }
+  // Lookups first, outside any codec call: an unknown type here is a bug upstream, not a client error.
   const media = parseMediaType(task.contentType);
   const decoder = media && requestCodec(media.type);
-  const encoder_ = responseCodec(task.accept);
-  if (!decoder || !encoder_) throw new ServerError('INTERNAL_ERROR', `no codec for ${task.contentType} -> ${task.accept} (negotiation should have caught this)`);
-  if (!model.schema) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `this model (inputs ${model.description.inputs.map((i) => i.name).join(', ')}) is not a tabular classifier or regressor, so rows cannot be mapped onto it; KServe V2 tensor requests are not supported yet by this server version`);
-  const matrix = decoder.decode!(decodeText(task.body), { schema: model.schema, params: media!.params });
-  const predictions = await model.predict(matrix);
-  const text = encoder_.encode!(predictions, { keys: init.inferenceOutput });
-  return { ok: true, body: encoder.encode(text), contentType: encoder_.mediaType, records: matrix.rows };
+  const encoder = responseCodec(task.accept);
+  if (!media || !decoder?.decode || !encoder?.encode) throw new ServerError('INTERNAL_ERROR', `no codec for ${task.contentType} -> ${task.accept}`);
+
+  const decoded = decoder.decode(decodeText(task.body, media.params.charset), { schema, params: media.params });
+  if (decoded.kind === 'tensors') {
+    const request = decodeV2(decoded.doc, model.description.inputs, model.description.outputs);
+    if (!task.v2Acceptable) throw new ServerError('NOT_ACCEPTABLE', 'KServe V2 requests are answered with application/json, which Accept does not allow');
+    const outputs = await model.runTensors(request.inputs, request.outputs);
+    const records = request.inputs[0]?.dims[0] ?? 1;
+    return done(encodeV2(outputs, 'model', request.id), 'application/json', records);
+  }
+  const predictions = await model.predict(decoded.matrix);
+  return done(encoder.encode(predictions, { keys }), encoder.mediaType, decoded.matrix.rows);
 }
 
 /** Wraps a result so piscina moves `buffer` to the worker instead of copying it. */
@@ -64,7 +64,9 @@ async function start(): Promise<(task: InvokeTask) => Promise<InvokeResult | unk
     model = await loadModel(init);
     post({ type: 'thread-ready', threadId, model: model.description, loadMs: Math.round(performance.now() - started) });
   } catch (err) {
-    post({ type: 'thread-load-failed', threadId, error: toWireError(err) });
+    // This goes to the start-up log, not to a caller: keep an unexpected error's own message.
+    const error = err instanceof ServerError ? err.toWire() : { code: 'MODEL_INVALID' as const, message: `loading ${init.modelFile} failed: ${String((err as Error)?.message ?? err)}` };
+    post({ type: 'thread-load-failed', threadId, error });
   }
   return async (task: InvokeTask) => {
     if (!model) return { ok: false, error: { code: 'NOT_READY', message: 'the model failed to load in this thread' } };

@@ -1,0 +1,220 @@
+// KServe V2 (Open Inference Protocol) JSON tensors, for any ONNX model:
+// {"inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}], "id"?} in, and
+// {"model_name", "id"?, "outputs": [{"name", "shape", "datatype", "data"}]} out.
+// Every input is checked against the model's own inputs, because onnxruntime-node silently ignores
+// unknown names and reports shape problems without saying which request field caused them.
+import { ServerError } from '../errors';
+import { tidyFloat32 } from '../inference/predictions';
+import type { TensorInfo } from '../inference/protocol';
+
+export type TensorValues = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
+
+/** A tensor as onnxruntime takes and returns it (type is onnxruntime's name: float32, int64, string, ...). */
+export interface TensorData {
+  name: string;
+  type: string;
+  dims: number[];
+  data: TensorValues;
+}
+
+export interface V2Request {
+  id?: string;
+  inputs: TensorData[];
+  /** Output names the caller asked for; all outputs when absent. */
+  outputs?: string[];
+}
+
+const V2_TO_ORT: Record<string, string> = {
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  INT8: 'int8',
+  UINT16: 'uint16',
+  INT16: 'int16',
+  UINT32: 'uint32',
+  INT32: 'int32',
+  UINT64: 'uint64',
+  INT64: 'int64',
+  FP32: 'float32',
+  FP64: 'float64',
+  BYTES: 'string',
+};
+const ORT_TO_V2: Record<string, string> = Object.fromEntries(Object.entries(V2_TO_ORT).map(([v2, ort]) => [ort, v2]));
+
+export const v2Type = (ortType: string): string => ORT_TO_V2[ortType] ?? ortType.toUpperCase();
+
+const INT_RANGES: Record<string, [number, number]> = {
+  int8: [-128, 127],
+  uint8: [0, 255],
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function isV2Request(doc: unknown): boolean {
+  return isObject(doc) && Array.isArray(doc.inputs);
+}
+
+function bad(message: string): never {
+  throw new ServerError('INVALID_TENSOR', message);
+}
+
+function describeInputs(inputs: readonly TensorInfo[]): string {
+  return inputs.map((i) => `${i.name} (${v2Type(i.type)} [${i.shape.join(', ')}])`).join(', ');
+}
+
+/** Nested or flat data, flattened without recursion (deep nesting cannot overflow the stack). */
+function flatten(data: unknown, place: string): unknown[] {
+  if (!Array.isArray(data)) return [data];
+  if (!data.some(Array.isArray)) return data;
+  const out: unknown[] = [];
+  const stack: unknown[][] = [data];
+  const index: number[] = [0];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const i = index[index.length - 1];
+    if (i >= top.length) {
+      stack.pop();
+      index.pop();
+      continue;
+    }
+    index[index.length - 1] = i + 1;
+    const v = top[i];
+    if (Array.isArray(v)) {
+      if (stack.length > 64) bad(`${place}: "data" is nested more than 64 levels deep`);
+      stack.push(v);
+      index.push(0);
+    } else out.push(v);
+  }
+  return out;
+}
+
+function convert(values: unknown[], type: string, place: string): TensorValues {
+  const at = (i: number) => `${place}, data[${i}]`;
+  const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v));
+  switch (type) {
+    case 'float32':
+    case 'float64': {
+      const out = type === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
+      values.forEach((v, i) => {
+        if (typeof v !== 'number') bad(`${at(i)}: ${show(v)} is not a number`);
+        if (!Number.isFinite(v)) bad(`${at(i)}: the number is too large`);
+        if (type === 'float32' && Math.abs(v) > 3.4028234663852886e38) bad(`${at(i)}: ${v} is outside the range FP32 can hold`);
+        out[i] = v;
+      });
+      return out;
+    }
+    case 'int64':
+    case 'uint64': {
+      const out = type === 'int64' ? new BigInt64Array(values.length) : new BigUint64Array(values.length);
+      values.forEach((v, i) => {
+        // Integers beyond 2^53 lose precision as JSON numbers; a decimal string carries them exactly.
+        let big: bigint;
+        if (typeof v === 'number' && Number.isSafeInteger(v)) big = BigInt(v);
+        else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) big = BigInt(v);
+        else bad(`${at(i)}: ${show(v)} is not an integer (${v2Type(type)} values beyond 2^53 go as decimal strings)`);
+        const [lo, hi] = type === 'int64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
+        if (big < lo || big > hi) bad(`${at(i)}: ${show(v)} is outside the ${v2Type(type)} range`);
+        out[i] = big;
+      });
+      return out;
+    }
+    case 'bool': {
+      const out = new Uint8Array(values.length);
+      values.forEach((v, i) => {
+        if (v === true || v === 1) out[i] = 1;
+        else if (v === false || v === 0) out[i] = 0;
+        else bad(`${at(i)}: ${show(v)} is not a boolean`);
+      });
+      return out;
+    }
+    case 'string':
+      return values.map((v, i) => (typeof v === 'string' ? v : bad(`${at(i)}: ${show(v)} is not a string (BYTES)`)));
+    default: {
+      const range = INT_RANGES[type];
+      if (!range) bad(`${place}: datatype ${v2Type(type)} is not supported by this server`);
+      const Ctor = { int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array }[type as 'int8']!;
+      const out = new Ctor(values.length);
+      values.forEach((v, i) => {
+        if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${at(i)}: ${show(v)} is not an integer`);
+        if (v < range[0] || v > range[1]) bad(`${at(i)}: ${v} is outside the ${v2Type(type)} range`);
+        out[i] = v;
+      });
+      return out;
+    }
+  }
+}
+
+/** Checks a parsed V2 request against the model's inputs and outputs, and converts its data. */
+export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[]): V2Request {
+  if (!isObject(doc) || !Array.isArray(doc.inputs)) bad('a V2 request needs "inputs": [{"name", "shape", "datatype", "data"}]');
+  const byName = new Map(modelInputs.map((i) => [i.name, i]));
+  const seen = new Set<string>();
+  const inputs: TensorData[] = doc.inputs.map((raw, k) => {
+    if (!isObject(raw)) bad(`inputs[${k}]: expected an object with name, shape, datatype and data`);
+    if (typeof raw.name !== 'string') bad(`inputs[${k}]: "name" must be a string`);
+    const place = `input "${raw.name}"`;
+    const spec = byName.get(raw.name);
+    if (!spec) bad(`${place} is not an input of this model; it takes ${describeInputs(modelInputs)}`);
+    if (seen.has(raw.name)) bad(`${place} is given twice`);
+    seen.add(raw.name);
+    if (typeof raw.datatype !== 'string' || !(raw.datatype.toUpperCase() in V2_TO_ORT)) {
+      bad(`${place}: "datatype" must be one of ${Object.keys(V2_TO_ORT).join(', ')}`);
+    }
+    const type = V2_TO_ORT[raw.datatype.toUpperCase()];
+    if (type !== spec.type) bad(`${place}: datatype ${raw.datatype}, but the model takes ${v2Type(spec.type)}`);
+    if (!Array.isArray(raw.shape) || !raw.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      bad(`${place}: "shape" must be an array of non-negative integers (use [] for a scalar)`);
+    }
+    const dims = raw.shape as number[];
+    // onnxruntime reports an unknown rank as [], so only a non-empty model shape is a promise.
+    if (spec.shape.length > 0) {
+      if (dims.length !== spec.shape.length) bad(`${place}: shape [${dims.join(', ')}] has ${dims.length} dimension(s), but the model takes [${spec.shape.join(', ')}]`);
+      spec.shape.forEach((d, i) => {
+        if (typeof d === 'number' && d !== dims[i]) bad(`${place}: dimension ${i} is ${dims[i]}, but the model needs ${d} (shape [${spec.shape.join(', ')}])`);
+      });
+    }
+    if (raw.data === undefined) bad(`${place}: "data" is missing`);
+    const values = flatten(raw.data, place);
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (values.length !== expected) bad(`${place}: ${values.length} value(s) for shape [${dims.join(', ')}], which holds ${expected}`);
+    return { name: raw.name, type, dims, data: convert(values, type, place) };
+  });
+  const missing = modelInputs.filter((i) => !seen.has(i.name));
+  if (missing.length > 0) bad(`missing input(s) ${missing.map((i) => `"${i.name}"`).join(', ')}; the model takes ${describeInputs(modelInputs)}`);
+
+  let outputs: string[] | undefined;
+  if (doc.outputs !== undefined) {
+    if (!Array.isArray(doc.outputs)) bad('"outputs" must be an array of {"name": ...}');
+    const known = new Set(modelOutputs.map((o) => o.name));
+    outputs = doc.outputs.map((o, k) => {
+      const name = isObject(o) ? o.name : undefined;
+      if (typeof name !== 'string') bad(`outputs[${k}]: expected {"name": "..."}`);
+      if (!known.has(name)) bad(`output "${name}" is not an output of this model; it has ${[...known].join(', ')}`);
+      return name;
+    });
+  }
+  const id = typeof doc.id === 'string' ? doc.id : undefined;
+  return { id, inputs, outputs };
+}
+
+function jsonValues(t: TensorData): unknown[] {
+  const d = t.data;
+  if (Array.isArray(d)) return d;
+  if (d instanceof Float32Array) return Array.from(d, tidyFloat32);
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
+    return Array.from(d as ArrayLike<bigint>, (v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()));
+  }
+  if (t.type === 'bool') return Array.from(d as Uint8Array, (v) => v !== 0);
+  return Array.from(d as ArrayLike<number>);
+}
+
+export function encodeV2(outputs: readonly TensorData[], modelName: string, id?: string): string {
+  return JSON.stringify({
+    model_name: modelName,
+    ...(id !== undefined ? { id } : {}),
+    outputs: outputs.map((t) => ({ name: t.name, datatype: v2Type(t.type), shape: t.dims, data: jsonValues(t) })),
+  });
+}

@@ -1,0 +1,62 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decodeText } from '../../container/src/codecs/text';
+import { ServerError } from '../../container/src/errors';
+import { GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
+import { featuresFromMetadata, readModelMetadata } from '../../container/src/onnx/reader';
+
+function fails(fn: () => unknown): ServerError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ServerError) return err;
+    throw err;
+  }
+  throw new Error('expected a ServerError');
+}
+
+describe('body text decoding', () => {
+  test.each([
+    [[0x31, 0x2c, 0xff], 2],
+    [[0x31, 0xe2, 0x82], 1],
+    [[0x31, 0x32, 0xc0, 0x80], 2],
+    [[0xed, 0xa0, 0x80], 0],
+  ])('invalid UTF-8 %j names the offset of the first bad byte (%d)', (bytes, offset) => {
+    const err = fails(() => decodeText(Uint8Array.from(bytes)));
+    expect(err.code).toBe('INVALID_ENCODING');
+    expect(err.message).toBe(`the body is not valid utf-8 (first bad byte at offset ${offset})`);
+  });
+
+  test('UTF-8 with a BOM, and other charsets by the charset parameter', () => {
+    expect(decodeText(Uint8Array.from([0xef, 0xbb, 0xbf, 0x61]))).toBe('a');
+    expect(decodeText(Uint8Array.from([0x63, 0x61, 0x66, 0xe9]), 'ISO-8859-1')).toBe('café');
+    expect(decodeText(Buffer.from('1,2', 'utf16le'), 'utf-16le')).toBe('1,2');
+  });
+
+  test('an unknown charset is 415', () => {
+    const err = fails(() => decodeText(Uint8Array.from([0x61]), 'klingon'));
+    expect(err.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(err.message).toMatch(/charset=klingon/);
+  });
+});
+
+describe('ONNX metadata reading', () => {
+  test('reads metadata_props without parsing the graph, and feature lists in either form', () => {
+    const g = new GraphBuilder('m');
+    g.input('x', 'FLOAT', ['N', 2]);
+    g.node('Identity', ['x'], {}, { outputs: ['y'] });
+    g.output('y', 'FLOAT', ['N', 2]);
+    // A large initializer: skipped by length, never read.
+    g.constant('big', 'FLOAT', [1 << 20], new Float32Array(1 << 20));
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-meta-')), 'm.onnx');
+    fs.writeFileSync(file, serializeModel(g, { metadata: { features: '["a", "b"]', note: 'x' } }));
+    const meta = readModelMetadata(file);
+    expect(meta.producerName).toBe('sagemaker-onnx-serving');
+    expect(meta.metadata).toEqual({ features: '["a", "b"]', note: 'x' });
+    expect(featuresFromMetadata(meta.metadata)).toEqual(['a', 'b']);
+    expect(featuresFromMetadata({ features: 'a, b ,c' })).toEqual(['a', 'b', 'c']);
+    expect(featuresFromMetadata({ features: 'a,,b' })).toBeUndefined();
+    expect(featuresFromMetadata({})).toBeUndefined();
+  });
+});
