@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RESPONSE_TYPES, responseCodec } from './codecs/registry';
 import { ServerError } from './errors';
 
 export const INFERENCE_OUTPUT_KEYS = ['predicted_label', 'probability', 'probabilities', 'labels'] as const;
@@ -135,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (accept) {
     defaultAccept = accept.value.split(';')[0].trim().toLowerCase();
     if (!MEDIA_TYPE.test(defaultAccept)) fail(accept.name, accept.value, 'a media type such as text/csv');
+    if (!responseCodec(defaultAccept)) fail(accept.name, accept.value, `one of ${RESPONSE_TYPES.join(', ')}`);
   }
 
   const output = pick(env, 'SAGEMAKER_INFERENCE_OUTPUT');

@@ -224,3 +224,49 @@ describe('a model with several inputs of several types', () => {
     expect(ready).toMatchObject({ kind: 'tensor', warmed: true });
   });
 });
+
+describe('malformed input through the real stack: a 4xx naming the place, and the next request still served', () => {
+  const good = { body: '5.1,3.5,1.4,0.2', headers: { 'Content-Type': 'text/csv' } };
+  test.each([
+    ['invalid UTF-8', Buffer.from([0x35, 0x2e, 0x31, 0x2c, 0xff, 0x2c, 0x31, 0x2c, 0x32]), 'text/csv', 400, 'INVALID_ENCODING', 'first bad byte at offset 4'],
+    ['an unterminated quote', '5.1,3.5,1.4,0.2\n"6.4,3.2,4.5,1.5\n', 'text/csv', 400, 'MALFORMED_CSV', 'line'],
+    ['a ragged row', '5.1,3.5,1.4,0.2\n6.4,3.2,4.5\n', 'text/csv', 400, 'WRONG_FEATURE_COUNT', 'line 2: 3 value(s), but the model has 4 feature(s)'],
+    ['a non-number', '5.1,3.5,1.4,0.2\n6.4,3.2,four,1.5', 'text/csv', 400, 'INVALID_VALUE', 'line 2, column 3: "four" is not a number'],
+    ['NaN in JSON', '{"instances": [[5.1, NaN, 1.4, 0.2]]}', 'application/json', 400, 'MALFORMED_JSON', 'line 1, column 22: unexpected "N", expected a value (NaN and Infinity are not JSON)'],
+    ['a huge number', '[[5.1, 1e400, 1.4, 0.2]]', 'application/json', 400, 'INVALID_VALUE', 'record 1, column 2: the number is too large'],
+    ['a value beyond float32', '5.1,3.5,1e39,0.2', 'text/csv', 400, 'INVALID_VALUE', "line 1, column 3: \"1e39\" is outside the range the model's float32 input can hold"],
+    ['deeply nested JSON', `{"instances": [[5.1, 3.5, 1.4, ${'['.repeat(50000)}0${']'.repeat(50000)}]]}`, 'application/json', 400, 'INVALID_VALUE', 'instances[0], column 4: an array is not a number'],
+    ['an empty body', '', 'text/csv', 400, 'EMPTY_PAYLOAD', 'no records'],
+    ['a header naming unknown features', 'sepal_length,sepal_width,petal_length,petal_colour\n1,2,3,4', 'text/csv', 400, 'UNKNOWN_FEATURE', 'line 1 (header): unknown feature(s) "petal_colour"; expected sepal_length, sepal_width, petal_length, petal_width'],
+    ['a wrong V2 shape', JSON.stringify({ inputs: [{ name: 'input', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }), 'application/json', 400, 'INVALID_TENSOR', 'input "input": dimension 1 is 3, but the model needs 4'],
+    ['a wrong V2 datatype', JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'INT64', data: [1, 2, 3, 4] }] }), 'application/json', 400, 'INVALID_TENSOR', 'input "input": datatype INT64, but the model takes FP32'],
+    ['an unknown charset', '5.1,3.5,1.4,0.2', 'text/csv; charset=klingon', 415, 'UNSUPPORTED_MEDIA_TYPE', 'charset=klingon'],
+  ])('%s', async (_what, body, type, status, code, message) => {
+    const server = classifier.server!;
+    const reply = await request(server.port, 'POST', '/invocations', { body, headers: { 'Content-Type': type } });
+    expect(reply.status).toBe(status);
+    expect(reply.json().error.code).toBe(code);
+    expect(reply.json().error.message).toContain(message);
+    expect(reply.body).not.toMatch(/\bat \S+:\d+:\d+/);
+    expect((await request(server.port, 'POST', '/invocations', good)).status).toBe(200);
+  });
+
+  test("the app's own 413 (what nginx would otherwise catch) has nginx's exact words", async () => {
+    const server = classifier.server!;
+    const big = '5.1,3.5,1.4,0.2\n'.repeat(Math.ceil((6 * 1024 * 1024) / 16) + 10);
+    const viaNginx = await request(server.port, 'POST', '/invocations', { body: big, headers: { 'Content-Type': 'text/csv' } });
+    const direct = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const http = require('node:http') as typeof import('node:http');
+      const req = http.request({ socketPath: path.join(server.runDir, 'worker-0.sock'), path: '/invocations', method: 'POST', headers: { 'Content-Type': 'text/csv' } }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+      req.end(big);
+    });
+    expect(viaNginx.status).toBe(413);
+    expect(direct.status).toBe(413);
+    expect(JSON.parse(direct.body)).toEqual(viaNginx.json());
+  });
+});

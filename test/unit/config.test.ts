@@ -54,6 +54,7 @@ describe('config', () => {
     [{ SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,score' }, 'SAGEMAKER_INFERENCE_OUTPUT="predicted_label,score" is invalid: expected a comma-separated list of predicted_label, probability, probabilities, labels (unknown key "score")'],
     [{ SAGEMAKER_INFERENCE_OUTPUT: 'probability,probability' }, 'each key at most once'],
     [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'csv' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="csv" is invalid: expected a media type'],
+    [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent'],
     [{ SAGEMAKER_SAFE_PORT_RANGE: '8000' }, 'SAGEMAKER_SAFE_PORT_RANGE="8000" is invalid'],
     [{ MODEL_SERVER_RUN_DIR: `/tmp/${'x'.repeat(100)}` }, 'expected a path of at most 90 bytes'],
