@@ -198,13 +198,15 @@ function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxV
   const labels: (string | number)[] = new Array(rows);
   if (layout.labelOutput) {
     const raw = result[layout.labelOutput].data as ArrayLike<string | number | bigint>;
+    // Integer labels are class indices only when model.json names the classes with strings; numeric
+    // class names mean the label is the class itself (labels [1, 2, 3]: a 2 is class 2, not "3").
+    const indexNames = json.labels?.every((l) => typeof l === 'string') ? json.labels : undefined;
     for (let r = 0; r < rows; r++) {
       const v = raw[r];
       if (typeof v === 'string') labels[r] = v;
       else {
         const n = Number(v);
-        // An integer label with model.json labels is a class index; anything else is reported as it is.
-        labels[r] = json.labels && Number.isInteger(n) && n >= 0 && n < json.labels.length ? json.labels[n] : n;
+        labels[r] = indexNames && Number.isInteger(n) && n >= 0 && n < indexNames.length ? indexNames[n] : n;
       }
     }
   } else {

@@ -7,6 +7,28 @@ export interface LogisticOptions {
   /** Gradient-descent passes over the data. */
   epochs: number;
   learningRate: number;
+  /** Rows per gradient step; 0 = all rows. */
+  miniBatchSize?: number;
+  /** Stop when an epoch improves the training loss by less than this (0: run every epoch). */
+  tolerance?: number;
+  /** Seeds the mini-batch order. */
+  seed?: number;
+  /** Called between epochs; returning true stops training (SIGTERM). */
+  shouldStop?: () => boolean;
+}
+
+export class TrainingStopped extends Error {}
+
+/** A small deterministic PRNG (mulberry32), so a seed always gives the same mini-batch order. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 export interface Standardiser {
@@ -67,38 +89,70 @@ export function predictProbabilities(model: LogisticModel, x: Float64Array, rows
   return z;
 }
 
-/** Fits weights for `y` (class indices 0..classes-1) on `x` [rows, features]. */
-export function fitLogistic(x: Float64Array, y: Int32Array, rows: number, features: number, classes: number, options: LogisticOptions): LogisticModel {
+/**
+ * Fits weights for `y` (class indices 0..classes-1) on `x` [rows, features]. Async only so that a signal
+ * handler can run between epochs; the arithmetic is deterministic.
+ */
+export async function fitLogistic(x: Float64Array, y: Int32Array, rows: number, features: number, classes: number, options: LogisticOptions): Promise<LogisticModel> {
   const { mean, scale } = standardiser(x, rows, features);
-  const xs = new Float64Array(rows * features);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < features; c++) xs[r * features + c] = (x[r * features + c] - mean[c]) / scale[c];
-
+  const f = features;
   const k = classes;
-  const weights = new Float64Array(features * k);
+  const xs = new Float64Array(rows * f);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < f; c++) xs[r * f + c] = (x[r * f + c] - mean[c]) / scale[c];
+
+  const weights = new Float64Array(f * k);
   const bias = new Float64Array(k);
-  const z = new Float64Array(rows * k);
-  const gradW = new Float64Array(features * k);
+  const batch = options.miniBatchSize && options.miniBatchSize < rows ? options.miniBatchSize : rows;
+  const z = new Float64Array(batch * k);
+  const gradW = new Float64Array(f * k);
   const gradB = new Float64Array(k);
+  const order = Int32Array.from({ length: rows }, (_, i) => i);
+  const random = prng(options.seed ?? 0);
+  let previousLoss = Infinity;
+  let lastYield = performance.now();
+
   for (let epoch = 0; epoch < options.epochs; epoch++) {
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < k; j++) {
-        let s = bias[j];
-        for (let c = 0; c < features; c++) s += xs[r * features + c] * weights[c * k + j];
-        z[r * k + j] = s;
+    if (batch < rows) {
+      for (let i = rows - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
       }
     }
-    softmaxRows(z, rows, k);
-    gradW.fill(0);
-    gradB.fill(0);
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < k; j++) {
-        const err = z[r * k + j] - (y[r] === j ? 1 : 0);
-        gradB[j] += err;
-        for (let c = 0; c < features; c++) gradW[c * k + j] += err * xs[r * features + c];
+    let loss = 0;
+    for (let start = 0; start < rows; start += batch) {
+      const n = Math.min(batch, rows - start);
+      for (let b = 0; b < n; b++) {
+        const r = order[start + b];
+        for (let j = 0; j < k; j++) {
+          let s = bias[j];
+          for (let c = 0; c < f; c++) s += xs[r * f + c] * weights[c * k + j];
+          z[b * k + j] = s;
+        }
       }
+      softmaxRows(z, n, k);
+      gradW.fill(0);
+      gradB.fill(0);
+      for (let b = 0; b < n; b++) {
+        const r = order[start + b];
+        loss -= Math.log(Math.max(z[b * k + y[r]], 1e-300));
+        for (let j = 0; j < k; j++) {
+          const err = z[b * k + j] - (y[r] === j ? 1 : 0);
+          gradB[j] += err;
+          for (let c = 0; c < f; c++) gradW[c * k + j] += err * xs[r * f + c];
+        }
+      }
+      for (let i = 0; i < weights.length; i++) weights[i] -= options.learningRate * (gradW[i] / n + options.l2 * weights[i]);
+      for (let j = 0; j < k; j++) bias[j] -= options.learningRate * (gradB[j] / n);
     }
-    for (let i = 0; i < weights.length; i++) weights[i] -= options.learningRate * (gradW[i] / rows + options.l2 * weights[i]);
-    for (let j = 0; j < k; j++) bias[j] -= options.learningRate * (gradB[j] / rows);
+    loss /= rows;
+    if (options.tolerance && previousLoss - loss >= 0 && previousLoss - loss < options.tolerance) break;
+    previousLoss = loss;
+    // Let signal handlers run every ~50 ms of work.
+    if (performance.now() - lastYield > 50) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+    if (options.shouldStop?.()) throw new TrainingStopped('training stopped by SIGTERM before it finished');
   }
   return { mean, scale, weights, bias, features, classes };
 }

@@ -1,0 +1,162 @@
+// Training data: finds a channel's files (File/FastFile folders, or Pipe-mode FIFOs) and reads CSV into a
+// feature matrix and targets. Errors name the file, line and column.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { ServerError } from '../errors';
+import type { Hyperparameters } from './hyperparameters';
+
+export interface Dataset {
+  features: string[];
+  /** Row-major [rows, features]. */
+  x: Float64Array;
+  rows: number;
+  /** The label column's text per row (parsed by the algorithm: class names or numbers). */
+  targets: string[];
+  files: string[];
+}
+
+export interface ChannelConfig {
+  TrainingInputMode?: string;
+  ContentType?: string;
+}
+
+function fail(message: string): never {
+  throw new ServerError('INVALID_VALUE', message);
+}
+
+/** inputdataconfig.json, when present: channel name -> settings. */
+export function readInputDataConfig(file: string): Record<string, ChannelConfig> {
+  if (!fs.existsSync(file)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ServerError('INVALID_PARAMETER', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServerError('INVALID_PARAMETER', `${file} must be a JSON object keyed by channel name`);
+  return parsed as Record<string, ChannelConfig>;
+}
+
+const SKIP = (name: string) => name.startsWith('.') || name.toLowerCase().endsWith('.onnx') || name === 'model.json' || name.endsWith('.manifest');
+
+/**
+ * The files of a channel: every regular file below `data/<channel>` (SageMaker delivers many parts,
+ * possibly in sub-folders), sorted; or, in Pipe mode, the FIFO `data/<channel>_0`. Undefined when the
+ * channel was not given at all.
+ */
+export function channelFiles(dataDir: string, channel: string, config?: ChannelConfig): string[] | undefined {
+  const dir = path.join(dataDir, channel);
+  const fifo = path.join(dataDir, `${channel}_0`);
+  const pipe = config?.TrainingInputMode?.toLowerCase() === 'pipe' || (!fs.existsSync(dir) && fs.existsSync(fifo));
+  if (pipe) {
+    if (!fs.existsSync(fifo)) throw new ServerError('INVALID_VALUE', `channel "${channel}" is in Pipe mode but ${fifo} does not exist`);
+    return [fifo];
+  }
+  if (!fs.existsSync(dir)) return undefined;
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (SKIP(entry.name)) continue;
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else files.push(full);
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/** The .onnx file (and model.json) of a bring-your-own-model training channel, if it has one. */
+export function channelModel(dataDir: string, channel: string): { onnx: string; json?: string } | undefined {
+  const dir = path.join(dataDir, channel);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
+  const onnx = fs.readdirSync(dir).filter((n) => n.toLowerCase().endsWith('.onnx')).sort();
+  if (onnx.length === 0) return undefined;
+  if (onnx.length > 1) throw new ServerError('MODEL_AMBIGUOUS', `the ${channel} channel holds ${onnx.length} .onnx files (${onnx.join(', ')}); bring one model`);
+  const json = path.join(dir, 'model.json');
+  return { onnx: path.join(dir, onnx[0]), json: fs.existsSync(json) ? json : undefined };
+}
+
+const NUMBER = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
+interface Layout {
+  width: number;
+  target: number;
+  features: string[];
+}
+
+/** Reads CSV files into one dataset; `expected` (the training set's layout) checks a validation set. */
+export function loadCsv(files: string[], hp: Hyperparameters, channel: string, expected?: Layout): Dataset & { layout: Layout } {
+  let layout = expected;
+  const targets: string[] = [];
+  let values = new Float64Array(1024);
+  let rows = 0;
+  for (const file of files) {
+    const name = path.basename(file);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ServerError('INVALID_VALUE', `${channel} channel: cannot read ${file}: ${(err as Error).message}`);
+    }
+    let records: { record: string[]; info: { lines: number } }[];
+    try {
+      records = parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true }) as never;
+    } catch (err) {
+      const e = err as { lines?: number; message?: string };
+      fail(`${name}, line ${e.lines ?? '?'}: malformed CSV (${String(e.message).replace(/\s*at line \d+\.?$/, '')})`);
+    }
+    let start = 0;
+    if (hp.header) {
+      if (records.length === 0) fail(`${name} is empty: the ${channel} channel needs a header line and at least one row`);
+      const header = records[0].record.map((c) => c.trim());
+      const target = typeof hp.target === 'number' ? hp.target : header.indexOf(hp.target);
+      if (target < 0) fail(`${name}, line 1 (header): no column named ${JSON.stringify(hp.target)} (target); columns are ${header.join(', ')}`);
+      if (target >= header.length) fail(`${name}, line 1 (header): target column ${target} is past the last column (${header.length} columns)`);
+      const features = header.filter((_, i) => i !== target);
+      if (layout && (layout.width !== header.length || layout.features.join(',') !== features.join(','))) {
+        fail(`${name}, line 1 (header): columns ${header.join(', ')} differ from the training data's`);
+      }
+      layout ??= { width: header.length, target, features };
+      start = 1;
+    }
+    if (records.length - start === 0) fail(`${name} is empty: the ${channel} channel needs at least one row`);
+    for (let r = start; r < records.length; r++) {
+      const { record, info } = records[r];
+      const line = info.lines;
+      if (!layout) {
+        const target = typeof hp.target === 'number' ? hp.target : -1;
+        if (target >= record.length) fail(`${name}, line ${line}: target column ${target} is past the last column (${record.length} columns)`);
+        const features = hp.featureNames ?? Array.from({ length: record.length - 1 }, (_, i) => `feature_${i + 1}`);
+        if (features.length !== record.length - 1) {
+          throw new ServerError('INVALID_PARAMETER', `hyperparameter "feature_names" lists ${features.length} name(s), but ${name}, line ${line} has ${record.length - 1} feature column(s)`);
+        }
+        layout = { width: record.length, target, features };
+      }
+      if (record.length !== layout.width) fail(`${name}, line ${line}: ${record.length} column(s), but the ${expected ? 'training data has' : 'first row has'} ${layout.width}`);
+      if (layout.width < 2) fail(`${name}, line ${line}: a row needs a label and at least one feature`);
+      const f = layout.width - 1;
+      if ((rows + 1) * f > values.length) {
+        const grown = new Float64Array(Math.max((rows + 1) * f, values.length * 2));
+        grown.set(values);
+        values = grown;
+      }
+      let k = 0;
+      for (let c = 0; c < record.length; c++) {
+        if (c === layout.target) {
+          if (record[c].trim() === '') fail(`${name}, line ${line}, column ${c + 1}: the label is empty`);
+          targets.push(record[c].trim());
+          continue;
+        }
+        const cell = record[c];
+        if (!NUMBER.test(cell)) fail(`${name}, line ${line}, column ${c + 1}: ${cell.trim() === '' ? 'empty cell (training needs every value)' : `${JSON.stringify(cell)} is not a number`}`);
+        values[rows * f + k] = Number(cell);
+        k += 1;
+      }
+      rows += 1;
+    }
+  }
+  if (!layout || rows === 0) fail(`the ${channel} channel has no rows`);
+  return { features: layout.features, x: values.subarray(0, rows * (layout.width - 1)), rows, targets, files, layout };
+}

@@ -1,0 +1,238 @@
+// `container/train` as SageMaker runs it, on real files, then `serve` on what it wrote.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EXAMPLE_DIR, zipMapModel } from '../helpers/models';
+import { csv, request, requireNginx, startServer } from '../helpers/server';
+
+const TRAIN = path.resolve(__dirname, '../../container/train');
+const IRIS = fs.readFileSync(path.join(EXAMPLE_DIR, 'input/data/training/iris.csv'), 'utf8').trim().split('\n');
+const IRIS_NAMES = 'sepal_length,sepal_width,petal_length,petal_width';
+
+interface Layout {
+  hyperparameters?: Record<string, unknown> | string;
+  inputDataConfig?: unknown;
+  /** channel -> file path (relative to the channel) -> content */
+  channels?: Record<string, Record<string, string | Uint8Array>>;
+}
+
+function base(layout: Layout): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-train-'));
+  fs.mkdirSync(path.join(dir, 'input/config'), { recursive: true });
+  if (layout.hyperparameters !== undefined) {
+    const hp = layout.hyperparameters;
+    fs.writeFileSync(path.join(dir, 'input/config/hyperparameters.json'), typeof hp === 'string' ? hp : JSON.stringify(hp));
+  }
+  if (layout.inputDataConfig) fs.writeFileSync(path.join(dir, 'input/config/inputdataconfig.json'), JSON.stringify(layout.inputDataConfig));
+  for (const [channel, files] of Object.entries(layout.channels ?? {})) {
+    for (const [name, content] of Object.entries(files)) {
+      const file = path.join(dir, 'input/data', channel, name);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content);
+    }
+  }
+  return dir;
+}
+
+function train(dir: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(TRAIN, [], { env: { PATH: process.env.PATH, SAGEMAKER_BASE_DIR: dir }, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const metricLines = (stdout: string) => Object.fromEntries(stdout.split('\n').filter((l) => /^(train|validation):\w+=/.test(l)).map((l) => l.split('=')).map(([k, v]) => [k, Number(v)]));
+const modelFiles = (dir: string) => (fs.existsSync(path.join(dir, 'model')) ? fs.readdirSync(path.join(dir, 'model')).sort() : []);
+
+/** A deterministic stream of numbers in [0, 1). */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+beforeAll(() => requireNginx());
+
+describe('train -> serve round trips', () => {
+  test('logistic on iris: held-out accuracy >= 0.9 from the served model, metrics printed and saved', async () => {
+    const training = IRIS.filter((_, i) => i % 5 !== 0);
+    const heldOut = IRIS.filter((_, i) => i % 5 === 0);
+    const dir = base({
+      hyperparameters: { algorithm: 'logistic', feature_names: IRIS_NAMES, epochs: '1500' },
+      channels: { training: { 'part-1.csv': training.slice(0, 60).join('\n'), 'more/part-2.csv': training.slice(60).join('\n') }, validation: { 'v.csv': heldOut.join('\n') } },
+    });
+    const run = train(dir);
+    expect(run.status).toBe(0);
+    const metrics = metricLines(run.stdout);
+    expect(metrics['train:accuracy']).toBeGreaterThan(0.9);
+    expect(metrics['validation:accuracy']).toBeGreaterThanOrEqual(0.9);
+    expect(metrics['validation:log_loss']).toBeGreaterThan(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'output/data/metrics.json'), 'utf8'))).toEqual(
+      Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, expect.closeTo(v, 6)])),
+    );
+    expect(modelFiles(dir)).toEqual(['model.json', 'model.onnx']);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8'));
+    expect(json).toMatchObject({ features: IRIS_NAMES.split(','), labels: ['setosa', 'versicolor', 'virginica'], task: 'classification', rows: { training: 120, validation: 30 } });
+
+    const server = await startServer({ baseDir: dir, env: { MODEL_SERVER_WORKERS: '1' } });
+    try {
+      const reply = await csv(server.port, `${IRIS_NAMES}\n${heldOut.map((l) => l.split(',').slice(1).join(',')).join('\n')}`);
+      expect(reply.status).toBe(200);
+      const predicted = reply.body.trimEnd().split('\n');
+      const correct = predicted.filter((p, i) => p === heldOut[i].split(',')[0]).length;
+      expect(correct / heldOut.length).toBeGreaterThanOrEqual(0.9);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('linear on a noisy linear dataset: R² >= 0.99 from the served model; header and a named target column', async () => {
+    const rand = lcg(42);
+    const w = [2, -3, 0.5, 0, 1.5];
+    const make = (n: number) =>
+      Array.from({ length: n }, () => {
+        const x = w.map(() => rand() * 10 - 5);
+        const y = x.reduce((s, v, i) => s + v * w[i], 7) + (rand() - 0.5) * 0.5;
+        return [x[0], x[1], y, x[2], x[3], x[4]];
+      });
+    const header = 'a,b,y,c,d,e';
+    const trainRows = make(400);
+    const testRows = make(100);
+    const dir = base({
+      hyperparameters: { algorithm: 'linear', target: 'y' },
+      channels: { training: { 'train.csv': `${header}\n${trainRows.map((r) => r.join(',')).join('\n')}\n` }, validation: { 'validation.csv': `${header}\n${testRows.map((r) => r.join(',')).join('\n')}\n` } },
+    });
+    const run = train(dir);
+    expect(run.status).toBe(0);
+    expect(metricLines(run.stdout)['validation:r2']).toBeGreaterThan(0.99);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8'))).toMatchObject({ features: ['a', 'b', 'c', 'd', 'e'], task: 'regression' });
+
+    const server = await startServer({ baseDir: dir, env: { MODEL_SERVER_WORKERS: '1' } });
+    try {
+      const body = testRows.map((r) => ({ a: r[0], b: r[1], c: r[3], d: r[4], e: r[5] }));
+      const reply = await request(server.port, 'POST', '/invocations', { body: JSON.stringify({ instances: body }), headers: { 'Content-Type': 'application/json' } });
+      expect(reply.status).toBe(200);
+      const scores: number[] = reply.json().predictions.map((p: { score: number }) => p.score);
+      const ys = testRows.map((r) => r[2]);
+      const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+      const sse = ys.reduce((s, y, i) => s + (y - scores[i]) ** 2, 0);
+      const sst = ys.reduce((s, y) => s + (y - mean) ** 2, 0);
+      expect(1 - sse / sst).toBeGreaterThanOrEqual(0.99);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('integer class labels come back as the same integers', async () => {
+    const rows = IRIS.map((l) => l.replace(/^setosa/, '10').replace(/^versicolor/, '20').replace(/^virginica/, '30'));
+    const dir = base({ hyperparameters: { algorithm: 'logistic' }, channels: { training: { 'd.csv': rows.join('\n') } } });
+    expect(train(dir).status).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8')).labels).toEqual([10, 20, 30]);
+    const server = await startServer({ baseDir: dir, env: { MODEL_SERVER_WORKERS: '1' } });
+    try {
+      const reply = await csv(server.port, '5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3', 'application/json');
+      expect(reply.json().predictions).toEqual([{ predicted_label: 10 }, { predicted_label: 30 }]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('Pipe mode: the training_0 FIFO is read', async () => {
+    const dir = base({ hyperparameters: { algorithm: 'logistic', epochs: '300' }, inputDataConfig: { training: { TrainingInputMode: 'Pipe', ContentType: 'text/csv' } } });
+    fs.mkdirSync(path.join(dir, 'input/data'), { recursive: true });
+    const fifo = path.join(dir, 'input/data/training_0');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const proc = spawn(TRAIN, [], { env: { PATH: process.env.PATH, SAGEMAKER_BASE_DIR: dir } });
+    let stdout = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    // The writer side, as SageMaker's pipe agent would: open, stream, close.
+    const writer = fs.createWriteStream(fifo);
+    writer.end(IRIS.join('\n'));
+    const code = await new Promise((resolve) => proc.on('exit', resolve));
+    expect(code).toBe(0);
+    expect(metricLines(stdout)['train:accuracy']).toBeGreaterThan(0.9);
+    expect(modelFiles(dir)).toEqual(['model.json', 'model.onnx']);
+  });
+
+  test('the same data and seed give the same model bytes; another seed gives another model', () => {
+    const channels = { training: { 'd.csv': IRIS.join('\n') } };
+    const hp = (seed: string) => ({ algorithm: 'logistic', mini_batch_size: '16', epochs: '50', seed });
+    const [a, b, c] = [base({ hyperparameters: hp('1'), channels }), base({ hyperparameters: hp('1'), channels }), base({ hyperparameters: hp('2'), channels })];
+    for (const d of [a, b, c]) expect(train(d).status).toBe(0);
+    const bytes = (d: string) => fs.readFileSync(path.join(d, 'model/model.onnx'));
+    expect(bytes(a).equals(bytes(b))).toBe(true);
+    expect(bytes(a).equals(bytes(c))).toBe(false);
+  });
+});
+
+describe('bring your own model', () => {
+  test('an .onnx in the training channel is checked and copied with its model.json', () => {
+    const onnx = fs.readFileSync(path.join(EXAMPLE_DIR, 'model/model.onnx'));
+    const json = fs.readFileSync(path.join(EXAMPLE_DIR, 'model/model.json'), 'utf8');
+    const dir = base({ channels: { training: { 'my-model.onnx': onnx, 'model.json': json } } });
+    expect(train(dir).status).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'model/model.onnx')).equals(onnx)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8')).toBe(json);
+  });
+
+  test('a model onnxruntime-node cannot serve is refused', () => {
+    const dir = base({ channels: { training: { 'm.onnx': zipMapModel() } } });
+    expect(train(dir).status).not.toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toMatch(/m\.onnx: output output_probability is a sequence or map/);
+    expect(modelFiles(dir)).toEqual([]);
+  });
+});
+
+describe('training failures: reason in output/failure naming the place, non-zero exit, no model written', () => {
+  test.each([
+    ['no training channel', { hyperparameters: { algorithm: 'logistic' } }, /^no training channel: put CSV files in .*input\/data\/training/],
+    ['an empty file', { channels: { training: { 'empty.csv': '' } } }, /^empty\.csv is empty: the training channel needs at least one row$/],
+    ['a ragged row', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,2\n' } } }, /^d\.csv, line 2: 3 column\(s\), but the first row has 4$/],
+    ['a non-numeric cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,x,3\n' } } }, /^d\.csv, line 2, column 3: "x" is not a number$/],
+    ['an empty cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,,3\n' } } }, /^d\.csv, line 2, column 3: empty cell/],
+    ['an unknown algorithm', { hyperparameters: { algorithm: 'xgboost' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "algorithm"="xgboost" is invalid: expected one of logistic, linear$/],
+    ['a bad hyperparameter value', { hyperparameters: { epochs: 'ten' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "epochs"="ten" is invalid: expected a whole number >= 1$/],
+    ['an unknown hyperparameter', { hyperparameters: { epoch: '10' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^unknown hyperparameter "epoch"; known: algorithm, header, target/],
+    ['hyperparameters.json that is not JSON', { hyperparameters: '{"epochs": ', channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /hyperparameters\.json is not valid JSON/],
+    ['a target column that does not exist', { hyperparameters: { target: 'price' }, channels: { training: { 'd.csv': 'x,y\n1,2\n' } } }, /^d\.csv, line 1 \(header\): no column named "price" \(target\); columns are x, y$/],
+    ['a single class', { channels: { training: { 'd.csv': 'a,1\na,2\n' } } }, /every row has the label "a"; classification needs at least two classes/],
+    ['a non-numeric target for linear', { hyperparameters: { algorithm: 'linear' }, channels: { training: { 'd.csv': '1.5,1\nhigh,2\n' } } }, /training channel, row 2: label "high" is not a number/],
+    ['a validation label unseen in training', { channels: { training: { 'd.csv': 'a,1\nb,2\n' }, validation: { 'v.csv': 'c,3\n' } } }, /validation channel: label "c" does not occur in the training data \(classes: a, b\)/],
+    ['a validation file with other columns', { channels: { training: { 'd.csv': 'a,1,2\nb,2,3\n' }, validation: { 'v.csv': 'a,1\n' } } }, /^v\.csv, line 1: 2 column\(s\), but the training data has 3$/],
+    ['a channel that is not CSV', { inputDataConfig: { training: { ContentType: 'application/x-recordio-protobuf', TrainingInputMode: 'File' } }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /channel "training" has ContentType application\/x-recordio-protobuf; this algorithm reads text\/csv/],
+  ])('%s', (_what, layout, message) => {
+    const dir = base(layout as Layout);
+    const run = train(dir);
+    expect(run.status).toBe(1);
+    const failure = fs.readFileSync(path.join(dir, 'output/failure'), 'utf8');
+    expect(failure).toMatch(message);
+    expect(failure).not.toMatch(/\n\s+at /);
+    expect(modelFiles(dir)).toEqual([]);
+    // One fatal JSON line with the same reason.
+    const fatal = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.level === 'fatal');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].msg).toBe(failure);
+  });
+
+  test('SIGTERM stops training cleanly: reason written, exit 143, no model', async () => {
+    const rand = lcg(3);
+    const rows = Array.from({ length: 5000 }, () => `${rand() < 0.5 ? 'a' : 'b'},${Array.from({ length: 20 }, () => rand().toFixed(4)).join(',')}`);
+    const dir = base({ hyperparameters: { algorithm: 'logistic', epochs: '1000000', tolerance: '0' }, channels: { training: { 'd.csv': rows.join('\n') } } });
+    const proc = spawn(TRAIN, [], { env: { PATH: process.env.PATH, SAGEMAKER_BASE_DIR: dir } });
+    let stdout = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (stdout.includes('"msg":"training"')) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 20);
+    });
+    const t = Date.now();
+    proc.kill('SIGTERM');
+    const code = await new Promise((resolve) => proc.on('exit', resolve));
+    expect(code).toBe(143);
+    expect(Date.now() - t).toBeLessThan(5000);
+    expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toBe('training stopped by SIGTERM before it finished');
+    expect(modelFiles(dir)).toEqual([]);
+  });
+});

@@ -1,0 +1,60 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ServerError } from '../../container/src/errors';
+import { DEFAULTS, HYPERPARAMETER_KEYS, parseHyperparameters } from '../../container/src/train/hyperparameters';
+
+function fails(raw: Record<string, unknown>): string {
+  try {
+    parseHyperparameters(raw);
+  } catch (err) {
+    if (err instanceof ServerError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ServerError');
+}
+
+describe('training hyperparameters', () => {
+  test('every value arrives as a string and is parsed to its type; the rest keep their defaults', () => {
+    expect(parseHyperparameters({ algorithm: 'linear', l2: '0.5', epochs: '10', header: 'true', mini_batch_size: '32', seed: '7', learning_rate: '0.1', tolerance: '0' })).toEqual({
+      ...DEFAULTS,
+      algorithm: 'linear',
+      l2: 0.5,
+      epochs: 10,
+      header: true,
+      miniBatchSize: 32,
+      seed: 7,
+      learningRate: 0.1,
+      tolerance: 0,
+    });
+    expect(parseHyperparameters({})).toEqual(DEFAULTS);
+  });
+
+  test('target: an index, or a name that implies a header', () => {
+    expect(parseHyperparameters({ target: '2' })).toMatchObject({ target: 2, header: false });
+    expect(parseHyperparameters({ target: 'price' })).toMatchObject({ target: 'price', header: true });
+    expect(fails({ target: 'price', header: 'false' })).toBe('hyperparameter "target"="price" names a column, which needs header=true');
+  });
+
+  test("SageMaker's own keys are ignored", () => {
+    expect(parseHyperparameters({ _tuning_objective_metric: 'validation:accuracy', sagemaker_program: 'x' })).toEqual(DEFAULTS);
+  });
+
+  test.each([
+    [{ epochs: '0' }, 'hyperparameter "epochs"="0" is invalid: expected a whole number >= 1'],
+    [{ l2: '-1' }, 'hyperparameter "l2"="-1" is invalid: expected a number >= 0'],
+    [{ learning_rate: '0' }, 'hyperparameter "learning_rate"="0" is invalid: expected a number > 0'],
+    [{ header: 'sometimes' }, 'hyperparameter "header"="sometimes" is invalid: expected true or false'],
+    [{ feature_names: 'a,,b' }, 'hyperparameter "feature_names"="a,,b" is invalid: expected comma-separated non-empty names'],
+    [{ feature_names: 'a,a' }, 'expected names that are all different'],
+    [{ epochs: { n: 1 } }, 'hyperparameter "epochs"="{\\"n\\":1}" is invalid: expected a string value'],
+    [{ epoch: '5' }, 'unknown hyperparameter "epoch"; known: algorithm, header, target, l2, epochs, learning_rate, mini_batch_size, tolerance, seed, feature_names'],
+  ])('%j is refused naming the key', (raw, message) => {
+    expect(fails(raw)).toContain(message);
+  });
+
+  test('the README lists exactly these hyperparameters', () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('<!-- hyperparameters:start -->'), readme.indexOf('<!-- hyperparameters:end -->'));
+    expect([...table.matchAll(/^\| `([a-z_0-9]+)` \|/gm)].map((m) => m[1])).toEqual(HYPERPARAMETER_KEYS);
+  });
+});
