@@ -9,7 +9,12 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY container/src container/src
-RUN npm run build && npm prune --omit=dev
+# onnxruntime-node ships binaries for every platform (~290 MB); keep only this one's (~45 MB).
+RUN npm run build && npm prune --omit=dev \
+ && arch="$(node -p process.arch)" \
+ && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} + \
+ && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -name "$arch" -exec rm -rf {} + \
+ && test -f "node_modules/onnxruntime-node/bin/napi-v6/linux/$arch/onnxruntime_binding.node"
 
 FROM ${BASE_IMAGE}
 RUN apt-get update \
@@ -23,7 +28,9 @@ COPY container/serve container/train container/
 # Guard against CRLF shebangs and lost run bits from a Windows checkout.
 RUN sed -i 's/\r$//' container/serve container/train && chmod 755 container/serve container/train
 # `serve` and `train` on PATH: SageMaker's command word runs them directly, so the Node process gets SIGTERM.
+# ORT_DISABLE_TELEMETRY: onnxruntime would otherwise write a device id under /root/.cache and try uploads.
 ENV PATH="/opt/program/container:${PATH}" \
-    NODE_ENV=production
+    NODE_ENV=production \
+    ORT_DISABLE_TELEMETRY=1
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
 EXPOSE 8080

@@ -3,7 +3,7 @@
 # input/data/training channel; writes test-dir/model/ and test-dir/output/.
 # usage: local-test/train-local.sh [IMAGE]
 #   without IMAGE: runs container/train directly (needs `npm run build`)
-#   with IMAGE:    runs `docker run IMAGE train` with test-dir mounted at /opt/ml
+#   with IMAGE:    runs `docker run IMAGE train` with test-dir mounted at /opt/ml (DOCKER=podman to use podman)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -14,8 +14,9 @@ fi
 
 rm -f "$here/test-dir/output/failure"
 if [ "$#" -eq 1 ]; then
-  command -v docker >/dev/null 2>&1 || { echo "train-local: docker is not installed (needed to run image $1)" >&2; exit 1; }
-  docker run --rm -v "$here/test-dir:/opt/ml" "$1" train
+  docker="${DOCKER:-docker}"
+  command -v "$docker" >/dev/null 2>&1 || { echo "train-local: $docker is not installed (needed to run image $1; set DOCKER=podman to use podman)" >&2; exit 1; }
+  "$docker" run --rm -v "$here/test-dir:/opt/ml" "$1" train
 else
   SAGEMAKER_BASE_DIR="${SAGEMAKER_BASE_DIR:-$here/test-dir}" "$here/../container/train"
 fi

@@ -103,3 +103,14 @@ test('logs are JSON lines, nginx included, when stdout is a socket', async () =>
   expect(lines.some((l) => l.source === 'nginx')).toBe(true);
   expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
 });
+
+test('serve writes nothing outside MODEL_SERVER_RUN_DIR: HOME stays empty (no onnxruntime telemetry files)', async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-home-'));
+  const server = await startServer({ baseDir: exampleBase(), env: { HOME: home, MODEL_SERVER_WORKERS: '1' } });
+  try {
+    expect((await csv(server.port, '5.1,3.5,1.4,0.2')).status).toBe(200);
+  } finally {
+    await server.stop();
+  }
+  expect(fs.readdirSync(home)).toEqual([]);
+});

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Proves the image the way SageMaker uses it: lints the Dockerfile, builds the image (building the
+# node:20-bookworm-slim base offline first when there is no Docker engine), then runs `IMAGE serve` with a
+# model mounted read-only at /opt/ml/model, `IMAGE train` on an /opt/ml tree, and the local-test scripts in
+# their image mode. Prints one ok/not ok line per check and a closing "N passed, N failed" line.
+# usage: local-test/test-image.sh [IMAGE]    (without IMAGE: builds sagemaker-onnx:test from this checkout)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+# shellcheck source=lib/engine.sh
+. "$here/lib/engine.sh"
+
+if [ "$#" -gt 1 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  echo "usage: $0 [IMAGE]" >&2
+  exit 2
+fi
+command -v curl >/dev/null 2>&1 || engine_die "curl is missing (apt-get install -y curl)"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { local what="$1"; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+
+work=$(mktemp -d)
+containers=()
+cleanup() {
+  for c in "${containers[@]}"; do "$ENGINE" rm -f "$c" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+wait_ping() { # port seconds
+  local deadline=$((SECONDS + $2))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ping" || true)" = 200 ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+engine_setup
+echo "# engine: $ENGINE"
+
+lint=$(cd "$root" && npx --no-install dockerfile-utils lint Dockerfile 2>&1 | grep -v '^npm warn' || true)
+if [ -z "$lint" ]; then ok "Dockerfile lints clean (dockerfile-utils)"; else not_ok "Dockerfile lint: $lint"; fi
+
+image="${1:-}"
+if [ -z "$image" ]; then
+  image=sagemaker-onnx:test
+  if [ "$ENGINE" = podman ]; then "$here/build-base-image.sh"; fi
+  start=$SECONDS
+  if (cd "$root" && engine_build "$image" >"$work/build.log" 2>&1); then
+    ok "image builds from the Dockerfile ($((SECONDS - start)) s)"
+  else
+    tail -30 "$work/build.log"
+    not_ok "image builds from the Dockerfile"
+    echo "$passed passed, $failed failed"
+    exit 1
+  fi
+fi
+size=$("$ENGINE" image inspect "$image" --format '{{.Size}}')
+echo "# image $image: $((size / 1000000)) MB"
+
+label=$("$ENGINE" image inspect "$image" --format '{{ index .Config.Labels "com.amazonaws.sagemaker.capabilities.accept-bind-to-port" }}')
+check "image has the accept-bind-to-port label" test "$label" = "true"
+check "image exposes 8080" bash -c "'$ENGINE' image inspect '$image' --format '{{json .Config.ExposedPorts}}' | grep -q 8080/tcp"
+
+# --- serve, as SageMaker runs it: the model extracted at /opt/ml/model, read-only; and, as "secured"
+# deployments do, a read-only root filesystem with only /tmp writable (MODEL_SERVER_RUN_DIR lives there).
+port=$(free_port)
+name="sm-serve-$$"
+containers+=("$name")
+"$ENGINE" run -d --name "$name" --read-only --tmpfs /tmp -p "127.0.0.1:$port:8080" -v "$here/test-dir/model:/opt/ml/model:ro" "$image" serve >/dev/null
+if wait_ping "$port" 60; then ok "IMAGE serve answers /ping 200 (read-only root filesystem, model mounted read-only)"; else not_ok "IMAGE serve answers /ping 200"; "$ENGINE" logs "$name" 2>&1 | tail -20; fi
+answer=$(curl -s -H 'Content-Type: text/csv' --data-binary $'5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3' "http://127.0.0.1:$port/invocations" || true)
+check "a CSV invocation answers the iris classes" test "$answer" = $'setosa\nvirginica'
+pid1=$("$ENGINE" exec "$name" cat /proc/1/cmdline | tr '\0' ' ' || true)
+check "the Node primary is PID 1, so it receives SIGTERM itself (got: $pid1)" bash -c "[[ '$pid1' == node* ]]"
+start=$SECONDS
+"$ENGINE" stop -t 30 "$name" >/dev/null
+took=$((SECONDS - start))
+code=$("$ENGINE" inspect "$name" --format '{{.State.ExitCode}}')
+check "SIGTERM: exit code 0 (got $code)" test "$code" = 0
+check "SIGTERM: stopped in under 30 s (took $took s)" test "$took" -lt 30
+nonjson=$("$ENGINE" logs "$name" 2>&1 | grep -v '^{' || true)
+if [ -z "$nonjson" ]; then ok "serve logs are JSON lines only"; else not_ok "serve logs are JSON lines only: $nonjson"; fi
+
+# --- train, as SageMaker runs it: an /opt/ml tree mounted.
+mkdir -p "$work/ml/input/config" "$work/ml/input/data/training"
+cp "$here/test-dir/input/data/training/iris.csv" "$work/ml/input/data/training/"
+cp "$here/test-dir/input/config/hyperparameters.json" "$work/ml/input/config/"
+if "$ENGINE" run --rm -v "$work/ml:/opt/ml" "$image" train >"$work/train.log" 2>&1; then ok "IMAGE train exits 0"; else not_ok "IMAGE train exits 0"; tail -20 "$work/train.log"; fi
+check "IMAGE train writes model.onnx and model.json" test -s "$work/ml/model/model.onnx" -a -s "$work/ml/model/model.json"
+check "IMAGE train prints metric lines" grep -q '^train:accuracy=' "$work/train.log"
+check "the model trained in the image is the bundled example, byte for byte" cmp -s "$work/ml/model/model.onnx" "$here/test-dir/model/model.onnx"
+
+mkdir -p "$work/bad/input/data/training"
+printf 'a,1,2\nb,1\n' > "$work/bad/input/data/training/bad.csv"
+if "$ENGINE" run --rm -v "$work/bad:/opt/ml" "$image" train >"$work/bad.log" 2>&1; then not_ok "IMAGE train fails on a ragged CSV"; else ok "IMAGE train fails on a ragged CSV (non-zero exit)"; fi
+check "the failure reason names the file and line" grep -q 'bad.csv, line 2' "$work/bad/output/failure"
+check "nothing is written to model/ on failure" bash -c "[ ! -e '$work/bad/model' ] || [ -z \"\$(ls -A '$work/bad/model')\" ]"
+
+# --- the local-test scripts in their image mode.
+copy="$work/local-test"
+cp -r "$here" "$copy"
+rm -rf "$copy/test-dir/model" "$copy/test-dir/output"
+if DOCKER="$ENGINE" "$copy/train-local.sh" "$image" >"$work/train-local.log" 2>&1 && [ -s "$copy/test-dir/model/model.onnx" ]; then
+  ok "local-test/train-local.sh IMAGE trains into test-dir"
+else
+  not_ok "local-test/train-local.sh IMAGE trains into test-dir"
+  tail -20 "$work/train-local.log"
+fi
+port=$(free_port)
+DOCKER="$ENGINE" PORT="$port" "$copy/serve-local.sh" "$image" >"$work/serve-local.log" 2>&1 &
+serve_pid=$!
+if wait_ping "$port" 60; then ok "local-test/serve-local.sh IMAGE serves on PORT"; else not_ok "local-test/serve-local.sh IMAGE serves on PORT"; tail -20 "$work/serve-local.log"; fi
+answer=$(PORT="$port" "$copy/predict.sh" "$copy/payloads/iris.csv" text/csv application/jsonlines || true)
+check "local-test/predict.sh answers through it" test "$(printf '%s\n' "$answer" | wc -l)" -eq 3
+kill -TERM "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
