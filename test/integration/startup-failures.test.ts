@@ -59,6 +59,12 @@ describe('start-up failures', () => {
   test('nginx missing: says how to install it', () =>
     failsWith(baseDir({ 'model.onnx': iris() }), { MODEL_SERVER_NGINX: '/nonexistent/nginx' }, 'NGINX_MISSING', /apt-get install -y nginx/));
 
+  test('a run directory nginx workers cannot reach is refused, naming the directory and the fix', async () => {
+    const parent = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ms-private-'));
+    fs.chmodSync(parent, 0o700);
+    await failsWith(baseDir({ 'model.onnx': iris() }), { MODEL_SERVER_RUN_DIR: path.join(parent, 'run') }, 'CONFIG_INVALID', /is inside .*ms-private-\w+ \(mode 700\), which nginx's worker processes \(user nobody\) cannot enter; use a directory under \/tmp, or chmod o\+x/);
+  });
+
   test('the port already taken: nginx says so and the server stops', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '0.0.0.0', resolve));

@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Config } from '../config';
 import { ServerError, type WireError } from '../errors';
 import type { HealthState } from '../http/app';
@@ -11,10 +12,26 @@ import { modelDir, resolveModelFile, runPaths } from '../paths';
 import { isWorkerMessage, type PrimaryToWorker } from './messages';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from './nginx';
 
+/**
+ * nginx started as root runs its worker processes as "nobody", which must be able to reach the worker
+ * sockets: every directory above the run directory needs the others-execute bit.
+ */
+function checkRunDirReachable(runDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = path.dirname(runDir); ; dir = path.dirname(dir)) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      throw new ServerError('CONFIG_INVALID', `MODEL_SERVER_RUN_DIR=${runDir} is inside ${dir} (mode ${(mode & 0o777).toString(8)}), which nginx's worker processes (user nobody) cannot enter; use a directory under /tmp, or chmod o+x ${dir}`);
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
 /** Refuses to share a run directory with a live nginx; clears what a dead one left behind. */
 function prepareRunDir(config: Config): void {
   fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
   fs.chmodSync(config.runDir, 0o755);
+  checkRunDirReachable(config.runDir);
   const { nginxPid } = runPaths(config.runDir);
   let pid = 0;
   try {

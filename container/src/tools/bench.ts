@@ -1,0 +1,206 @@
+// `npm run bench`: the real stack (nginx + workers + threads) against a ceiling server (the same nginx
+// configuration in front of the same number of Node workers answering a constant body), both driven by
+// autocannon on this machine, loopback only, for a bounded time. Prints a table and writes JSON.
+// usage: npm run bench -- [--models iris,trees] [--duration SECONDS] [--workers N] [--out FILE] [--batch N]
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { usableCpus } from '../config';
+import { randomCsvRows, treeEnsembleModel } from './tree-model';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const SERVE = path.join(ROOT, 'container/serve');
+const CEILING = path.join(__dirname, 'ceiling.js');
+
+interface Scenario {
+  name: string;
+  connections: number;
+  method: 'GET' | 'POST';
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+interface Measure {
+  requestsPerSecond: number;
+  rowsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  requests: number;
+}
+
+interface ModelCase {
+  name: string;
+  dir: string;
+  row: string;
+  names: string[];
+}
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(url: string, seconds = 30): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      // not yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer 200 within ${seconds} s`);
+}
+
+function start(command: string, args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(command, args, { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (d: Buffer) => {
+    for (const line of d.toString().split('\n')) if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`${line}\n`);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number): Promise<Measure> {
+  const options = {
+    url: `http://127.0.0.1:${port}${s.path}`,
+    connections: s.connections,
+    method: s.method,
+    body: s.body,
+    headers: s.headers,
+  };
+  await autocannon({ ...options, duration: Math.min(2, seconds) });
+  const r = await autocannon({ ...options, duration: seconds });
+  const errors = r.errors + r.timeouts + r.non2xx;
+  return {
+    requestsPerSecond: Math.round(r.requests.average),
+    rowsPerSecond: Math.round(r.requests.average * rowsPerRequest),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors,
+    requests: r.requests.total,
+  };
+}
+
+function scenarios(m: ModelCase, rows1000: string): (Scenario & { rows: number })[] {
+  const csv = { 'Content-Type': 'text/csv' };
+  const query = m.names.map((n, i) => `${n}=${m.row.split(',')[i]}`).join('&');
+  return [
+    { name: 'csv 1 row, c=1', connections: 1, method: 'POST', path: '/invocations', body: m.row, headers: csv, rows: 1 },
+    { name: 'csv 1 row, c=10', connections: 10, method: 'POST', path: '/invocations', body: m.row, headers: csv, rows: 1 },
+    { name: 'csv 1 row, c=40', connections: 40, method: 'POST', path: '/invocations', body: m.row, headers: csv, rows: 1 },
+    { name: 'csv 1000 rows, c=4', connections: 4, method: 'POST', path: '/invocations', body: rows1000, headers: csv, rows: 1000 },
+    { name: 'GET /predict_parameters, c=40', connections: 40, method: 'GET', path: `/predict_parameters?${query}`, rows: 1 },
+  ];
+}
+
+function workerRss(primary: number): number[] {
+  const children = fs.readFileSync(`/proc/${primary}/task/${primary}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  return children
+    .filter((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('serve.js'))
+    .map((pid) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024));
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(option('duration', '8'));
+  const workers = Number(option('workers', String(usableCpus())));
+  const out = path.resolve(option('out', path.join(ROOT, 'bench-results/latest.json')));
+  const wanted = option('models', 'iris,trees').split(',');
+  const batch = option('batch', '');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-'));
+  // nginx's workers (user nobody when run as root) must reach the sockets in the run directories below.
+  fs.chmodSync(tmp, 0o755);
+
+  const cases: ModelCase[] = [];
+  if (wanted.includes('iris')) {
+    cases.push({ name: 'iris (example, logistic, 4 features)', dir: path.join(ROOT, 'local-test/test-dir'), row: '5.1,3.5,1.4,0.2', names: ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'] });
+  }
+  if (wanted.includes('trees')) {
+    const dir = path.join(tmp, 'trees');
+    fs.mkdirSync(path.join(dir, 'model'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'model/model.onnx'), treeEnsembleModel({ features: 30, trees: 150 }));
+    cases.push({ name: 'trees (150 trees, depth 6, 30 features)', dir, row: randomCsvRows(1, 30)[0], names: Array.from({ length: 30 }, (_, i) => `f${i}`) });
+  }
+
+  const env = (port: number, name: string) => ({ SAGEMAKER_BIND_TO_PORT: String(port), MODEL_SERVER_WORKERS: String(workers), MODEL_SERVER_RUN_DIR: path.join(tmp, name) });
+  const started = Date.now();
+  const results: Record<string, unknown>[] = [];
+
+  // The ceiling takes the same requests as the model runs (its answer ignores them).
+  const ceilingPort = await freePort();
+  const ceiling = start(process.execPath, [CEILING], env(ceilingPort, 'ceiling'));
+  const ceilingResults = new Map<string, Measure>();
+  try {
+    await waitFor(`http://127.0.0.1:${ceilingPort}/ping`);
+    for (const m of cases) {
+      for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
+        const key = `${m.name}|${s.name}`;
+        ceilingResults.set(key, await drive(ceilingPort, s, seconds, s.rows));
+      }
+    }
+  } finally {
+    await stop(ceiling);
+  }
+
+  for (const m of cases) {
+    const port = await freePort();
+    const server = start(SERVE, [], { ...env(port, m.name.split(' ')[0]), SAGEMAKER_BASE_DIR: m.dir, ...(batch ? { MODEL_SERVER_MAX_BATCH: batch } : {}) });
+    try {
+      await waitFor(`http://127.0.0.1:${port}/ping`);
+      for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
+        const own = await drive(port, s, seconds, s.rows);
+        const top = ceilingResults.get(`${m.name}|${s.name}`)!;
+        results.push({ model: m.name, scenario: s.name, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)) });
+      }
+      results.push({ model: m.name, memoryPerWorkerMb: workerRss(server.pid!) });
+    } finally {
+      await stop(server);
+    }
+  }
+
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, workers, seconds, batch: batch || 'default' };
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2)}\n`);
+
+  const pad = (s: unknown, n: number) => String(s).padEnd(n);
+  console.log(`\nmachine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ${workers} workers; ${seconds} s per scenario (load generator on the same machine)\n`);
+  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}rows/s`);
+  for (const r of results) {
+    if ('memoryPerWorkerMb' in r) {
+      console.log(`${pad(r.model, 40)}memory per worker (RSS MB): ${(r.memoryPerWorkerMb as number[]).join(', ')}`);
+      continue;
+    }
+    const c = r.ceiling as Measure;
+    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${r.rowsPerSecond}`);
+  }
+  console.log(`\nwrote ${out} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

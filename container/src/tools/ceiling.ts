@@ -1,0 +1,50 @@
+// The benchmark's ceiling: the same rendered nginx.conf in front of a Node cluster with the same worker
+// count, whose workers answer every request with a constant body. What nginx + Node can do on this machine.
+import cluster from 'node:cluster';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { loadConfig, workerSlot } from '../config';
+import { findNginx, startNginx, testNginxConf, writeNginxConf } from '../cluster/nginx';
+import { createLogger } from '../logger';
+import { runPaths } from '../paths';
+
+const config = loadConfig();
+const BODY = Buffer.from('setosa\n');
+
+if (cluster.isPrimary) {
+  const logger = createLogger('warn', { role: 'ceiling' });
+  fs.mkdirSync(config.runDir, { recursive: true, mode: 0o755 });
+  const binary = findNginx(config.nginxBinary, config.searchPath);
+  const conf = writeNginxConf(config);
+  testNginxConf(binary, config, conf);
+  let ready = 0;
+  for (let slot = 0; slot < config.workers; slot++) {
+    cluster.fork({ MODEL_SERVER_WORKER_SLOT: String(slot) }).on('message', () => {
+      ready += 1;
+      if (ready === config.workers) console.log('ceiling ready');
+    });
+  }
+  const nginx = startNginx(binary, config, conf, logger);
+  const stop = () => {
+    if (nginx.pid) process.kill(-nginx.pid, 'SIGQUIT');
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    setTimeout(() => process.exit(0), 300);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+} else {
+  const socket = runPaths(config.runDir).workerSocket(workerSlot());
+  fs.rmSync(socket, { force: true });
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': BODY.length });
+      res.end(BODY);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen({ path: socket, exclusive: true }, () => {
+    fs.chmodSync(socket, 0o666);
+    process.send?.('ready');
+  });
+}
