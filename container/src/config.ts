@@ -41,6 +41,8 @@ export interface Config {
   readonly runDir: string;
   /** MODEL_SERVER_MAX_QUEUE: invocations that may wait for a thread, per worker, before 503 OVERLOADED. */
   readonly maxQueue: number;
+  /** MODEL_SERVER_MAX_BATCH: queued invocations a free thread runs as one ONNX call; 1 turns batching off. */
+  readonly maxBatch: number;
   /** MODEL_SERVER_GRACE_PERIOD: seconds SIGTERM waits for in-flight requests before forcing exit. */
   readonly graceSeconds: number;
   /** MODEL_SERVER_NGINX: the nginx executable (a name on PATH or a path). */
@@ -180,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     runDir,
     maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),
+    maxBatch: integer(env, ['MODEL_SERVER_MAX_BATCH'], 32, 1, 1024),
     graceSeconds: decimal(env, ['MODEL_SERVER_GRACE_PERIOD'], 25, 0, 3600),
     nginxBinary: pick(env, 'MODEL_SERVER_NGINX')?.value ?? 'nginx',
     searchPath: Object.freeze((env.PATH ?? '').split(path.delimiter).filter(Boolean)),

@@ -1,14 +1,50 @@
-// The process-wide pino logger: one JSON line per event on stdout.
+// The process-wide pino logger: one JSON line per event on stdout. Writes are buffered (a write syscall
+// per request line was a measurable share of a worker's time under load), flushed every 100 ms, and
+// flushed synchronously by exitProcess() before any deliberate exit.
 import pino from 'pino';
 import type { LogLevel } from './config';
 
 export type Logger = pino.Logger;
 
+let destination: ReturnType<typeof pino.destination> | undefined;
+
+function stdout(): ReturnType<typeof pino.destination> {
+  if (!destination) {
+    destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+    setInterval(() => {
+      try {
+        destination?.flush();
+      } catch {
+        // nothing to flush, or stdout closed
+      }
+    }, 100).unref();
+    process.on('exit', () => flushLogs());
+  }
+  return destination;
+}
+
 export function createLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
-  return pino({
-    level,
-    base: { pid: process.pid, ...bindings },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
+  return pino(
+    {
+      level,
+      base: { pid: process.pid, ...bindings },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stdout(),
+  );
+}
+
+export function flushLogs(): void {
+  try {
+    destination?.flushSync();
+  } catch {
+    // stdout already gone (the reader exited): nothing more can be said
+  }
+}
+
+/** process.exit, after the buffered log lines are out. */
+export function exitProcess(code: number): never {
+  flushLogs();
+  process.exit(code);
 }

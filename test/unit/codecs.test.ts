@@ -44,6 +44,20 @@ describe('text/csv decoding', () => {
     expect(rows(csv('inf,-Infinity,0'))[0]).toEqual([Infinity, -Infinity, 0]);
   });
 
+  test('a cell of spaces is missing, not zero; spaces around numbers are fine', () => {
+    const [r] = rows(csv('1,  ,3'));
+    expect(r[1]).toBeNaN();
+    expect(rows(csv(' 1 , 2,3 '))).toEqual([[1, 2, 3]]);
+  });
+
+  test('plain and quoted CSV give the same rows and the same line numbers', () => {
+    const plain = '1,2,3\n\n4,5,6\r\n7,8,9';
+    const quoted = '"1",2,3\n\n4,5,6\r\n7,8,9';
+    expect(rows(csv(plain))).toEqual(rows(csv(quoted)));
+    expect(fails(() => csv('1,2,3\n\n4,x,6')).message).toBe(fails(() => csv('"1",2,3\n\n4,x,6')).message);
+    expect(fails(() => csv('1,2,3\n\n4,x,6')).message).toBe('line 3, column 2: "x" is not a number');
+  });
+
   test('quoted fields are unquoted', () => {
     expect(rows(csv('"1","2.5"," 3 "'))).toEqual([[1, 2.5, 3]]);
   });

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config';
 import { ServerError, type WireError } from '../errors';
-import { createApp, type HealthState } from '../http/app';
+import type { HealthState } from '../http/app';
+import { createHandler } from '../http/handler';
 import { InferencePool } from '../inference/pool';
 import type { Logger } from '../logger';
 import { findModelJson, modelDir, resolveModelFile, runPaths } from '../paths';
@@ -62,17 +63,18 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
       init: { modelFile, modelJsonFile: findModelJson(modelFile, dir), intraOpThreads: config.intraOpThreads, inferenceOutput: config.inferenceOutput },
       threads: config.threads,
       maxQueue: config.maxQueue,
+      maxBatch: config.maxBatch,
       timeoutMs: config.timeoutSeconds * 1000,
       logger,
     });
-    const app = createApp({
+    const handler = createHandler({
       config,
       logger,
       invoke: (task) => pool!.invoke(task),
       // Ready only when the whole server is (the primary says so) and this worker's own threads are warm.
       health: () => (health === 'ready' && !poolReady ? 'starting' : health),
     });
-    server = http.createServer(app);
+    server = http.createServer(handler);
     // Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes idle connections first.
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;

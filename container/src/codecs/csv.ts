@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
 import { recordValues, type FieldValue } from '../inference/predictions';
 import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
-import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
+import type { Codec, DecodeContext, Decoded, EncodeContext, TabularSchema } from './types';
 import type { Predictions } from '../inference/predictions';
 
 interface ParsedRecord {
@@ -22,8 +22,45 @@ function parseRecords(text: string): ParsedRecord[] {
   }
 }
 
+/**
+ * Plain numeric CSV (no quote anywhere: the usual case, and every SageMaker batch) in one pass; quoted
+ * fields go through csv-parse. Both count lines the same way and give the same errors.
+ */
+function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): Decoded {
+  let lineCount = 1;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineCount += 1;
+  const builder = new MatrixBuilder(schema, lineCount);
+  const headerParam = ctx.params.header?.toLowerCase();
+  let columns: number[] | undefined;
+  let first = true;
+  let line = 0;
+  for (let start = text.charCodeAt(0) === 0xfeff ? 1 : 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const next = end + 1;
+    line += 1;
+    if (end > start && text.charCodeAt(end - 1) === 13) end -= 1;
+    if (end > start) {
+      if (first && headerParam !== 'absent') {
+        const cells = text.slice(start, end).split(',');
+        if (headerParam === 'present' || looksLikeHeader(cells)) {
+          columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
+          first = false;
+          start = next;
+          continue;
+        }
+      }
+      first = false;
+      builder.addLine(text, start, end, line, columns);
+    }
+    start = next;
+  }
+  return { kind: 'rows', matrix: builder.finish('the CSV body has no records: send one line of comma-separated numbers per record') };
+}
+
 function decode(text: string, ctx: DecodeContext): Decoded {
   const schema = tabularSchema(ctx);
+  if (!text.includes('"')) return decodePlain(text, ctx, schema);
   const records = parseRecords(text);
   const builder = new MatrixBuilder(schema, records.length);
   let columns: number[] | undefined;

@@ -71,6 +71,37 @@ export class MatrixBuilder {
     throw new ServerError('INVALID_VALUE', `${place}: ${preview(cell)} is not a number`);
   }
 
+  /**
+   * One line of plain comma-separated numbers, read straight from the text without building a cell
+   * array: cells with only digits, signs, points and exponents go through Number(); anything else
+   * (empty, nan/inf, a typo) takes the careful path with its exact error message.
+   */
+  addLine(text: string, from: number, to: number, line: number, columnOf?: readonly number[]): void {
+    let count = 1;
+    for (let i = text.indexOf(',', from); i >= 0 && i < to; i = text.indexOf(',', i + 1)) count += 1;
+    const at = this.begin(count, `line ${line}`);
+    const values = this.values;
+    let start = from;
+    for (let c = 0; c < count; c++) {
+      let end = c === count - 1 ? to : text.indexOf(',', start);
+      let simple = end > start;
+      let digits = false;
+      for (let i = start; i < end && simple; i++) {
+        const ch = text.charCodeAt(i);
+        const digit = ch >= 48 && ch <= 57;
+        digits ||= digit;
+        // 0-9 . - + e E and spaces
+        simple = digit || ch === 46 || ch === 45 || ch === 43 || ch === 101 || ch === 69 || ch === 32;
+      }
+      simple &&= digits;
+      const cell = text.slice(start, end);
+      let v = simple ? Number(cell) : NaN;
+      if (Number.isNaN(v) || !Number.isFinite(v) || Math.abs(v) > this.maxAbs) v = this.parseCell(cell, `line ${line}, column ${c + 1}`);
+      values[at + (columnOf ? columnOf[c] : c)] = v;
+      start = end + 1;
+    }
+  }
+
   /** Cells in column order; `columnOf(i)` maps a cell index to the model's feature index (header reordering). */
   addCells(cells: readonly string[], line: number, columnOf?: readonly number[]): void {
     const at = this.begin(cells.length, `line ${line}`);

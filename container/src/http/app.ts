@@ -1,14 +1,12 @@
-// The express app of one worker process: routes, request logging and error mapping. It hands inference to
-// an Invoker and never touches an ONNX session itself.
+// The express app of one worker process: the routes off the hot path (execution parameters, 404/405, and
+// what comes later), with pino-http request logging and error mapping. The hot routes are in handler.ts.
+// HTTP code hands inference to an Invoker and never touches an ONNX session itself.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
-import { payloadLimitBytes, type Config } from '../config';
-import { REQUEST_TYPES, RESPONSE_TYPES, requestCodec } from '../codecs/registry';
+import type { Config } from '../config';
 import { ServerError, toWireError } from '../errors';
 import type { InvokeResult, InvokeTask } from '../inference/protocol';
 import type { Logger } from '../logger';
-import { readBody } from './body';
-import { acceptsJson, negotiate, parseMediaType } from './negotiation';
 import { requestId } from './request-id';
 import { sendError } from './respond';
 
@@ -21,24 +19,8 @@ export interface AppDeps {
   health(): HealthState;
 }
 
-function reply(req: Request, res: Response, result: InvokeResult): void {
-  if (!result.ok) {
-    if (result.detail) req.log.error({ detail: result.detail }, 'invocation failed unexpectedly');
-    res.locals.errorCode = result.error.code;
-    sendError(res, result.error);
-    return;
-  }
-  res.locals.records = result.records;
-  res.status(200).type(result.contentType).send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
-}
-
-const asyncRoute = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
-  fn(req, res).catch(next);
-};
-
 export function createApp(deps: AppDeps): express.Express {
   const { config, logger } = deps;
-  const limit = payloadLimitBytes(config);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -68,15 +50,6 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  app.get('/ping', (_req, res) => {
-    if (deps.health() === 'ready') {
-      res.status(200).end();
-      return;
-    }
-    const state = deps.health();
-    sendError(res, { code: 'NOT_READY', message: state === 'draining' ? 'the server is shutting down' : 'the model is still loading' });
-  });
-
   app.get('/execution-parameters', (_req, res) => {
     res.json({
       MaxConcurrentTransforms: config.workers * config.threads,
@@ -84,43 +57,6 @@ export function createApp(deps: AppDeps): express.Express {
       MaxPayloadInMB: config.maxPayloadMb === 0 ? 6 : Math.max(1, Math.floor(config.maxPayloadMb)),
     });
   });
-
-  app.post(
-    '/invocations',
-    asyncRoute(async (req, res) => {
-      if (deps.health() === 'starting') throw new ServerError('NOT_READY', 'the model is still loading in this worker; retry, or wait for GET /ping to answer 200');
-      const media = parseMediaType(req.headers['content-type']);
-      if (!media || !requestCodec(media.type)) {
-        const given = req.headers['content-type'] ? `Content-Type ${JSON.stringify(req.headers['content-type'])} is not supported` : 'the request has no Content-Type';
-        // curl -d sends a form type: the most common first mistake, so say how to fix it.
-        const hint = media?.type === 'application/x-www-form-urlencoded' ? " (curl -d sends that by default: add -H 'Content-Type: text/csv')" : '';
-        throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `${given}${hint}; send one of: ${REQUEST_TYPES.join(', ')}`);
-      }
-      const accept = negotiate(req.headers.accept, media.type, config.defaultAccept);
-      if (!accept) {
-        throw new ServerError('NOT_ACCEPTABLE', `cannot answer with any type in Accept ${JSON.stringify(req.headers.accept)}; this server produces: ${RESPONSE_TYPES.join(', ')}`);
-      }
-      const body = await readBody(req, limit);
-      const result = await deps.invoke({ body, contentType: req.headers['content-type']!, accept, v2Acceptable: acceptsJson(req.headers.accept) });
-      reply(req, res, result);
-    }),
-  );
-
-  // One row by feature name as query parameters, answered as one JSON record (the H2O scorer's GET API).
-  app.get(
-    '/predict_parameters',
-    asyncRoute(async (req, res) => {
-      if (deps.health() === 'starting') throw new ServerError('NOT_READY', 'the model is still loading in this worker; retry, or wait for GET /ping to answer 200');
-      if (!acceptsJson(req.headers.accept)) throw new ServerError('NOT_ACCEPTABLE', '/predict_parameters answers application/json, which Accept does not allow');
-      const query: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.query as Record<string, string | string[]>)) {
-        if (Array.isArray(value)) throw new ServerError('INVALID_PARAMETER', `parameter "${name}" is given ${value.length} times; give each feature once`);
-        query[name] = value;
-      }
-      const result = await deps.invoke({ body: new Uint8Array(0), contentType: 'application/json', accept: 'application/json', v2Acceptable: true, query });
-      reply(req, res, result);
-    }),
-  );
 
   const routes: Record<string, string> = { '/ping': 'GET', '/invocations': 'POST', '/execution-parameters': 'GET', '/predict_parameters': 'GET' };
   app.use((req, res) => {

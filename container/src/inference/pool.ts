@@ -16,6 +16,8 @@ export interface PoolOptions {
   threads: number;
   maxQueue: number;
   timeoutMs: number;
+  /** Most queued invocations a free thread takes at once (one ONNX call for their rows); 1 = no batching. */
+  maxBatch: number;
   logger: Logger;
 }
 
@@ -34,6 +36,13 @@ interface Pending {
   timer: NodeJS.Timeout;
   started: number;
   state: 'queued' | 'running' | 'abandoned' | 'done';
+  batch?: Batch;
+}
+
+/** Invocations sent to one thread together. It holds the thread until every one of them is done. */
+interface Batch {
+  entries: Pending[];
+  abandoned: number;
 }
 
 export class InferencePool {
@@ -110,26 +119,43 @@ export class InferencePool {
     return this.running - this.stuck < this.options.threads;
   }
 
-  private start(entry: Pending): void {
-    entry.state = 'running';
+  /**
+   * Hands queued invocations to a free thread: one alone when nothing else waits (no added latency), or
+   * everything waiting up to maxBatch, which the thread runs as one ONNX call.
+   */
+  private startBatch(entries: Pending[]): void {
+    const batch: Batch = { entries, abandoned: 0 };
+    const now = performance.now();
+    const tasks = entries.map((entry) => {
+      entry.state = 'running';
+      entry.batch = batch;
+      return { ...entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
+    });
     this.running += 1;
-    const task = { ...entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (performance.now() - entry.started)) };
-    this.pool.run(task, { transferList: [task.body.buffer as ArrayBuffer] }).then(
-      (result) => this.finish(entry, result as InvokeResult),
-      (err: Error) => this.finish(entry, { ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }),
+    const transferList = tasks.map((t) => t.body.buffer as ArrayBuffer);
+    const task = tasks.length === 1 ? tasks[0] : { batch: tasks };
+    this.pool.run(task, { transferList }).then(
+      (result) => this.finish(batch, tasks.length === 1 ? [result as InvokeResult] : (result as InvokeResult[])),
+      (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }) as InvokeResult)),
     );
   }
 
-  private finish(entry: Pending, result: InvokeResult): void {
+  private start(entry: Pending): void {
+    this.startBatch([entry]);
+  }
+
+  private finish(batch: Batch, results: InvokeResult[]): void {
     this.running -= 1;
-    if (entry.state === 'abandoned') {
+    if (batch.abandoned === batch.entries.length) {
       this.stuck -= 1;
-      this.options.logger.warn({ ms: Math.round(performance.now() - entry.started) }, 'a timed-out invocation has finished; its thread is free again');
-    } else {
+      this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
+    }
+    batch.entries.forEach((entry, i) => {
+      if (entry.state !== 'running') return;
       clearTimeout(entry.timer);
       entry.state = 'done';
-      entry.resolve(result);
-    }
+      entry.resolve(results[i]);
+    });
     this.pump();
   }
 
@@ -141,16 +167,21 @@ export class InferencePool {
       entry.resolve({ ok: false, error });
       return;
     }
-    if (entry.state !== 'running') return;
+    if (entry.state !== 'running' || !entry.batch) return;
     entry.state = 'abandoned';
-    this.stuck += 1;
     entry.resolve({ ok: false, error });
-    this.options.logger.warn({ stuck: this.stuck }, 'invocation timed out while running; a fresh thread takes its place until it finishes');
-    this.pump();
+    const batch = entry.batch;
+    batch.abandoned += 1;
+    // The thread is stuck only once nobody waits for any of its invocations: then a fresh one takes its place.
+    if (batch.abandoned === batch.entries.length) {
+      this.stuck += 1;
+      this.options.logger.warn({ stuck: this.stuck }, 'invocation timed out while running; a fresh thread takes its place until it finishes');
+      this.pump();
+    }
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.hasCapacity()) this.start(this.queue.shift()!);
+    while (this.queue.length > 0 && this.hasCapacity()) this.startBatch(this.queue.splice(0, this.options.maxBatch));
   }
 
   /** Threads and queue, for logs. */

@@ -72,3 +72,9 @@ export function recordValues(p: Predictions, keys: readonly InferenceOutputKey[]
 export function recordKeys(p: Predictions, keys: readonly InferenceOutputKey[]): readonly string[] {
   return p.kind === 'regression' ? ['score'] : keys;
 }
+
+/** Rows [from, to) of a prediction set (views, no copies). */
+export function slicePredictions(p: Predictions, from: number, to: number): Predictions {
+  if (p.kind === 'regression') return { kind: 'regression', rows: to - from, scores: p.scores.subarray(from, to) };
+  return { ...p, rows: to - from, labels: p.labels.slice(from, to), probabilities: p.probabilities.subarray(from * p.classes, to * p.classes) };
+}

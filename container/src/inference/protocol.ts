@@ -50,8 +50,13 @@ export interface InvokeTask {
   deadline?: number;
 }
 
+/** Several queued invocations handed to one thread at once (opportunistic batching). */
+export interface BatchTask {
+  batch: InvokeTask[];
+}
+
 export type InvokeResult =
-  | { ok: true; body: Uint8Array; contentType: string; records: number }
+  | { ok: true; body: Uint8Array; contentType: string; records: number; /** Invocations that shared this ONNX call. */ batch?: number }
   | { ok: false; error: WireError; records?: number; /** Unexpected failures: detail for the server log only. */ detail?: string };
 
 /** Posted by a thread on its parentPort (piscina re-emits these as the pool's 'message' events). */

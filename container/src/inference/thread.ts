@@ -10,7 +10,9 @@ import { decodeText } from '../codecs/text';
 import { decodeV2, encodeV2 } from '../codecs/v2';
 import { ServerError, toWireError } from '../errors';
 import { loadModel, type LoadedModel } from './model';
-import type { InvokeResult, InvokeTask, ThreadEvent, ThreadInit } from './protocol';
+import type { Matrix } from '../codecs/types';
+import { slicePredictions, type Predictions } from './predictions';
+import type { BatchTask, InvokeResult, InvokeTask, ThreadEvent, ThreadInit } from './protocol';
 
 const init = workerData as ThreadInit;
 const utf8 = new TextEncoder();
@@ -23,13 +25,23 @@ function done(text: string, contentType: string, records: number): InvokeResult 
   return { ok: true, body: utf8.encode(text), contentType, records };
 }
 
-async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResult> {
+function failure(err: unknown): InvokeResult {
+  const error = toWireError(err);
+  const detail = error.code === 'INTERNAL_ERROR' ? String((err as Error)?.stack ?? err) : undefined;
+  return { ok: false, error, detail };
+}
+
+/** A decoded invocation: answered already (tensors, errors), or rows waiting for the model. */
+type Step = { result: InvokeResult } | { matrix: Matrix; finish: (p: Predictions) => InvokeResult };
+
+async function prepare(model: LoadedModel, task: InvokeTask): Promise<Step> {
+  if (task.deadline !== undefined && Date.now() > task.deadline) {
+    return { result: { ok: false, error: { code: 'TIMEOUT', message: 'the deadline passed before a thread was free' } } };
+  }
   const keys = init.inferenceOutput;
   const schema = model.schema;
   if (task.query) {
-    const matrix = decodeQuery(task.query, { schema, params: {} });
-    const predictions = await model.predict(matrix);
-    return done(JSON.stringify(recordObject(predictions, { keys }, 0)), 'application/json', 1);
+    return { matrix: decodeQuery(task.query, { schema, params: {} }), finish: (p) => done(JSON.stringify(recordObject(p, { keys }, 0)), 'application/json', 1) };
   }
   // Lookups first, outside any codec call: an unknown type here is a bug upstream, not a client error.
   const media = parseMediaType(task.contentType);
@@ -42,22 +54,82 @@ async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResul
     const request = decodeV2(decoded.doc, model.description.inputs, model.description.outputs);
     if (!task.v2Acceptable) throw new ServerError('NOT_ACCEPTABLE', 'KServe V2 requests are answered with application/json, which Accept does not allow');
     const outputs = await model.runTensors(request.inputs, request.outputs);
-    const records = request.inputs[0]?.dims[0] ?? 1;
-    return done(encodeV2(outputs, 'model', request.id), 'application/json', records);
+    return { result: done(encodeV2(outputs, 'model', request.id), 'application/json', request.inputs[0]?.dims[0] ?? 1) };
   }
-  const predictions = await model.predict(decoded.matrix);
-  return done(encoder.encode(predictions, { keys }), encoder.mediaType, decoded.matrix.rows);
+  const rows = decoded.matrix.rows;
+  return { matrix: decoded.matrix, finish: (p) => done(encoder.encode!(p, { keys }), encoder.mediaType, rows) };
 }
 
-/** Wraps a result so piscina moves `buffer` to the worker instead of copying it. */
-function transferring(value: InvokeResult, buffer: ArrayBuffer): unknown {
+async function settle(step: Step, predict: () => Promise<Predictions>): Promise<InvokeResult> {
+  if ('result' in step) return step.result;
+  try {
+    return step.finish(await predict());
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+/**
+ * Several queued invocations at once: every one is decoded, the rows of those with the same width go
+ * through the model in one call, and each gets its own answer. If that shared call fails, each runs alone,
+ * so only the invocation that caused it fails.
+ */
+async function invokeBatch(model: LoadedModel, tasks: InvokeTask[]): Promise<InvokeResult[]> {
+  const steps: Step[] = [];
+  for (const task of tasks) {
+    try {
+      steps.push(await prepare(model, task));
+    } catch (err) {
+      steps.push({ result: failure(err) });
+    }
+  }
+  const results: InvokeResult[] = new Array(tasks.length);
+  const groups = new Map<number, number[]>();
+  steps.forEach((step, i) => {
+    if ('result' in step) results[i] = step.result;
+    else groups.set(step.matrix.width, [...(groups.get(step.matrix.width) ?? []), i]);
+  });
+  for (const [width, members] of groups) {
+    const matrices = members.map((i) => (steps[i] as { matrix: Matrix }).matrix);
+    let shared: Predictions | undefined;
+    if (members.length > 1) {
+      const total = matrices.reduce((n, m) => n + m.rows, 0);
+      const values = new Float64Array(total * width);
+      let offset = 0;
+      for (const m of matrices) {
+        values.set(m.values, offset);
+        offset += m.values.length;
+      }
+      shared = await model.predict({ rows: total, width, values }).catch(() => undefined);
+    }
+    let row = 0;
+    for (let k = 0; k < members.length; k++) {
+      const i = members[k];
+      const m = matrices[k];
+      const from = row;
+      row += m.rows;
+      const result = await settle(steps[i], shared ? async () => slicePredictions(shared!, from, from + m.rows) : () => model.predict(m));
+      results[i] = result.ok && shared ? { ...result, batch: members.length } : result;
+    }
+  }
+  return results;
+}
+
+async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResult> {
+  const step = await prepare(model, task);
+  return settle(step, () => model.predict((step as { matrix: Matrix }).matrix));
+}
+
+/** Wraps results so piscina moves their bodies to the worker instead of copying them. */
+function transferring(value: InvokeResult | InvokeResult[]): unknown {
+  const buffers = (Array.isArray(value) ? value : [value]).flatMap((r) => (r.ok ? [r.body.buffer as ArrayBuffer] : []));
   return Piscina.move({
-    get [Piscina.transferableSymbol]() { return [buffer]; },
+    get [Piscina.transferableSymbol]() { return buffers; },
     get [Piscina.valueSymbol]() { return value; },
   } as never);
 }
 
-async function start(): Promise<(task: InvokeTask) => Promise<InvokeResult | unknown>> {
+async function start(): Promise<(task: InvokeTask | BatchTask) => Promise<unknown>> {
   const started = performance.now();
   let model: LoadedModel | undefined;
   try {
@@ -68,17 +140,16 @@ async function start(): Promise<(task: InvokeTask) => Promise<InvokeResult | unk
     const error = err instanceof ServerError ? err.toWire() : { code: 'MODEL_INVALID' as const, message: `loading ${init.modelFile} failed: ${String((err as Error)?.message ?? err)}` };
     post({ type: 'thread-load-failed', threadId, error });
   }
-  return async (task: InvokeTask) => {
-    if (!model) return { ok: false, error: { code: 'NOT_READY', message: 'the model failed to load in this thread' } };
-    if (task.deadline !== undefined && Date.now() > task.deadline) return { ok: false, error: { code: 'TIMEOUT', message: 'the deadline passed before a thread was free' } };
+  return async (task: InvokeTask | BatchTask) => {
+    if (!model) {
+      const notReady: InvokeResult = { ok: false, error: { code: 'NOT_READY', message: 'the model failed to load in this thread' } };
+      return 'batch' in task ? task.batch.map(() => notReady) : notReady;
+    }
+    if ('batch' in task) return transferring(await invokeBatch(model, task.batch));
     try {
-      const result = await invoke(model, task);
-      // Transfer, not copy, the encoded body back to the worker.
-      return result.ok ? transferring(result, result.body.buffer as ArrayBuffer) : result;
+      return transferring(await invoke(model, task));
     } catch (err) {
-      const error = toWireError(err);
-      const detail = error.code === 'INTERNAL_ERROR' ? String((err as Error)?.stack ?? err) : undefined;
-      return { ok: false, error, detail } satisfies InvokeResult;
+      return failure(err);
     }
   };
 }
