@@ -171,7 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     baseDir: path.resolve(base?.value ?? '/opt/ml'),
     port,
     workers: integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], usableCpus(), 1, 512),
-    threads: integer(env, ['MODEL_SERVER_THREADS'], 2, 1, 256),
+    threads: integer(env, ['MODEL_SERVER_THREADS'], 1, 1, 256),
     intraOpThreads: integer(env, ['MODEL_SERVER_INTRA_OP_THREADS'], 1, 1, 256),
     timeoutSeconds: decimal(env, ['MODEL_SERVER_TIMEOUT', 'SAGEMAKER_MODEL_SERVER_TIMEOUT'], 60, 0.1, 3600),
     maxPayloadMb: decimal(env, ['SAGEMAKER_MAX_PAYLOAD_IN_MB'], batch ? 100 : 6, 0, 100000),

@@ -13,7 +13,7 @@ function errorOf(env: Record<string, string>): ServerError {
 describe('config', () => {
   test('defaults follow SageMaker', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ baseDir: '/opt/ml', port: 8080, timeoutSeconds: 60, maxPayloadMb: 6, threads: 2, intraOpThreads: 1, inferenceOutput: ['predicted_label'], multiModel: false, batch: false, logLevel: 'info' });
+    expect(c).toMatchObject({ baseDir: '/opt/ml', port: 8080, timeoutSeconds: 60, maxPayloadMb: 6, threads: 1, maxBatch: 32, intraOpThreads: 1, inferenceOutput: ['predicted_label'], multiModel: false, batch: false, logLevel: 'info' });
     expect(c.workers).toBeGreaterThanOrEqual(1);
     expect(c.defaultAccept).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);

@@ -3,6 +3,9 @@
 import type { InferenceOutputKey } from '../config';
 import type { WireError } from '../errors';
 
+/** Bodies smaller than this are copied to and from threads rather than transferred (moving has a fixed cost). */
+export const SMALL = 64 * 1024;
+
 /** piscina workerData: what every thread needs to load and serve the model. */
 export interface ThreadInit {
   modelFile: string;

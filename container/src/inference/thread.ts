@@ -12,7 +12,7 @@ import { ServerError, toWireError } from '../errors';
 import { loadModel, type LoadedModel } from './model';
 import type { Matrix } from '../codecs/types';
 import { slicePredictions, type Predictions } from './predictions';
-import type { BatchTask, InvokeResult, InvokeTask, ThreadEvent, ThreadInit } from './protocol';
+import { SMALL, type BatchTask, type InvokeResult, type InvokeTask, type ThreadEvent, type ThreadInit } from './protocol';
 
 const init = workerData as ThreadInit;
 const utf8 = new TextEncoder();
@@ -122,7 +122,8 @@ async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResul
 
 /** Wraps results so piscina moves their bodies to the worker instead of copying them. */
 function transferring(value: InvokeResult | InvokeResult[]): unknown {
-  const buffers = (Array.isArray(value) ? value : [value]).flatMap((r) => (r.ok ? [r.body.buffer as ArrayBuffer] : []));
+  const buffers = (Array.isArray(value) ? value : [value]).flatMap((r) => (r.ok && r.body.byteLength >= SMALL ? [r.body.buffer as ArrayBuffer] : []));
+  if (buffers.length === 0) return value;
   return Piscina.move({
     get [Piscina.transferableSymbol]() { return buffers; },
     get [Piscina.valueSymbol]() { return value; },

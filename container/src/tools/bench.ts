@@ -180,6 +180,18 @@ async function main(): Promise<void> {
     } finally {
       await stop(server);
     }
+    // The effect of opportunistic batching: the busiest scenario again with it turned off.
+    const offPort = await freePort();
+    const off = start(SERVE, [], { ...env(offPort, `${m.name.split(' ')[0]}-nobatch`), SAGEMAKER_BASE_DIR: m.dir, MODEL_SERVER_MAX_BATCH: '1' });
+    try {
+      await waitFor(`http://127.0.0.1:${offPort}/ping`);
+      const s = scenarios(m, '').find((x) => x.name === 'csv 1 row, c=40')!;
+      const own = await drive(offPort, s, seconds, 1);
+      const top = ceilingResults.get(`${m.name}|${s.name}`)!;
+      results.push({ model: m.name, scenario: `${s.name}, batching off`, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)) });
+    } finally {
+      await stop(off);
+    }
   }
 
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, workers, seconds, batch: batch || 'default' };

@@ -1,0 +1,52 @@
+// Opportunistic batching: when invocations queue for a thread, it runs them as one ONNX call. The answers
+// must be byte-for-byte what each request gets alone.
+import { randomCsvRows, treeEnsembleModel } from '../../container/src/tools/tree-model';
+import { baseDir, exampleBase } from '../helpers/models';
+import { request, requireNginx, startServer, type Server } from '../helpers/server';
+
+beforeAll(() => requireNginx());
+
+/** Mixed requests: CSV and JSON, 1 to 7 rows each, some with a bad value. */
+function requests(features: number): { body: string; type: string }[] {
+  const lines = randomCsvRows(400, features, 11);
+  const out: { body: string; type: string }[] = [];
+  for (let i = 0, at = 0; i < 80; i++) {
+    const n = 1 + (i % 7);
+    const rows = lines.slice(at, at + n);
+    at = (at + n) % 390;
+    if (i % 13 === 5) out.push({ type: 'text/csv', body: `${rows[0]}\nnot,a,number` });
+    else if (i % 3 === 0) out.push({ type: 'application/json', body: JSON.stringify({ instances: rows.map((r) => r.split(',').map(Number)) }) });
+    else out.push({ type: 'text/csv', body: rows.join('\n') });
+  }
+  return out;
+}
+
+async function answers(server: Server, reqs: { body: string; type: string }[]): Promise<string[]> {
+  // All at once: with one worker and one thread, most of them queue and are batched.
+  const replies = await Promise.all(reqs.map((r) => request(server.port, 'POST', '/invocations', { body: r.body, headers: { 'Content-Type': r.type, Accept: 'application/json' } })));
+  return replies.map((r) => `${r.status} ${r.body}`);
+}
+
+describe.each([
+  ['the example model', () => exampleBase(), 4],
+  ['a 150-tree ensemble', () => baseDir({ 'model.onnx': treeEnsembleModel({ features: 30, trees: 150 }) }), 30],
+])('%s', (_name, base, features) => {
+  test('gives identical answers with batching on and off, and batches under load', async () => {
+    const env = { MODEL_SERVER_WORKERS: '1', MODEL_SERVER_THREADS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities' };
+    const dir = base();
+    const [off, on] = await Promise.all([startServer({ baseDir: dir, env: { ...env, MODEL_SERVER_MAX_BATCH: '1' } }), startServer({ baseDir: dir, env })]);
+    try {
+      const reqs = requests(features);
+      const [a, b] = [await answers(off, reqs), await answers(on, reqs)];
+      expect(b).toEqual(a);
+      expect(a.filter((x) => x.startsWith('400 ')).length).toBeGreaterThan(0);
+      expect(a.filter((x) => x.startsWith('200 ')).length).toBeGreaterThan(60);
+      const batched = (s: Server) => s.logs.filter((l) => typeof l.batch === 'number' && (l.batch as number) > 1).length;
+      await on.waitForLog((l) => typeof l.batch === 'number');
+      expect(batched(on)).toBeGreaterThan(10);
+      expect(batched(off)).toBe(0);
+    } finally {
+      await Promise.all([off.stop(), on.stop()]);
+    }
+  });
+});
