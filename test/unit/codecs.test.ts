@@ -58,6 +58,25 @@ describe('text/csv decoding', () => {
     expect(fails(() => csv('1,2,3\n\n4,x,6')).message).toBe('line 3, column 2: "x" is not a number');
   });
 
+  test('the fast number path reads exactly the double Number() reads, for every shape of decimal', () => {
+    let seed = 1;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const shapes = [
+      () => (rnd() * 1000 - 500).toFixed(Math.floor(rnd() * 8)),
+      () => String(rnd() * 1e6),
+      () => rnd().toExponential(Math.floor(rnd() * 14)),
+      () => String(Math.floor(rnd() * 1e15)),
+      () => `${rnd() < 0.5 ? '-' : '+'}0.${String(Math.floor(rnd() * 1e9)).padStart(9, '0')}`,
+      () => `${Math.floor(rnd() * 100)}e${Math.floor(rnd() * 40) - 20}`,
+      () => ` ${(rnd() * 10).toFixed(3)} `,
+      () => `${Math.floor(rnd() * 1e17)}.5`,
+    ];
+    const cells = Array.from({ length: 40000 }, (_, i) => shapes[i % shapes.length]());
+    const m = matrix(csv(cells.join('\n'), { features: 1, inputType: 'float64' }));
+    const mismatches = cells.filter((c, i) => !Object.is(m.values[i], Number(c)));
+    expect(mismatches).toEqual([]);
+  });
+
   test('quoted fields are unquoted', () => {
     expect(rows(csv('"1","2.5"," 3 "'))).toEqual([[1, 2.5, 3]]);
   });
