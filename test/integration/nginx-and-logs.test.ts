@@ -35,11 +35,14 @@ test('nginx reuses its connections to the workers and keeps ordinary bodies in m
   try {
     const opened = () => server.logs.filter((l) => l.msg === 'nginx opened a connection to this worker').length;
     // Start-up pings that met a still-loading worker were retried elsewhere; nginx drops such connections.
+    // Log lines are buffered (flushed every 100 ms): let them arrive before counting.
+    await sleep(400);
     const before = opened();
     expect(before).toBeGreaterThan(0);
     for (let i = 0; i < 200; i++) expect((await csv(server.port, '5.1,3.5,1.4,0.2')).status).toBe(200);
     // 200 requests, each on a fresh client connection. Each nginx process (2 here) needs at most one
     // connection per worker (2) for sequential traffic; a socket per request would show 200.
+    await sleep(400);
     expect(opened() - before).toBeLessThanOrEqual(2 * 2);
     // A 5 MB body: nginx would warn "a client request body is buffered to a temporary file".
     const big = '5.1,3.5,1.4,0.2\n'.repeat(5 * 65536);
