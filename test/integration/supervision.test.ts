@@ -150,6 +150,23 @@ describe('supervision', () => {
     expect(server.nonJsonOutput()).toEqual([]);
   });
 
+  test('SIGTERM to the whole process group (pkill, kill -- -PGID): clean exit 0, in-flight request answered', async () => {
+    const server = await startServer({ baseDir: baseDir({ 'model.onnx': slowModel() }), env: { MODEL_SERVER_TIMEOUT: '30', MODEL_SERVER_WORKERS: '2' } });
+    try {
+      const pids = server.treePids();
+      const inFlight = csv(server.port, '2.5,1500000');
+      await sleep(200);
+      for (const pid of [server.pid, ...server.workerPids()]) process.kill(pid, 'SIGTERM');
+      expect((await inFlight).status).toBe(200);
+      expect((await server.exited).code).toBe(0);
+      expect(await waitGone(pids)).toBe(true);
+      expect(server.logs.filter((l) => l.level === 'error' || l.level === 'fatal').map((l) => l.msg)).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+    expect(server.nonJsonOutput()).toEqual([]);
+  });
+
   test('nginx dying stops the whole server with a clear log line and leaves no process behind', async () => {
     const server = await startServer({ baseDir: baseDir({ 'model.onnx': slowModel() }) });
     try {

@@ -65,8 +65,19 @@ export function runPrimary(config: Config, logger: Logger): void {
   const restarts = new Map<number, number>();
   const readySince = new Map<number, number>();
 
+  /** IPC to a worker that may be exiting this very moment: a failed send is not an error of ours. */
+  const tell = (w: Worker, message: PrimaryToWorker) => {
+    if (!w.isConnected()) return;
+    try {
+      w.send(message, (err: Error | null) => {
+        if (err) logger.debug({ err: err.message }, 'message to an exiting worker not delivered');
+      });
+    } catch {
+      // channel already closed
+    }
+  };
   const broadcast = (message: PrimaryToWorker) => {
-    for (const w of workers.values()) if (w.isConnected()) w.send(message);
+    for (const w of workers.values()) tell(w, message);
   };
 
   const killNginxGroup = (signal: NodeJS.Signals) => {
@@ -95,7 +106,7 @@ export function runPrimary(config: Config, logger: Logger): void {
     const stopWorkers = () => {
       if (workers.size === 0) return finish();
       for (const w of workers.values()) {
-        if (w.isConnected()) w.send({ type: 'shutdown' } satisfies PrimaryToWorker);
+        if (w.isConnected()) tell(w, { type: 'shutdown' });
         else w.process.kill('SIGTERM');
       }
     };
@@ -142,8 +153,14 @@ export function runPrimary(config: Config, logger: Logger): void {
   const fork = (slot: number) => {
     const worker = cluster.fork({ MODEL_SERVER_WORKER_SLOT: String(slot) });
     workers.set(slot, worker);
+    worker.on('error', (err) => logger.debug({ worker: slot, err: err.message }, 'IPC error with a worker'));
     worker.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return;
+      if (message.type === 'worker-listening') {
+        listening.add(slot);
+        if (listening.size === config.workers) startNginxOnce();
+        return;
+      }
       if (message.type === 'worker-fatal') {
         if (!everReady) fatal(message.error);
         else logger.error({ worker: slot, code: message.error.code }, `replacement worker failed to start: ${message.error.message}`);
@@ -151,7 +168,7 @@ export function runPrimary(config: Config, logger: Logger): void {
       }
       readySlots.add(slot);
       readySince.set(slot, Date.now());
-      worker.send({ type: 'health', state } satisfies PrimaryToWorker);
+      tell(worker, { type: 'health', state });
       if (everReady) {
         logger.info({ worker: slot, ms: message.ms }, 'replacement worker ready');
         return;
@@ -200,13 +217,19 @@ export function runPrimary(config: Config, logger: Logger): void {
     });
   };
 
-  for (let slot = 0; slot < config.workers; slot++) fork(slot);
+  // nginx starts once every worker listens (they answer 503 until their model is warm), so it never
+  // meets a missing socket: a refused connection in its log then always means a worker really died.
+  const listening = new Set<number>();
+  const startNginxOnce = () => {
+    if (nginx || shuttingDown) return;
+    nginx = startNginx(binary, config, conf, logger);
+    nginx.on('error', (err) => fatal({ code: 'NGINX_FAILED', message: `nginx could not be started: ${err.message}` }));
+    nginx.on('exit', (code, signal) => {
+      // Its worker processes must not outlive the master.
+      killNginxGroup('SIGKILL');
+      if (!shuttingDown) fatal({ code: 'NGINX_FAILED', message: `nginx exited unexpectedly (${signal ?? `code ${code}`}); stopping the server so the platform restarts it` });
+    });
+  };
 
-  nginx = startNginx(binary, config, conf, logger);
-  nginx.on('error', (err) => fatal({ code: 'NGINX_FAILED', message: `nginx could not be started: ${err.message}` }));
-  nginx.on('exit', (code, signal) => {
-    // Its worker processes must not outlive the master.
-    killNginxGroup('SIGKILL');
-    if (!shuttingDown) fatal({ code: 'NGINX_FAILED', message: `nginx exited unexpectedly (${signal ?? `code ${code}`}); stopping the server so the platform restarts it` });
-  });
+  for (let slot = 0; slot < config.workers; slot++) fork(slot);
 }

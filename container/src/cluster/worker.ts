@@ -44,17 +44,24 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
   let server: http.Server | undefined;
   let pool: InferencePool | undefined;
 
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    health = 'draining';
+    const exit = () => (pool ? pool.close(config.graceSeconds * 1000) : Promise.resolve()).finally(() => process.exit(0));
+    if (server) server.close(() => void exit());
+    else void exit();
+    server?.closeIdleConnections();
+  };
   process.on('message', (message) => {
     if (!isPrimaryMessage(message)) return;
     if (message.type === 'health') health = message.state;
-    if (message.type === 'shutdown') {
-      health = 'draining';
-      const exit = () => (pool ? pool.close(config.graceSeconds * 1000) : Promise.resolve()).finally(() => process.exit(0));
-      if (server) server.close(() => void exit());
-      else void exit();
-      server?.closeIdleConnections();
-    }
+    if (message.type === 'shutdown') shutdown();
   });
+  // A SIGTERM sent to the whole process group (pkill, kill -- -PGID) reaches workers too: finish what is
+  // in flight and exit, as on the primary's own shutdown message.
+  process.on('SIGTERM', shutdown);
 
   try {
     const dir = modelDir(config.baseDir);
@@ -89,6 +96,7 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
     });
     // nginx's worker processes may run as an unprivileged user; they must be able to connect.
     fs.chmodSync(socket, 0o666);
+    send({ type: 'worker-listening', slot });
 
     const model = await pool.ready();
     poolReady = true;
