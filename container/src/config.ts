@@ -35,6 +35,10 @@ export interface Config {
   readonly multiModel: boolean;
   /** SAGEMAKER_BATCH: set by SageMaker in batch transform. */
   readonly batch: boolean;
+  /** SAGEMAKER_BATCH_STRATEGY: the job's strategy when it set one (reported by /execution-parameters). */
+  readonly batchStrategy: 'MULTI_RECORD' | 'SINGLE_RECORD' | undefined;
+  /** SAGEMAKER_MAX_CONCURRENT_TRANSFORMS: the job's concurrency when it set one (reported by /execution-parameters). */
+  readonly maxConcurrentTransforms: number | undefined;
   /** LOG_LEVEL: pino level. */
   readonly logLevel: LogLevel;
   /** MODEL_SERVER_RUN_DIR: the one writable directory for nginx.conf, sockets, pid and temp files. */
@@ -167,18 +171,32 @@ export function loadConfig(env: Env = process.env): Config {
 
   const base = pick(env, 'SAGEMAKER_BASE_DIR');
 
+  const strategy = pick(env, 'SAGEMAKER_BATCH_STRATEGY');
+  let batchStrategy: Config['batchStrategy'];
+  if (strategy) {
+    const v = strategy.value.toUpperCase().replace(/[^A-Z]/g, '');
+    if (v === 'MULTIRECORD') batchStrategy = 'MULTI_RECORD';
+    else if (v === 'SINGLERECORD') batchStrategy = 'SINGLE_RECORD';
+    else fail(strategy.name, strategy.value, 'MULTI_RECORD or SINGLE_RECORD');
+  }
+  const concurrent = pick(env, 'SAGEMAKER_MAX_CONCURRENT_TRANSFORMS');
+
   const config: Config = {
     baseDir: path.resolve(base?.value ?? '/opt/ml'),
     port,
     workers: integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], usableCpus(), 1, 512),
     threads: integer(env, ['MODEL_SERVER_THREADS'], 1, 1, 256),
     intraOpThreads: integer(env, ['MODEL_SERVER_INTRA_OP_THREADS'], 1, 1, 256),
-    timeoutSeconds: decimal(env, ['MODEL_SERVER_TIMEOUT', 'SAGEMAKER_MODEL_SERVER_TIMEOUT'], 60, 0.1, 3600),
+    // Batch transform allows up to 3600 s per request (the job's InvocationsTimeoutInSeconds, which the
+    // container cannot see): default to that, so the container never cuts short what SageMaker allows.
+    timeoutSeconds: decimal(env, ['MODEL_SERVER_TIMEOUT', 'SAGEMAKER_MODEL_SERVER_TIMEOUT'], batch ? 3600 : 60, 0.1, 3600),
     maxPayloadMb: decimal(env, ['SAGEMAKER_MAX_PAYLOAD_IN_MB'], batch ? 100 : 6, 0, 100000),
     defaultAccept,
     inferenceOutput,
     multiModel: boolean(env, 'SAGEMAKER_MULTI_MODEL', false),
     batch,
+    batchStrategy,
+    maxConcurrentTransforms: concurrent ? integer(env, ['SAGEMAKER_MAX_CONCURRENT_TRANSFORMS'], 1, 1, 10000) : undefined,
     logLevel,
     runDir,
     maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),

@@ -24,6 +24,13 @@ describe('config', () => {
     expect(loadConfig({ SAGEMAKER_BATCH: 'true', SAGEMAKER_MAX_PAYLOAD_IN_MB: '20' }).maxPayloadMb).toBe(20);
   });
 
+  test('batch transform: up to 3600 s per request by default, and the job\'s strategy and concurrency', () => {
+    expect(loadConfig({ SAGEMAKER_BATCH: 'true' }).timeoutSeconds).toBe(3600);
+    expect(loadConfig({ SAGEMAKER_BATCH: 'true', MODEL_SERVER_TIMEOUT: '120' }).timeoutSeconds).toBe(120);
+    expect(loadConfig({ SAGEMAKER_BATCH_STRATEGY: 'SingleRecord', SAGEMAKER_MAX_CONCURRENT_TRANSFORMS: '8' })).toMatchObject({ batchStrategy: 'SINGLE_RECORD', maxConcurrentTransforms: 8 });
+    expect(loadConfig({ SAGEMAKER_BATCH_STRATEGY: 'MULTI_RECORD' }).batchStrategy).toBe('MULTI_RECORD');
+  });
+
   test('0 means no payload limit', () => {
     expect(payloadLimitBytes(loadConfig({ SAGEMAKER_MAX_PAYLOAD_IN_MB: '0' }))).toBeUndefined();
     expect(payloadLimitBytes(loadConfig({}))).toBe(6 * 1024 * 1024);
@@ -55,6 +62,8 @@ describe('config', () => {
     [{ SAGEMAKER_INFERENCE_OUTPUT: 'probability,probability' }, 'each key at most once'],
     [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'csv' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="csv" is invalid: expected a media type'],
     [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines'],
+    [{ SAGEMAKER_BATCH_STRATEGY: 'sometimes' }, 'SAGEMAKER_BATCH_STRATEGY="sometimes" is invalid: expected MULTI_RECORD or SINGLE_RECORD'],
+    [{ SAGEMAKER_MAX_CONCURRENT_TRANSFORMS: '0' }, 'SAGEMAKER_MAX_CONCURRENT_TRANSFORMS="0" is invalid'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent'],
     [{ SAGEMAKER_SAFE_PORT_RANGE: '8000' }, 'SAGEMAKER_SAFE_PORT_RANGE="8000" is invalid'],
     [{ MODEL_SERVER_RUN_DIR: `/tmp/${'x'.repeat(100)}` }, 'expected a path of at most 90 bytes'],

@@ -84,14 +84,18 @@ function preview(s: string): string {
 }
 
 export class MatrixBuilder {
-  private values: Float64Array;
+  private values: Float32Array | Float64Array;
+  private readonly Values: Float32ArrayConstructor | Float64ArrayConstructor;
   private rows = 0;
   private width: number | null;
   private readonly maxAbs: number;
 
   constructor(private readonly schema: TabularSchema, expectedRows = 16) {
     this.width = schema.features;
-    this.values = new Float64Array(Math.max(1, expectedRows) * (this.width ?? 8));
+    // Stored at the model's own precision: the float32 copy would be made anyway, and large batches
+    // then hold one array of the payload's numbers instead of two.
+    this.Values = schema.inputType === 'float64' ? Float64Array : Float32Array;
+    this.values = new this.Values(Math.max(1, expectedRows) * (this.width ?? 8));
     this.maxAbs = schema.inputType === 'float64' ? Number.MAX_VALUE : FLOAT32_MAX;
   }
 
@@ -108,7 +112,7 @@ export class MatrixBuilder {
     }
     const needed = (this.rows + 1) * this.width;
     if (needed > this.values.length) {
-      const grown = new Float64Array(Math.max(needed, this.values.length * 2));
+      const grown = new this.Values(Math.max(needed, this.values.length * 2));
       grown.set(this.values);
       this.values = grown;
     }

@@ -11,11 +11,11 @@ export interface TabularSchema {
   inputType?: 'float32' | 'float64';
 }
 
-/** Decoded rows, row-major. */
+/** Decoded rows, row-major, already in the model input's precision (float32 models get a Float32Array). */
 export interface Matrix {
   rows: number;
   width: number;
-  values: Float64Array;
+  values: Float32Array | Float64Array;
 }
 
 /** What a request body holds: rows for a tabular model, or a parsed KServe V2 tensor request. */

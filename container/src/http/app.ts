@@ -51,9 +51,10 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   app.get('/execution-parameters', (_req, res) => {
+    // What this server can run at once; the job's own settings, when SageMaker passed them, win.
     res.json({
-      MaxConcurrentTransforms: config.workers * config.threads,
-      BatchStrategy: 'MULTI_RECORD',
+      MaxConcurrentTransforms: config.maxConcurrentTransforms ?? config.workers * config.threads,
+      BatchStrategy: config.batchStrategy ?? 'MULTI_RECORD',
       MaxPayloadInMB: config.maxPayloadMb === 0 ? 6 : Math.max(1, Math.floor(config.maxPayloadMb)),
     });
   });

@@ -143,7 +143,8 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
   const input = inputs[0];
   const predict = async (matrix: Matrix): Promise<Predictions> => {
     if (!layout) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor; send KServe V2 tensors');
-    const data = input.type === 'float64' ? matrix.values : Float32Array.from(matrix.values);
+    const want = input.type === 'float64' ? Float64Array : Float32Array;
+    const data = matrix.values instanceof want ? matrix.values : want.from(matrix.values);
     const feeds = { [input.name]: new ort.Tensor(input.type as 'float32' | 'float64', data, [matrix.rows, matrix.width]) };
     let result: ort.InferenceSession.OnnxValueMapType;
     try {

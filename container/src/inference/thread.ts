@@ -94,7 +94,7 @@ async function invokeBatch(model: LoadedModel, tasks: InvokeTask[]): Promise<Inv
     let shared: Predictions | undefined;
     if (members.length > 1) {
       const total = matrices.reduce((n, m) => n + m.rows, 0);
-      const values = new Float64Array(total * width);
+      const values = new (matrices[0].values.constructor as Float32ArrayConstructor)(total * width);
       let offset = 0;
       for (const m of matrices) {
         values.set(m.values, offset);
