@@ -13,6 +13,25 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined): 
   if (limitBytes !== undefined && Number.isFinite(declared) && declared > limitBytes) {
     return Promise.reject(payloadTooLarge(limitBytes));
   }
+  // nginx buffers the body and sends its length: then one exactly-sized array takes the chunks as they
+  // arrive, instead of a chunk list plus a joined copy (twice the payload, for a 100 MB batch).
+  if (Number.isSafeInteger(declared) && declared >= 0 && req.headers['transfer-encoding'] === undefined) {
+    return new Promise((resolve, reject) => {
+      const body = new Uint8Array(declared);
+      let offset = 0;
+      req.on('data', (chunk: Buffer) => {
+        if (offset + chunk.length > declared) {
+          reject(new ServerError('EMPTY_PAYLOAD', `the body is longer than its Content-Length (${declared} bytes)`));
+          req.destroy();
+          return;
+        }
+        body.set(chunk, offset);
+        offset += chunk.length;
+      });
+      req.on('end', () => (offset === declared ? resolve(body) : reject(new ServerError('EMPTY_PAYLOAD', `the body ended after ${offset} of its ${declared} bytes`))));
+      req.on('error', (err) => reject(new ServerError('EMPTY_PAYLOAD', `the request body could not be read: ${err.message}`)));
+    });
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

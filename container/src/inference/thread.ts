@@ -31,8 +31,33 @@ function failure(err: unknown): InvokeResult {
   return { ok: false, error, detail };
 }
 
+/** Rows per ONNX call for large requests: bounds the memory of labels, probabilities and output text. */
+const CHUNK_ROWS = 65_536;
+
 /** A decoded invocation: answered already (tensors, errors), or rows waiting for the model. */
-type Step = { result: InvokeResult } | { matrix: Matrix; finish: (p: Predictions) => InvokeResult };
+type Step = { result: InvokeResult } | { matrix: Matrix; finish: (p: Predictions) => InvokeResult; chunkText?: (p: Predictions, first: boolean, last: boolean) => string; contentType?: string };
+
+const JSON_HEAD = '{"predictions":[';
+
+/** Text of one chunk of a response, so that the chunks concatenated are the whole response. */
+function chunkText(encode: (p: Predictions) => string, mediaType: string): (p: Predictions, first: boolean, last: boolean) => string {
+  if (mediaType !== 'application/json') return (p) => encode(p);
+  // {"predictions":[...]}: each chunk's items, joined by commas inside one wrapper.
+  return (p, first, last) => {
+    const items = encode(p).slice(JSON_HEAD.length, -2);
+    return `${first ? JSON_HEAD : ','}${items}${last ? ']}' : ''}`;
+  };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
 
 async function prepare(model: LoadedModel, task: InvokeTask): Promise<Step> {
   if (task.deadline !== undefined && Date.now() > task.deadline) {
@@ -50,6 +75,8 @@ async function prepare(model: LoadedModel, task: InvokeTask): Promise<Step> {
   if (!media || !decoder?.decode || !encoder?.encode) throw new ServerError('INTERNAL_ERROR', `no codec for ${task.contentType} -> ${task.accept}`);
 
   const decoded = decoder.decode(decodeText(task.body, media.params.charset), { schema, params: media.params });
+  // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
+  task.body = new Uint8Array(0);
   if (decoded.kind === 'tensors') {
     const request = decodeV2(decoded.doc, model.description.inputs, model.description.outputs);
     if (!task.v2Acceptable) throw new ServerError('NOT_ACCEPTABLE', 'KServe V2 requests are answered with application/json, which Accept does not allow');
@@ -57,7 +84,20 @@ async function prepare(model: LoadedModel, task: InvokeTask): Promise<Step> {
     return { result: done(encodeV2(outputs, 'model', request.id), 'application/json', request.inputs[0]?.dims[0] ?? 1) };
   }
   const rows = decoded.matrix.rows;
-  return { matrix: decoded.matrix, finish: (p) => done(encoder.encode!(p, { keys }), encoder.mediaType, rows) };
+  const encode = (p: Predictions) => encoder.encode!(p, { keys });
+  return { matrix: decoded.matrix, finish: (p) => done(encode(p), encoder.mediaType, rows), chunkText: chunkText(encode, encoder.mediaType), contentType: encoder.mediaType };
+}
+
+/** A large request, CHUNK_ROWS at a time: each chunk is run, encoded to bytes and released. */
+async function runChunked(model: LoadedModel, step: { matrix: Matrix; chunkText?: (p: Predictions, first: boolean, last: boolean) => string; contentType?: string }): Promise<InvokeResult> {
+  const { matrix } = step;
+  const parts: Uint8Array[] = [];
+  for (let from = 0; from < matrix.rows; from += CHUNK_ROWS) {
+    const to = Math.min(matrix.rows, from + CHUNK_ROWS);
+    const view = { rows: to - from, width: matrix.width, values: matrix.values.subarray(from * matrix.width, to * matrix.width) };
+    parts.push(utf8.encode(step.chunkText!(await model.predict(view), from === 0, to === matrix.rows)));
+  }
+  return { ok: true, body: concat(parts), contentType: step.contentType!, records: matrix.rows };
 }
 
 async function settle(step: Step, predict: () => Promise<Predictions>): Promise<InvokeResult> {
@@ -117,6 +157,7 @@ async function invokeBatch(model: LoadedModel, tasks: InvokeTask[]): Promise<Inv
 
 async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResult> {
   const step = await prepare(model, task);
+  if (!('result' in step) && step.chunkText && step.matrix.rows > CHUNK_ROWS) return runChunked(model, step);
   return settle(step, () => model.predict((step as { matrix: Matrix }).matrix));
 }
 

@@ -1,0 +1,349 @@
+// A local SageMaker batch transform: splits input files the way SageMaker does, sends mini-batches to
+// /invocations with N in flight, retries failures, and assembles <name>.out by line in input order. Runs
+// against a running endpoint, or starts container/serve itself in batch mode.
+// usage: transform --input FILE|DIR --output DIR [--endpoint URL] [--content-type T] [--accept T]
+//          [--split-type Line|None] [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N]
+//          [--max-concurrent N] [--base-dir DIR]
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export interface TransformOptions {
+  input: string;
+  output: string;
+  endpoint?: string;
+  contentType: string;
+  accept?: string;
+  splitType: 'Line' | 'None';
+  batchStrategy?: 'MultiRecord' | 'SingleRecord';
+  maxPayloadMb?: number;
+  maxConcurrent?: number;
+  /** Model folder root for the server this tool starts (default SAGEMAKER_BASE_DIR, else local-test/test-dir). */
+  baseDir?: string;
+}
+
+export interface TransformSummary {
+  files: number;
+  failedFiles: string[];
+  records: number;
+  requests: number;
+  retries: number;
+  seconds: number;
+}
+
+export class UsageError extends Error {}
+
+const USAGE = 'usage: transform-local.sh --input FILE|DIR --output DIR [--endpoint URL] [--content-type T] [--accept T] [--split-type Line|None] [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N] [--max-concurrent N] [--base-dir DIR]';
+const ROOT = path.resolve(__dirname, '../../..');
+const LINE_TYPES = new Set(['text/csv', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl']);
+
+export function parseArgs(argv: string[]): TransformOptions {
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (!flag.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(flag)}`);
+    const value = argv[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    values[flag.slice(2)] = value;
+    i++;
+  }
+  const known = ['input', 'output', 'endpoint', 'content-type', 'accept', 'split-type', 'batch-strategy', 'max-payload-mb', 'max-concurrent', 'base-dir'];
+  for (const key of Object.keys(values)) if (!known.includes(key)) throw new UsageError(`unknown option --${key}`);
+  if (!values.input) throw new UsageError('--input is required');
+  if (!values.output) throw new UsageError('--output is required');
+  const split = values['split-type'] ?? 'Line';
+  if (split !== 'Line' && split !== 'None') throw new UsageError(`--split-type must be Line or None, not ${JSON.stringify(split)}`);
+  const strategy = values['batch-strategy'];
+  if (strategy !== undefined && strategy !== 'MultiRecord' && strategy !== 'SingleRecord') throw new UsageError(`--batch-strategy must be MultiRecord or SingleRecord, not ${JSON.stringify(strategy)}`);
+  const number = (key: string, min: number, max: number): number | undefined => {
+    if (values[key] === undefined) return undefined;
+    const n = Number(values[key]);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${key} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+  return {
+    input: path.resolve(values.input),
+    output: path.resolve(values.output),
+    endpoint: values.endpoint?.replace(/\/+$/, ''),
+    contentType: values['content-type'] ?? 'text/csv',
+    accept: values.accept,
+    splitType: split,
+    batchStrategy: strategy as TransformOptions['batchStrategy'],
+    maxPayloadMb: number('max-payload-mb', 0, 100),
+    maxConcurrent: number('max-concurrent', 1, 1000),
+    baseDir: values['base-dir'] ? path.resolve(values['base-dir']) : undefined,
+  };
+}
+
+function inputFiles(input: string): { file: string; relative: string }[] {
+  const stat = fs.statSync(input, { throwIfNoEntry: false });
+  if (!stat) throw new UsageError(`--input ${input} does not exist`);
+  if (stat.isFile()) return [{ file: input, relative: path.basename(input) }];
+  const out: { file: string; relative: string }[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) walk(full);
+      else out.push({ file: full, relative: path.relative(input, full) });
+    }
+  };
+  walk(input);
+  if (out.length === 0) throw new UsageError(`--input ${input} holds no files`);
+  return out;
+}
+
+interface Reply {
+  status: number;
+  body: Buffer;
+}
+
+function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string, string>, chunked: boolean): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: url.hostname, port: url.port, path: '/invocations', method: 'POST', headers: chunked ? headers : { ...headers, 'Content-Length': String(body.length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (chunked) {
+      // MaxPayloadInMB=0: SageMaker streams unbounded bodies with chunked transfer encoding.
+      for (let at = 0; at < body.length; at += 1 << 20) req.write(body.subarray(at, at + (1 << 20)));
+      req.end();
+    } else req.end(body);
+  });
+}
+
+async function get(url: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+    }).on('error', reject);
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(endpoint: string, server: ChildProcess | undefined, seconds = 60): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (server && server.exitCode !== null) throw new Error(`the server exited (code ${server.exitCode}) before it was ready`);
+    try {
+      if ((await get(`${endpoint}/ping`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${endpoint}/ping did not answer 200 within ${seconds} s`);
+}
+
+/** Starts container/serve in batch mode with the job's settings in its environment, as SageMaker does. */
+async function startServer(options: TransformOptions): Promise<{ endpoint: string; server: ChildProcess }> {
+  const port = await freePort();
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'transform-'));
+  fs.chmodSync(runDir, 0o755);
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    SAGEMAKER_BATCH: 'true',
+    SAGEMAKER_BIND_TO_PORT: String(port),
+    MODEL_SERVER_RUN_DIR: path.join(runDir, 'run'),
+    SAGEMAKER_BASE_DIR: options.baseDir ?? process.env.SAGEMAKER_BASE_DIR ?? path.join(ROOT, 'local-test/test-dir'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+  };
+  if (options.maxPayloadMb !== undefined) env.SAGEMAKER_MAX_PAYLOAD_IN_MB = String(options.maxPayloadMb);
+  if (options.batchStrategy) env.SAGEMAKER_BATCH_STRATEGY = options.batchStrategy === 'MultiRecord' ? 'MULTI_RECORD' : 'SINGLE_RECORD';
+  if (options.maxConcurrent !== undefined) env.SAGEMAKER_MAX_CONCURRENT_TRANSFORMS = String(options.maxConcurrent);
+  const server = spawn(path.join(ROOT, 'container/serve'), [], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const endpoint = `http://127.0.0.1:${port}`;
+  await waitForPing(endpoint, server);
+  return { endpoint, server };
+}
+
+/** Whole records, packed as SageMaker packs them: up to the payload limit (MultiRecord) or one each. */
+function miniBatches(text: Buffer, file: string, options: Required<Pick<TransformOptions, 'splitType'>> & { strategy: string; limitBytes: number }): { batches: Buffer[]; records: number[] } {
+  if (options.splitType === 'None') {
+    if (options.limitBytes > 0 && text.length > options.limitBytes) {
+      throw new Error(`${file} is ${text.length} bytes, larger than MaxPayloadInMB allows (${options.limitBytes} bytes), and SplitType is None`);
+    }
+    return { batches: [text], records: [1] };
+  }
+  const batches: Buffer[] = [];
+  const records: number[] = [];
+  let start = -1;
+  let end = 0;
+  let count = 0;
+  let line = 0;
+  const flush = () => {
+    if (count > 0) {
+      batches.push(Buffer.concat([text.subarray(start, end), Buffer.from('\n')]));
+      records.push(count);
+    }
+    start = -1;
+    count = 0;
+  };
+  for (let at = 0; at < text.length; ) {
+    let nl = text.indexOf(10, at);
+    if (nl < 0) nl = text.length;
+    line += 1;
+    let stop = nl;
+    if (stop > at && text[stop - 1] === 13) stop -= 1;
+    if (stop > at) {
+      const size = stop - at + 1;
+      if (options.limitBytes > 0 && size > options.limitBytes) {
+        throw new Error(`${file}, line ${line}: the record is ${size - 1} bytes, larger than MaxPayloadInMB allows (${options.limitBytes} bytes, newline included)`);
+      }
+      const batchSize = start < 0 ? 0 : end - start + 1;
+      if (count > 0 && (options.strategy === 'SINGLE_RECORD' || (options.limitBytes > 0 && batchSize + size > options.limitBytes))) flush();
+      if (start < 0) start = at;
+      // A batch is the input's own bytes from its first record to its last (CRLF and blank lines between
+      // records included: the server reads them as the original file), plus a final newline.
+      end = stop;
+      count += 1;
+    }
+    at = nl + 1;
+  }
+  flush();
+  return { batches, records };
+}
+
+function progress(done: number, total: number, file: string): void {
+  if (!process.stderr.isTTY) return;
+  const width = 30;
+  const filled = total > 0 ? Math.round((done / total) * width) : width;
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round((100 * done) / Math.max(total, 1))).padStart(3)}% ${done}/${total} records  ${file.slice(-40)}`);
+}
+
+export async function runTransform(options: TransformOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<TransformSummary> {
+  const files = inputFiles(options.input);
+  const started = performance.now();
+  let server: ChildProcess | undefined;
+  let endpoint = options.endpoint;
+  if (!endpoint) {
+    ({ endpoint, server } = await startServer(options));
+  } else {
+    await waitForPing(endpoint, undefined, 30);
+  }
+  const summary: TransformSummary = { files: files.length, failedFiles: [], records: 0, requests: 0, retries: 0, seconds: 0 };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  try {
+    // The job's settings win; the container fills the rest; without an answer, SageMaker's defaults.
+    let params = { MaxConcurrentTransforms: 1, BatchStrategy: 'MULTI_RECORD', MaxPayloadInMB: 6 };
+    const reply = await get(`${endpoint}/execution-parameters`).catch(() => undefined);
+    if (reply?.status === 200) params = { ...params, ...JSON.parse(reply.body.toString('utf8')) };
+    const concurrent = options.maxConcurrent ?? params.MaxConcurrentTransforms;
+    const strategy = options.batchStrategy ? (options.batchStrategy === 'MultiRecord' ? 'MULTI_RECORD' : 'SINGLE_RECORD') : params.BatchStrategy;
+    const payloadMb = options.maxPayloadMb ?? params.MaxPayloadInMB;
+    const limitBytes = payloadMb * 1024 * 1024;
+    log(`transform: ${files.length} file(s) -> ${options.output}; ${concurrent} in flight, ${strategy}, MaxPayloadInMB=${payloadMb}${payloadMb === 0 ? ' (chunked)' : ''}, SplitType=${options.splitType}`);
+    const url = new URL(endpoint);
+    const headers: Record<string, string> = { 'Content-Type': options.contentType };
+    if (options.accept) headers.Accept = options.accept;
+    const lineOutput = LINE_TYPES.has((options.accept ?? options.contentType).split(';')[0].trim().toLowerCase());
+
+    for (const { file, relative } of files) {
+      const target = path.join(options.output, `${relative}.out`);
+      const partial = `${target}.partial`;
+      try {
+        const { batches, records } = miniBatches(fs.readFileSync(file), relative, { splitType: options.splitType, strategy, limitBytes });
+        const total = records.reduce((a, b) => a + b, 0);
+        const answers: Buffer[] = new Array(batches.length);
+        let next = 0;
+        let done = 0;
+        const send = async (i: number): Promise<Buffer> => {
+          for (let attempt = 1; ; attempt++) {
+            summary.requests += 1;
+            let failure: string;
+            try {
+              const r = await post(agent, url, batches[i], { ...headers, 'X-Amzn-SageMaker-Input-Object': relative }, payloadMb === 0);
+              if (r.status === 200) return r.body;
+              failure = `HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`;
+              // A client error will not change on retry; a server error or overload may.
+              if (r.status >= 400 && r.status < 500 && r.status !== 429) throw new Error(`mini-batch ${i + 1} of ${relative} failed: ${failure}`);
+            } catch (err) {
+              if ((err as Error).message.startsWith('mini-batch')) throw err;
+              failure = (err as Error).message;
+            }
+            if (attempt > 3) throw new Error(`mini-batch ${i + 1} of ${relative} failed after 3 retries: ${failure}`);
+            summary.retries += 1;
+            await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+          }
+        };
+        const lane = async () => {
+          while (next < batches.length) {
+            const i = next++;
+            let answer = await send(i);
+            if (answer.length > 0 && answer[answer.length - 1] !== 10) answer = Buffer.concat([answer, Buffer.from('\n')]);
+            if (lineOutput && options.splitType === 'Line') {
+              let lines = 0;
+              for (let at = answer.indexOf(10); at >= 0; at = answer.indexOf(10, at + 1)) lines++;
+              if (lines !== records[i]) throw new Error(`mini-batch ${i + 1} of ${relative}: ${lines} output line(s) for ${records[i]} record(s)`);
+            }
+            answers[i] = answer;
+            done += records[i];
+            progress(done, total, relative);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(concurrent, batches.length) }, lane));
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        // Assembled by line, in input order, and only renamed into place once complete.
+        const out = fs.openSync(partial, 'w');
+        try {
+          for (const a of answers) fs.writeSync(out, a);
+        } finally {
+          fs.closeSync(out);
+        }
+        fs.renameSync(partial, target);
+        summary.records += total;
+        if (process.stderr.isTTY) process.stderr.write('\n');
+      } catch (err) {
+        fs.rmSync(partial, { force: true });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        log(`transform: FAILED ${relative}: ${(err as Error).message}`);
+        summary.failedFiles.push(relative);
+      }
+    }
+  } finally {
+    agent.destroy();
+    if (server && server.exitCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server!.once('exit', r));
+    }
+  }
+  summary.seconds = (performance.now() - started) / 1000;
+  const rate = summary.records / Math.max(summary.seconds, 1e-9);
+  log(`transform: ${summary.files - summary.failedFiles.length}/${summary.files} file(s), ${summary.records} records, ${summary.requests} requests, ${summary.retries} retries, ${Math.round(rate)} records/s, ${summary.seconds.toFixed(2)} s`);
+  return summary;
+}
+
+if (require.main === module) {
+  let options: TransformOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`transform: ${(err as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  runTransform(options).then(
+    (s) => {
+      process.exitCode = s.failedFiles.length > 0 ? 1 : 0;
+    },
+    (err) => {
+      process.stderr.write(`transform: ${(err as Error).message}\n${err instanceof UsageError ? `${USAGE}\n` : ''}`);
+      process.exitCode = err instanceof UsageError ? 2 : 1;
+    },
+  );
+}
