@@ -18,15 +18,16 @@ if (cluster.isPrimary) {
   const conf = writeNginxConf(config);
   testNginxConf(binary, config, conf);
   let ready = 0;
+  let nginx: ReturnType<typeof startNginx> | undefined;
+  // As in serve: nginx starts once every worker listens.
   for (let slot = 0; slot < config.workers; slot++) {
     cluster.fork({ MODEL_SERVER_WORKER_SLOT: String(slot) }).on('message', () => {
       ready += 1;
-      if (ready === config.workers) console.log('ceiling ready');
+      if (ready === config.workers) nginx = startNginx(binary, config, conf, logger);
     });
   }
-  const nginx = startNginx(binary, config, conf, logger);
   const stop = () => {
-    if (nginx.pid) process.kill(-nginx.pid, 'SIGQUIT');
+    if (nginx?.pid) process.kill(-nginx.pid, 'SIGQUIT');
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     setTimeout(() => process.exit(0), 300);
   };
