@@ -3,7 +3,7 @@ import { jsonCodec, octetStreamCodec } from '../../container/src/codecs/json';
 import { jsonLinesCodec } from '../../container/src/codecs/jsonlines';
 import { REQUEST_TYPES, RESPONSE_TYPES, requestCodec, responseCodec } from '../../container/src/codecs/registry';
 import type { Decoded, Matrix, TabularSchema } from '../../container/src/codecs/types';
-import { ServerError } from '../../container/src/errors';
+import { thrown } from '../helpers/errors';
 import type { Predictions } from '../../container/src/inference/predictions';
 
 const NAMES = ['a', 'b', 'c'];
@@ -16,15 +16,7 @@ const matrix = (d: Decoded): Matrix => {
 };
 const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, r) => Array.from(m.values.subarray(r * m.width, (r + 1) * m.width)));
 
-function fails(fn: () => unknown): ServerError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ServerError) return err;
-    throw err;
-  }
-  throw new Error('expected a ServerError');
-}
+const fails = thrown;
 
 const rows = (d: Decoded) => rowsOf(matrix(d));
 const csv = (text: string, schema: TabularSchema | null = anonymous, params: Record<string, string> = {}) => csvCodec.decode!(text, { schema, params });

@@ -1,14 +1,7 @@
 import { loadConfig, payloadLimitBytes } from '../../container/src/config';
-import { ServerError } from '../../container/src/errors';
+import { thrown } from '../helpers/errors';
 
-function errorOf(env: Record<string, string>): ServerError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    return err as ServerError;
-  }
-  throw new Error('expected loadConfig to fail');
-}
+const errorOf = (env: Record<string, string>) => thrown(() => loadConfig(env));
 
 describe('config', () => {
   test('defaults follow SageMaker', () => {

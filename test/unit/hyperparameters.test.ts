@@ -1,17 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ServerError } from '../../container/src/errors';
+import { thrown } from '../helpers/errors';
 import { DEFAULTS, HYPERPARAMETER_KEYS, parseHyperparameters } from '../../container/src/train/hyperparameters';
 
-function fails(raw: Record<string, unknown>): string {
-  try {
-    parseHyperparameters(raw);
-  } catch (err) {
-    if (err instanceof ServerError) return err.message;
-    throw err;
-  }
-  throw new Error('expected a ServerError');
-}
+const fails = (raw: Record<string, unknown>) => thrown(() => parseHyperparameters(raw)).message;
 
 describe('training hyperparameters', () => {
   test('every value arrives as a string and is parsed to its type; the rest keep their defaults', () => {

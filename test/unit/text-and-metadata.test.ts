@@ -2,19 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeText } from '../../container/src/codecs/text';
-import { ServerError } from '../../container/src/errors';
+import { thrown } from '../helpers/errors';
 import { GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
 import { featuresFromMetadata, readModelMetadata } from '../../container/src/onnx/reader';
 
-function fails(fn: () => unknown): ServerError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ServerError) return err;
-    throw err;
-  }
-  throw new Error('expected a ServerError');
-}
+const fails = thrown;
 
 describe('body text decoding', () => {
   test.each([

@@ -1,5 +1,5 @@
 import { decodeV2, encodeV2, type TensorData } from '../../container/src/codecs/v2';
-import { ServerError } from '../../container/src/errors';
+import { thrown } from '../helpers/errors';
 import type { TensorInfo } from '../../container/src/inference/protocol';
 
 const INPUTS: TensorInfo[] = [
@@ -21,15 +21,7 @@ const ok = {
   outputs: [{ name: 'b2' }],
 };
 
-function fails(doc: unknown): ServerError {
-  try {
-    decodeV2(doc, INPUTS, OUTPUTS);
-  } catch (err) {
-    if (err instanceof ServerError) return err;
-    throw err;
-  }
-  throw new Error('expected a ServerError');
-}
+const fails = (doc: unknown) => thrown(() => decodeV2(doc, INPUTS, OUTPUTS));
 
 const withInput = (name: string, patch: Record<string, unknown>) => ({ ...ok, inputs: ok.inputs.map((i) => (i.name === name ? { ...i, ...patch } : i)) });
 
