@@ -52,3 +52,22 @@ describe.each([
     }
   });
 });
+
+test('a large request queued with small ones still answers every row, and the small ones are unaffected', async () => {
+  const server = await startServer({ baseDir: exampleBase(), env: { MODEL_SERVER_WORKERS: '1', MODEL_SERVER_THREADS: '1', SAGEMAKER_BATCH: 'true' } });
+  try {
+    const big = randomCsvRows(200_000, 4, 21).join('\n');
+    const small = randomCsvRows(20, 4, 22);
+    const replies = await Promise.all([
+      request(server.port, 'POST', '/invocations', { body: small[0], headers: { 'Content-Type': 'text/csv' } }),
+      request(server.port, 'POST', '/invocations', { body: big, headers: { 'Content-Type': 'text/csv' } }),
+      ...small.slice(1).map((row) => request(server.port, 'POST', '/invocations', { body: row, headers: { 'Content-Type': 'text/csv' } })),
+    ]);
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    expect(replies[1].body.split('\n').filter(Boolean)).toHaveLength(200_000);
+    const alone = await Promise.all(small.map((row) => request(server.port, 'POST', '/invocations', { body: row, headers: { 'Content-Type': 'text/csv' } })));
+    expect([replies[0], ...replies.slice(2)].map((r) => r.body)).toEqual(alone.map((r) => r.body));
+  } finally {
+    await server.stop();
+  }
+});

@@ -125,10 +125,13 @@ async function invokeBatch(model: LoadedModel, tasks: InvokeTask[]): Promise<Inv
   }
   const results: InvokeResult[] = new Array(tasks.length);
   const groups = new Map<number, number[]>();
-  steps.forEach((step, i) => {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
     if ('result' in step) results[i] = step.result;
+    // A large request keeps its own chunked path: sharing a call would hold all its rows' outputs at once.
+    else if (step.chunkText && step.matrix.rows > CHUNK_ROWS) results[i] = await runChunked(model, step).catch(failure);
     else groups.set(step.matrix.width, [...(groups.get(step.matrix.width) ?? []), i]);
-  });
+  }
   for (const [width, members] of groups) {
     const matrices = members.map((i) => (steps[i] as { matrix: Matrix }).matrix);
     let shared: Predictions | undefined;
