@@ -84,9 +84,26 @@ function csvField(v: FieldValue): string {
 }
 
 function encode(p: Predictions, ctx: EncodeContext): string {
-  let out = '';
-  for (let r = 0; r < p.rows; r++) out += `${recordValues(p, ctx.keys, r).map(csvField).join(',')}\n`;
-  return out;
+  const parts: string[] = new Array(p.rows);
+  if (p.kind === 'classification' && ctx.keys.length === 1 && ctx.keys[0] === 'predicted_label') {
+    // The default output: one label per line. Labels repeat (they are class names), so each distinct one
+    // is formatted once; this was the slowest step of a large batch.
+    const formatted = new Map<string | number, string>();
+    for (let r = 0; r < p.rows; r++) {
+      const label = p.labels[r];
+      let field = formatted.get(label);
+      if (field === undefined) {
+        field = csvField(label);
+        formatted.set(label, field);
+      }
+      parts[r] = field;
+    }
+  } else if (p.kind === 'regression') {
+    for (let r = 0; r < p.rows; r++) parts[r] = String(recordValues(p, ctx.keys, r)[0]);
+  } else {
+    for (let r = 0; r < p.rows; r++) parts[r] = recordValues(p, ctx.keys, r).map(csvField).join(',');
+  }
+  return p.rows === 0 ? '' : `${parts.join('\n')}\n`;
 }
 
 export const csvCodec: Codec = { mediaType: 'text/csv', decode, encode };
