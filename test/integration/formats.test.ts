@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import * as ort from 'onnxruntime-node';
+import { randomCsvRows, treeEnsembleModel } from '../../container/src/tools/tree-model';
 import { baseDir, EXAMPLE_DIR, linearModel, multiInputModel } from '../helpers/models';
 import { request, requireNginx, startServer, type Reply, type Server } from '../helpers/server';
 
@@ -269,4 +270,18 @@ describe('malformed input through the real stack: a 4xx naming the place, and th
     expect(direct.status).toBe(413);
     expect(JSON.parse(direct.body)).toEqual(viaNginx.json());
   });
+});
+
+test('a classifier without model.json takes its class names from the graph (skl2onnx-style)', async () => {
+  const server = await startServer({ baseDir: baseDir({ 'model.onnx': treeEnsembleModel({ features: 5, trees: 10, depth: 3, labels: ['cat', 'dog', 'eel'] }) }), env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,labels,probabilities' } });
+  try {
+    const reply = await request(server.port, 'POST', '/invocations', { body: randomCsvRows(4, 5, 2).join('\n'), headers: { 'Content-Type': 'text/csv', Accept: 'application/json' } });
+    expect(reply.status).toBe(200);
+    for (const p of reply.json().predictions) {
+      expect(p.labels).toEqual(['cat', 'dog', 'eel']);
+      expect(p.predicted_label).toBe(p.labels[p.probabilities.indexOf(Math.max(...p.probabilities))]);
+    }
+  } finally {
+    await server.stop();
+  }
 });

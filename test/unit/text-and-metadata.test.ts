@@ -5,6 +5,7 @@ import { decodeText } from '../../container/src/codecs/text';
 import { thrown } from '../helpers/errors';
 import { GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
 import { featuresFromMetadata, readModelMetadata } from '../../container/src/onnx/reader';
+import { treeEnsembleModel } from '../../container/src/tools/tree-model';
 
 const fails = thrown;
 
@@ -50,5 +51,26 @@ describe('ONNX metadata reading', () => {
     expect(featuresFromMetadata({ features: 'a, b ,c' })).toEqual(['a', 'b', 'c']);
     expect(featuresFromMetadata({ features: 'a,,b' })).toBeUndefined();
     expect(featuresFromMetadata({})).toBeUndefined();
+  });
+});
+
+describe('class labels from the graph', () => {
+  const write = (bytes: Uint8Array) => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-labels-')), 'm.onnx');
+    fs.writeFileSync(file, bytes);
+    return file;
+  };
+
+  test('are read from an ai.onnx.ml classifier node: strings or integers', () => {
+    expect(readModelMetadata(write(treeEnsembleModel({ features: 3, trees: 2, depth: 2, labels: ['cat', 'dog', 'eel'] }))).classLabels).toEqual(['cat', 'dog', 'eel']);
+    expect(readModelMetadata(write(treeEnsembleModel({ features: 3, trees: 2, depth: 2, classes: 4 }))).classLabels).toEqual([0, 1, 2, 3]);
+  });
+
+  test('are absent for graphs without a classifier node', () => {
+    const g = new GraphBuilder('plain');
+    g.input('x', 'FLOAT', ['N', 2]);
+    g.node('Identity', ['x'], {}, { outputs: ['y'] });
+    g.output('y', 'FLOAT', ['N', 2]);
+    expect(readModelMetadata(write(serializeModel(g))).classLabels).toBeUndefined();
   });
 });

@@ -89,10 +89,13 @@ function classify(inputs: TensorMeta[], outputs: TensorMeta[], json: ModelJson):
 
 export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
-  if (!json.features) {
-    // Feature names may also travel inside the model (metadata_props "features").
+  if (!json.features || !json.labels) {
+    // Feature names may also travel inside the model (metadata_props "features"), and class names in an
+    // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
     try {
-      json.features = featuresFromMetadata(readModelMetadata(init.modelFile).metadata);
+      const meta = readModelMetadata(init.modelFile);
+      json.features ??= featuresFromMetadata(meta.metadata);
+      json.labels ??= meta.classLabels;
     } catch {
       // not readable as protobuf: onnxruntime's own error below says more
     }

@@ -1,11 +1,14 @@
-// Reads an ONNX file's top-level metadata (producer, metadata_props) without loading its graph: the graph
-// and its weights are skipped by length, so this costs a few small reads whatever the model's size.
+// Reads an ONNX file's metadata (producer, metadata_props) and a classifier node's class labels without
+// loading its weights: initializers and other fields are skipped by length, so this costs a few small
+// reads whatever the model's size.
 import * as fs from 'node:fs';
 
 export interface ModelMetadata {
   producerName?: string;
   producerVersion?: string;
   metadata: Record<string, string>;
+  /** classlabels_strings / classlabels_int64s of an ai.onnx.ml *Classifier node, when the graph has one. */
+  classLabels?: (string | number)[];
 }
 
 class FileReader {
@@ -48,6 +51,79 @@ class FileReader {
     this.pos += n;
     if (this.pos > this.size) throw new Error('unexpected end of file');
   }
+  seek(to: number): void {
+    this.pos = to;
+  }
+}
+
+/** Varint at `i` in `b`: [value, next index]. */
+function varintAt(b: Buffer, i: number): [number, number] {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const x = b[i++];
+    v += (x & 0x7f) * 2 ** shift;
+    if (x < 0x80) return [v, i];
+    shift += 7;
+  }
+}
+
+/** An AttributeProto's name and its strings (field 9) or ints (field 8, packed or not). */
+function attribute(b: Buffer): { name: string; strings: string[]; ints: number[] } {
+  const out = { name: '', strings: [] as string[], ints: [] as number[] };
+  for (let i = 0; i < b.length; ) {
+    let tag: number;
+    [tag, i] = varintAt(b, i);
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (wire === 0) {
+      let v: number;
+      [v, i] = varintAt(b, i);
+      if (field === 8) out.ints.push(v);
+    } else if (wire === 2) {
+      let len: number;
+      [len, i] = varintAt(b, i);
+      const bytes = b.subarray(i, i + len);
+      i += len;
+      if (field === 1) out.name = bytes.toString('utf8');
+      else if (field === 9) out.strings.push(bytes.toString('utf8'));
+      else if (field === 8) for (let k = 0; k < bytes.length; ) [out.ints[out.ints.length], k] = varintAt(bytes, k);
+    } else if (wire === 1) i += 8;
+    else if (wire === 5) i += 4;
+    else break;
+  }
+  return out;
+}
+
+/** Class labels from the graph's classifier node, reading only NodeProtos (initializers are skipped). */
+function graphClassLabels(r: FileReader, end: number): (string | number)[] | undefined {
+  let found: (string | number)[] | undefined;
+  while (r.position < end) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (wireType !== 2 || field !== 1) {
+      skipField(r, wireType);
+      continue;
+    }
+    // A NodeProto: op_type (4) comes before its attributes (5) in every serialiser's field order.
+    const nodeLength = r.varint();
+    const nodeEnd = r.position + nodeLength;
+    let op = '';
+    while (r.position < nodeEnd) {
+      const t = r.varint();
+      const f = Math.floor(t / 8);
+      const w = t % 8;
+      if (w === 2 && f === 4) op = r.bytes(r.varint()).toString('utf8');
+      else if (w === 2 && f === 5 && op.endsWith('Classifier')) {
+        const a = attribute(r.bytes(r.varint()));
+        if (a.name === 'classlabels_strings' && a.strings.length > 0) found = a.strings;
+        else if ((a.name === 'classlabels_int64s' || a.name === 'classlabels_ints') && a.ints.length > 0) found = a.ints;
+      } else skipField(r, w);
+    }
+    r.seek(nodeEnd);
+  }
+  return found;
 }
 
 function skipField(r: FileReader, wireType: number): void {
@@ -91,7 +167,12 @@ export function readModelMetadata(file: string): ModelMetadata {
       const tag = r.varint();
       const field = Math.floor(tag / 8);
       const wireType = tag % 8;
-      if (wireType === 2 && (field === 2 || field === 3 || field === 14)) {
+      if (wireType === 2 && field === 7) {
+        const length = r.varint();
+        const end = r.position + length;
+        out.classLabels = graphClassLabels(r, end);
+        r.seek(end);
+      } else if (wireType === 2 && (field === 2 || field === 3 || field === 14)) {
         const bytes = r.bytes(r.varint());
         if (field === 2) out.producerName = bytes.toString('utf8');
         else if (field === 3) out.producerVersion = bytes.toString('utf8');

@@ -9,10 +9,13 @@ export interface TreeModelOptions {
   depth?: number;
   classes?: number;
   seed?: number;
+  /** String class names (classlabels_strings, label output STRING) instead of 0..classes-1. */
+  labels?: string[];
 }
 
 export function treeEnsembleModel(options: TreeModelOptions = {}): Uint8Array {
-  const { features = 30, trees = 150, depth = 6, classes = 3, seed = 1 } = options;
+  const { features = 30, trees = 150, depth = 6, seed = 1, labels } = options;
+  const classes = labels?.length ?? options.classes ?? 3;
   const random = prng(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random());
   const n = {
@@ -59,11 +62,12 @@ export function treeEnsembleModel(options: TreeModelOptions = {}): Uint8Array {
       nodes_values: attr.floats(n.values), nodes_modes: attr.strings(n.modes), nodes_truenodeids: attr.ints(n.trueids),
       nodes_falsenodeids: attr.ints(n.falseids), nodes_hitrates: attr.floats(n.hitrates), nodes_missing_value_tracks_true: attr.ints(n.missing),
       class_treeids: attr.ints(c.treeids), class_nodeids: attr.ints(c.nodeids), class_ids: attr.ints(c.ids), class_weights: attr.floats(c.weights),
-      classlabels_int64s: attr.ints(Array.from({ length: classes }, (_, k) => k)), post_transform: attr.string('SOFTMAX'),
+      ...(labels ? { classlabels_strings: attr.strings(labels) } : { classlabels_int64s: attr.ints(Array.from({ length: classes }, (_, k) => k)) }),
+      post_transform: attr.string('SOFTMAX'),
     },
     { outputs: ['label', 'probabilities'], domain: 'ai.onnx.ml' },
   );
-  g.output('label', 'INT64', ['N']);
+  g.output('label', labels ? 'STRING' : 'INT64', ['N']);
   g.output('probabilities', 'FLOAT', ['N', classes]);
   return serializeModel(g, { domains: { 'ai.onnx.ml': 3 }, metadata: { features: JSON.stringify(Array.from({ length: features }, (_, i) => `f${i}`)) } });
 }
