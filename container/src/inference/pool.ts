@@ -106,7 +106,7 @@ export class InferencePool {
     return new Promise((resolve) => {
       const entry: Pending = { task, resolve, timer: undefined as never, started: performance.now(), state: 'queued' };
       entry.timer = setTimeout(() => this.onDeadline(entry), this.options.timeoutMs);
-      if (this.hasCapacity()) return this.start(entry);
+      if (this.hasCapacity()) return this.startBatch([entry]);
       if (this.queue.length >= this.options.maxQueue) {
         clearTimeout(entry.timer);
         entry.state = 'done';
@@ -141,10 +141,6 @@ export class InferencePool {
       (result) => this.finish(batch, tasks.length === 1 ? [result as InvokeResult] : (result as InvokeResult[])),
       (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }) as InvokeResult)),
     );
-  }
-
-  private start(entry: Pending): void {
-    this.startBatch([entry]);
   }
 
   private finish(batch: Batch, results: InvokeResult[]): void {

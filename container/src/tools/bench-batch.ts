@@ -10,15 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../config';
+import { option } from './cli-helpers';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 import { runTransform } from './transform';
 
 const ROOT = path.resolve(__dirname, '../../..');
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 async function raw(model: Uint8Array, rows: string[], features: number, threads: number): Promise<number> {
   const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });

@@ -5,10 +5,10 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { usableCpus } from '../config';
+import { freePort, option, waitForPing } from './cli-helpers';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -38,35 +38,6 @@ interface ModelCase {
   dir: string;
   row: string;
   names: string[];
-}
-
-function option(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(url: string, seconds = 30): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      // not yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`${url} did not answer 200 within ${seconds} s`);
 }
 
 function start(command: string, args: string[], env: Record<string, string>): ChildProcess {
@@ -155,7 +126,7 @@ async function main(): Promise<void> {
   const ceiling = start(process.execPath, [CEILING], env(ceilingPort, 'ceiling'));
   const ceilingResults = new Map<string, Measure>();
   try {
-    await waitFor(`http://127.0.0.1:${ceilingPort}/ping`);
+    await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
     for (const m of cases) {
       for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
         const key = `${m.name}|${s.name}`;
@@ -170,7 +141,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const server = start(SERVE, [], { ...env(port, m.name.split(' ')[0]), SAGEMAKER_BASE_DIR: m.dir, ...(batch ? { MODEL_SERVER_MAX_BATCH: batch } : {}) });
     try {
-      await waitFor(`http://127.0.0.1:${port}/ping`);
+      await waitForPing(`http://127.0.0.1:${port}`, server, 30);
       for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
         const own = await drive(port, s, seconds, s.rows);
         const top = ceilingResults.get(`${m.name}|${s.name}`)!;
@@ -184,7 +155,7 @@ async function main(): Promise<void> {
     const offPort = await freePort();
     const off = start(SERVE, [], { ...env(offPort, `${m.name.split(' ')[0]}-nobatch`), SAGEMAKER_BASE_DIR: m.dir, MODEL_SERVER_MAX_BATCH: '1' });
     try {
-      await waitFor(`http://127.0.0.1:${offPort}/ping`);
+      await waitForPing(`http://127.0.0.1:${offPort}`, off, 30);
       const s = scenarios(m, '').find((x) => x.name === 'csv 1 row, c=40')!;
       const own = await drive(offPort, s, seconds, 1);
       const top = ceilingResults.get(`${m.name}|${s.name}`)!;

@@ -7,9 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort, httpGet as get, waitForPing } from './cli-helpers';
 
 export interface TransformOptions {
   input: string;
@@ -116,39 +116,6 @@ function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string,
       req.end();
     } else req.end(body);
   });
-}
-
-async function get(url: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    }).on('error', reject);
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPing(endpoint: string, server: ChildProcess | undefined, seconds = 60): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (server && server.exitCode !== null) throw new Error(`the server exited (code ${server.exitCode}) before it was ready`);
-    try {
-      if ((await get(`${endpoint}/ping`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${endpoint}/ping did not answer 200 within ${seconds} s`);
 }
 
 /** Starts container/serve in batch mode with the job's settings in its environment, as SageMaker does. */
