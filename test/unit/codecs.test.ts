@@ -19,7 +19,40 @@ const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, r) => Array.fro
 const fails = thrown;
 
 const rows = (d: Decoded) => rowsOf(matrix(d));
-const csv = (text: string, schema: TabularSchema | null = anonymous, params: Record<string, string> = {}) => csvCodec.decode!(text, { schema, params });
+/**
+ * Both CSV paths: the byte fast path (what the server tries first) must give exactly what the text path
+ * gives, or step aside (undefined) — never a different answer, never its own error.
+ */
+function bothPaths(text: string, schema: TabularSchema | null, params: Record<string, string>): { decoded: Decoded; fast: boolean } {
+  const ctx = { schema, params };
+  let fast: Decoded | undefined;
+  let fastError: unknown;
+  try {
+    fast = csvCodec.decodeBytes!(new Uint8Array(Buffer.from(text)), ctx);
+  } catch (err) {
+    fastError = err;
+  }
+  let decoded: Decoded;
+  try {
+    decoded = csvCodec.decode!(text, ctx);
+  } catch (err) {
+    // The text path's error: the byte path must have stepped aside, or refused the same way (no schema).
+    if (fastError === undefined) expect(fast).toBeUndefined();
+    else expect((fastError as Error).message).toBe((err as Error).message);
+    throw err;
+  }
+  expect(fastError).toBeUndefined();
+  if (fast) {
+    const a = matrix(fast);
+    const b = matrix(decoded);
+    expect([a.rows, a.width, a.values.constructor.name]).toEqual([b.rows, b.width, b.values.constructor.name]);
+    const differ = Array.from(a.values).findIndex((v, i) => !Object.is(v, b.values[i]));
+    expect(differ).toBe(-1);
+  }
+  return { decoded, fast: fast !== undefined };
+}
+const csv = (text: string, schema: TabularSchema | null = anonymous, params: Record<string, string> = {}) => bothPaths(text, schema, params).decoded;
+const fastPath = (text: string, schema: TabularSchema | null = anonymous, params: Record<string, string> = {}) => bothPaths(text, schema, params).fast;
 const json = (text: string, schema: TabularSchema | null = named) => jsonCodec.decode!(text, { schema, params: {} });
 const jsonl = (text: string, schema: TabularSchema | null = named) => jsonLinesCodec.decode!(text, { schema, params: {} });
 
@@ -107,6 +140,39 @@ describe('text/csv decoding', () => {
     const err = fails(() => csv('a,b,zzz\n1,2,3', named));
     expect(err.code).toBe('UNKNOWN_FEATURE');
     expect(err.message).toBe('line 1 (header): unknown feature(s) "zzz"; expected a, b, c');
+  });
+
+  test('plain numeric bodies take the byte fast path; anything irregular takes the text path', () => {
+    expect(fastPath('\ufeff1,2,3\r\n4.5,-6e2,.7\r\n\r\n')).toBe(true);
+    expect(fastPath('c,a,b\n3,1,2\n6,4,5', named)).toBe(true);
+    expect(fastPath('1,,nan\n1, 2 ,0.30000000000000004')).toBe(true);
+    expect(fastPath('1,2,3', { features: null, inputType: 'float64' })).toBe(true);
+    expect(fastPath('"1",2,3')).toBe(false);
+    expect(fastPath('1,2,3', anonymous, { charset: 'latin1' })).toBe(false);
+    expect(() => csv('1,2,\u00e9')).toThrow('"\u00e9" is not a number');
+  });
+
+  test('the byte path and the text path agree on random bodies of number-like bytes', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const alphabet = ['0', '1', '5', '9', '.', '-', '+', 'e', 'E', ' ', ',', ',', ',', '\n', '\r', 'n', 'a', 'i', 'f', '\t', '\u00e9', '\ufeff', 'x'];
+    let fast = 0;
+    for (let k = 0; k < 3000; k++) {
+      // Mostly well-formed rows with a few random characters spliced in, so both accepted and refused bodies occur.
+      const lines = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Array.from({ length: 3 }, () => (rnd() * 200 - 100).toFixed(Math.floor(rnd() * 4))).join(','));
+      let text = lines.join(rnd() < 0.3 ? '\r\n' : '\n');
+      for (let m = Math.floor(rnd() * 3); m > 0; m--) {
+        const at = Math.floor(rnd() * (text.length + 1));
+        text = text.slice(0, at) + alphabet[Math.floor(rnd() * alphabet.length)] + text.slice(at);
+      }
+      const schema = rnd() < 0.2 ? { features: null, inputType: 'float64' as const } : anonymous;
+      try {
+        if (fastPath(text, schema)) fast += 1;
+      } catch (err) {
+        if (!(err as { code?: string }).code) throw err;
+      }
+    }
+    expect(fast).toBeGreaterThan(1000);
   });
 
   test('without fixed width, the first record sets it', () => {

@@ -1,6 +1,7 @@
 // text/csv: one record per line, numbers; an optional header naming the features; one output line per record.
 import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
+import { decodeCsvBytes } from './csv-bytes';
 import { recordValues, type FieldValue } from '../inference/predictions';
 import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext, TabularSchema } from './types';
@@ -106,4 +107,4 @@ function encode(p: Predictions, ctx: EncodeContext): string {
   return p.rows === 0 ? '' : `${parts.join('\n')}\n`;
 }
 
-export const csvCodec: Codec = { mediaType: 'text/csv', decode, encode };
+export const csvCodec: Codec = { mediaType: 'text/csv', decode, decodeBytes: decodeCsvBytes, encode };

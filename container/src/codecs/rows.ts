@@ -83,6 +83,25 @@ function preview(s: string): string {
   return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s);
 }
 
+function checkRange(v: number, raw: string, place: string, inputType: TabularSchema['inputType']): number {
+  if (Math.abs(v) > (inputType === 'float64' ? Number.MAX_VALUE : FLOAT32_MAX) && Number.isFinite(v)) {
+    throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is outside the range the model's ${inputType ?? 'float32'} input can hold`);
+  }
+  if (v === Infinity || v === -Infinity) {
+    if (!SPECIAL.test(raw.trim())) throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is too large to be a number`);
+  }
+  return v;
+}
+
+/** A text cell: a decimal number, NaN/Inf literal, or empty (missing = NaN); `place` names it in errors. */
+export function parseCell(cell: string, place: string, inputType: TabularSchema['inputType']): number {
+  const s = cell.trim();
+  if (s === '') return NaN;
+  if (NUMBER.test(s)) return checkRange(Number(s), s, place, inputType);
+  if (SPECIAL.test(s)) return s.toLowerCase().includes('nan') ? NaN : s.startsWith('-') ? -Infinity : Infinity;
+  throw new ServerError('INVALID_VALUE', `${place}: ${preview(cell)} is not a number`);
+}
+
 export class MatrixBuilder {
   private values: Float32Array | Float64Array;
   private readonly Values: Float32ArrayConstructor | Float64ArrayConstructor;
@@ -121,22 +140,12 @@ export class MatrixBuilder {
   }
 
   private checkRange(v: number, raw: string, place: string): number {
-    if (Math.abs(v) > this.maxAbs && Number.isFinite(v)) {
-      throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is outside the range the model's ${this.schema.inputType ?? 'float32'} input can hold`);
-    }
-    if (v === Infinity || v === -Infinity) {
-      if (!SPECIAL.test(raw.trim())) throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is too large to be a number`);
-    }
-    return v;
+    return checkRange(v, raw, place, this.schema.inputType);
   }
 
   /** A text cell: a decimal number, NaN/Inf literal, or empty (missing = NaN). */
   parseCell(cell: string, place: string): number {
-    const s = cell.trim();
-    if (s === '') return NaN;
-    if (NUMBER.test(s)) return this.checkRange(Number(s), s, place);
-    if (SPECIAL.test(s)) return s.toLowerCase().includes('nan') ? NaN : s.startsWith('-') ? -Infinity : Infinity;
-    throw new ServerError('INVALID_VALUE', `${place}: ${preview(cell)} is not a number`);
+    return parseCell(cell, place, this.schema.inputType);
   }
 
   /**

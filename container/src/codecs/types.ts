@@ -1,4 +1,4 @@
-// The contract every codec module implements; codecs are pure (text in, text out) so they run in threads.
+// The contract every codec module implements; codecs are pure (text or bytes in, text out) so they run in threads.
 import type { InferenceOutputKey } from '../config';
 import type { Predictions } from '../inference/predictions';
 
@@ -38,6 +38,11 @@ export interface Codec {
   readonly aliases?: readonly string[];
   /** Request side; absent when the type is only produced. */
   decode?(text: string, ctx: DecodeContext): Decoded;
+  /**
+   * Optional fast path from the body's bytes; undefined means "use decode on the text", which must then
+   * give the same answer or error.
+   */
+  decodeBytes?(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined;
   /** Response side; absent when the type is only read. */
   encode?(predictions: Predictions, ctx: EncodeContext): string;
 }

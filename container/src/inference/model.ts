@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Matrix, TabularSchema } from '../codecs/types';
 import type { TensorData } from '../codecs/v2';
-import { featuresFromMetadata, readModelMetadata } from '../onnx/reader';
+import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../onnx/reader';
 import { ServerError } from '../errors';
 import { readModelJson, type ModelJson } from './model-json';
 import type { Predictions, FloatArray } from './predictions';
@@ -89,16 +89,16 @@ function classify(inputs: TensorMeta[], outputs: TensorMeta[], json: ModelJson):
 
 export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
-  if (!json.features || !json.labels) {
-    // Feature names may also travel inside the model (metadata_props "features"), and class names in an
-    // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
-    try {
-      const meta = readModelMetadata(init.modelFile);
-      json.features ??= featuresFromMetadata(meta.metadata);
-      json.labels ??= meta.classLabels;
-    } catch {
-      // not readable as protobuf: onnxruntime's own error below says more
-    }
+  // Feature names may also travel inside the model (metadata_props "features"), and class names in an
+  // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
+  let argmaxLabel: ModelMetadata['argmaxLabel'];
+  try {
+    const meta = readModelMetadata(init.modelFile);
+    json.features ??= featuresFromMetadata(meta.metadata);
+    json.labels ??= meta.classLabels;
+    argmaxLabel = meta.argmaxLabel;
+  } catch {
+    // not readable as protobuf: onnxruntime's own error below says more
   }
   let session: ort.InferenceSession;
   try {
@@ -144,6 +144,10 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
   };
 
   const input = inputs[0];
+  const probabilityWidth = outputs.find((o) => o.name === layout?.probabilityOutput)?.shape[1];
+  const labelsFromScores = layout?.labelOutput && argmaxLabel && argmaxLabel.output === layout.labelOutput && argmaxLabel.source === layout.probabilityOutput
+    && (typeof probabilityWidth !== 'number' || probabilityWidth === argmaxLabel.names.length) ? argmaxLabel : undefined;
+  if (labelsFromScores) description.labelsFromProbabilities = true;
   const predict = async (matrix: Matrix): Promise<Predictions> => {
     if (!layout) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor; send KServe V2 tensors');
     const want = input.type === 'float64' ? Float64Array : Float32Array;
@@ -151,6 +155,13 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
     const feeds = { [input.name]: new ort.Tensor(input.type as 'float32' | 'float64', data, [matrix.rows, matrix.width]) };
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
+      if (labelsFromScores) {
+        // The label is names[argmax(probabilities)] (see readModelMetadata): fetch only the
+        // probabilities and look the labels up, unless a row has a NaN, where onnxruntime decides.
+        result = await session.run(feeds, [layout.probabilityOutput!]);
+        const labels = argmaxLabels(result[layout.probabilityOutput!].data as FloatArray, matrix.rows, labelsFromScores.names);
+        if (labels) return toPredictions(layout, result, matrix.rows, json, labels);
+      }
       result = await session.run(feeds);
     } catch (err) {
       throw runError(err, `${matrix.rows} row(s)`);
@@ -189,7 +200,32 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
   return { description, schema, predict, runTensors };
 }
 
-function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxValueMapType, rows: number, json: ModelJson): Predictions {
+/**
+ * names[first index of each row's maximum], as ONNX ArgMax (select_last_index 0) and Gather compute it;
+ * undefined when a row holds a NaN or the widths disagree (onnxruntime's own label output is used then).
+ */
+export function argmaxLabels(scores: FloatArray, rows: number, names: readonly (string | number)[]): (string | number)[] | undefined {
+  const classes = names.length;
+  if (scores.length !== rows * classes) return undefined;
+  const labels: (string | number)[] = new Array(rows);
+  for (let r = 0, at = 0; r < rows; r++, at += classes) {
+    let best = 0;
+    let max = scores[at];
+    if (max !== max) return undefined;
+    for (let j = 1; j < classes; j++) {
+      const v = scores[at + j];
+      if (v !== v) return undefined;
+      if (v > max) {
+        max = v;
+        best = j;
+      }
+    }
+    labels[r] = names[best];
+  }
+  return labels;
+}
+
+function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxValueMapType, rows: number, json: ModelJson, derivedLabels?: ArrayLike<string | number>): Predictions {
   if (layout.kind === 'regressor') {
     const scores = result[layout.scoreOutput!].data as FloatArray;
     if (scores.length !== rows) throw new ServerError('MODEL_ERROR', `model returned ${scores.length} scores for ${rows} rows`);
@@ -201,7 +237,7 @@ function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxV
   const classNames: (string | number)[] = json.labels ?? Array.from({ length: classes }, (_, i) => i);
   const labels: (string | number)[] = new Array(rows);
   if (layout.labelOutput) {
-    const raw = result[layout.labelOutput].data as ArrayLike<string | number | bigint>;
+    const raw = derivedLabels ?? (result[layout.labelOutput].data as ArrayLike<string | number | bigint>);
     // Integer labels are class indices only when model.json names the classes with strings; numeric
     // class names mean the label is the class itself (labels [1, 2, 3]: a 2 is class 2, not "3").
     const indexNames = json.labels?.every((l) => typeof l === 'string') ? json.labels : undefined;

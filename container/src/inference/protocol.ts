@@ -35,6 +35,11 @@ export interface ModelDescription {
   labels?: (string | number)[];
   /** False when the warm-up run could not be made (a non-tabular model whose inputs need real values). */
   warmed: boolean;
+  /**
+   * Set when the label output is names[argmax(probabilities)] in the graph: the server then computes it
+   * from the probabilities (same answer, without onnxruntime building a string per row).
+   */
+  labelsFromProbabilities?: boolean;
   warmupError?: string;
 }
 

@@ -1,6 +1,6 @@
-// Reads an ONNX file's metadata (producer, metadata_props) and a classifier node's class labels without
-// loading its weights: initializers and other fields are skipped by length, so this costs a few small
-// reads whatever the model's size.
+// Reads an ONNX file's metadata (producer, metadata_props), a classifier node's class labels and how a
+// label output is computed, without loading its weights: large initializers and other fields are skipped
+// by length, so this costs a few small reads whatever the model's size.
 import * as fs from 'node:fs';
 
 export interface ModelMetadata {
@@ -9,6 +9,12 @@ export interface ModelMetadata {
   metadata: Record<string, string>;
   /** classlabels_strings / classlabels_int64s of an ai.onnx.ml *Classifier node, when the graph has one. */
   classLabels?: (string | number)[];
+  /**
+   * A label output computed as Gather(constant class table, ArgMax(source, axis 1, keepdims 0, first
+   * index)): label[r] = names[first index of the row's maximum]. The server then computes it from the
+   * source output instead of having onnxruntime build one string per row (the dearest part of a run).
+   */
+  argmaxLabel?: { output: string; source: string; names: (string | number)[] };
 }
 
 class FileReader {
@@ -68,26 +74,39 @@ function varintAt(b: Buffer, i: number): [number, number] {
   }
 }
 
-/** An AttributeProto's name and its strings (field 9) or ints (field 8, packed or not). */
-function attribute(b: Buffer): { name: string; strings: string[]; ints: number[] } {
-  const out = { name: '', strings: [] as string[], ints: [] as number[] };
+/** One field of a small message: a varint (as a signed 64-bit value) or length-delimited bytes. */
+type Field = { field: number; int: bigint; bytes?: undefined } | { field: number; bytes: Buffer; int?: undefined };
+
+/** Signed 64-bit varint at `i` in `b`: [value, next index] (negative int64s take ten bytes). */
+function int64At(b: Buffer, i: number): [bigint, number] {
+  let v = 0n;
+  let shift = 0n;
+  for (;;) {
+    const x = b[i++];
+    if (x === undefined) throw new Error('unexpected end of message');
+    v |= BigInt(x & 0x7f) << shift;
+    if (x < 0x80) return [BigInt.asIntN(64, v), i];
+    shift += 7n;
+  }
+}
+
+/** Every field of a small message held in `b`, in order (fixed-width fields are skipped). */
+function fields(b: Buffer): Field[] {
+  const out: Field[] = [];
   for (let i = 0; i < b.length; ) {
     let tag: number;
     [tag, i] = varintAt(b, i);
     const field = Math.floor(tag / 8);
     const wire = tag % 8;
     if (wire === 0) {
-      let v: number;
-      [v, i] = varintAt(b, i);
-      if (field === 8) out.ints.push(v);
+      let v: bigint;
+      [v, i] = int64At(b, i);
+      out.push({ field, int: v });
     } else if (wire === 2) {
       let len: number;
       [len, i] = varintAt(b, i);
-      const bytes = b.subarray(i, i + len);
+      out.push({ field, bytes: b.subarray(i, i + len) });
       i += len;
-      if (field === 1) out.name = bytes.toString('utf8');
-      else if (field === 9) out.strings.push(bytes.toString('utf8'));
-      else if (field === 8) for (let k = 0; k < bytes.length; ) [out.ints[out.ints.length], k] = varintAt(bytes, k);
     } else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
     else break;
@@ -95,13 +114,87 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
   return out;
 }
 
-/** Class labels from the graph's classifier node, reading only NodeProtos (initializers are skipped). */
-function graphClassLabels(r: FileReader, end: number): (string | number)[] | undefined {
-  let found: (string | number)[] | undefined;
+/** Packed int64s (a repeated field's bytes). */
+function packedInts(bytes: Buffer): bigint[] {
+  const out: bigint[] = [];
+  for (let k = 0; k < bytes.length; ) {
+    let v: bigint;
+    [v, k] = int64At(bytes, k);
+    out.push(v);
+  }
+  return out;
+}
+
+/** An AttributeProto's name, its int (field 3) and its strings (field 9) or ints (field 8, packed or not). */
+function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]; i?: number } {
+  const out: { name: string; strings: string[]; ints: number[]; i?: number } = { name: '', strings: [], ints: [] };
+  for (const f of fields(b)) {
+    if (f.int !== undefined) {
+      if (f.field === 8) out.ints.push(Number(f.int));
+      else if (f.field === 3) out.i = Number(f.int);
+      // An INT attribute equal to 0 has no i field at all (proto3 leaves defaults out).
+      else if (f.field === 20 && f.int === 2n) out.i ??= 0;
+    } else if (f.field === 1) out.name = f.bytes.toString('utf8');
+    else if (f.field === 9) out.strings.push(f.bytes.toString('utf8'));
+    else if (f.field === 8) out.ints.push(...packedInts(f.bytes).map(Number));
+  }
+  return out;
+}
+
+interface GraphFacts {
+  classLabels?: (string | number)[];
+  nodes: { op: string; domain: string; inputs: string[]; outputs: string[]; ints: Map<string, number> }[];
+  /** Small 1-D string or int64 initializers (class tables), by name. */
+  tables: Map<string, (string | number)[]>;
+}
+
+/** Initializers larger than this are weights, not class tables: skipped unread. */
+const TABLE_BYTES = 256 * 1024;
+
+/** A TensorProto's name and values when it is a 1-D string or int64 tensor; undefined otherwise. */
+function table(b: Buffer): { name: string; values: (string | number)[] } | undefined {
+  let name = '';
+  let type = 0n;
+  const dims: bigint[] = [];
+  const strings: string[] = [];
+  let ints: bigint[] = [];
+  for (const f of fields(b)) {
+    if (f.int !== undefined) {
+      if (f.field === 1) dims.push(f.int);
+      else if (f.field === 2) type = f.int;
+      else if (f.field === 7) ints.push(f.int);
+    } else if (f.field === 8) name = f.bytes.toString('utf8');
+    else if (f.field === 6) strings.push(f.bytes.toString('utf8'));
+    else if (f.field === 1) dims.push(...packedInts(f.bytes));
+    else if (f.field === 7) ints.push(...packedInts(f.bytes));
+    else if (f.field === 9) ints = Array.from({ length: Math.floor(f.bytes.length / 8) }, (_, k) => f.bytes.readBigInt64LE(k * 8));
+  }
+  if (dims.length !== 1) return undefined;
+  let values: (string | number)[];
+  if (type === 8n) values = strings;
+  // int64 class values beyond 2^53 would not survive as JS numbers: leave such models to onnxruntime.
+  else if (type === 7n && ints.every((v) => v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER))) values = ints.map(Number);
+  else return undefined;
+  if (BigInt(values.length) !== dims[0]) return undefined;
+  return { name, values };
+}
+
+/** Nodes (inputs, outputs, op, small int attributes, classifier labels) and class tables of a GraphProto. */
+function readGraph(r: FileReader, end: number): GraphFacts {
+  const facts: GraphFacts = { nodes: [], tables: new Map() };
   while (r.position < end) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
+    if (wireType === 2 && field === 5) {
+      const length = r.varint();
+      if (length > TABLE_BYTES) r.skip(length);
+      else {
+        const t = table(r.bytes(length));
+        if (t) facts.tables.set(t.name, t.values);
+      }
+      continue;
+    }
     if (wireType !== 2 || field !== 1) {
       skipField(r, wireType);
       continue;
@@ -109,21 +202,47 @@ function graphClassLabels(r: FileReader, end: number): (string | number)[] | und
     // A NodeProto: op_type (4) comes before its attributes (5) in every serialiser's field order.
     const nodeLength = r.varint();
     const nodeEnd = r.position + nodeLength;
-    let op = '';
+    const node = { op: '', domain: '', inputs: [] as string[], outputs: [] as string[], ints: new Map<string, number>() };
     while (r.position < nodeEnd) {
       const t = r.varint();
       const f = Math.floor(t / 8);
       const w = t % 8;
-      if (w === 2 && f === 4) op = r.bytes(r.varint()).toString('utf8');
-      else if (w === 2 && f === 5 && op.endsWith('Classifier')) {
+      if (w === 2 && (f === 1 || f === 2 || f === 4 || f === 7)) {
+        const text = r.bytes(r.varint()).toString('utf8');
+        if (f === 1) node.inputs.push(text);
+        else if (f === 2) node.outputs.push(text);
+        else if (f === 4) node.op = text;
+        else node.domain = text;
+      } else if (w === 2 && f === 5 && (node.op.endsWith('Classifier') || node.op === 'ArgMax' || node.op === 'Gather')) {
         const a = attribute(r.bytes(r.varint()));
-        if (a.name === 'classlabels_strings' && a.strings.length > 0) found = a.strings;
-        else if ((a.name === 'classlabels_int64s' || a.name === 'classlabels_ints') && a.ints.length > 0) found = a.ints;
+        if (a.i !== undefined) node.ints.set(a.name, a.i);
+        if (!node.op.endsWith('Classifier')) continue;
+        if (a.name === 'classlabels_strings' && a.strings.length > 0) facts.classLabels = a.strings;
+        else if ((a.name === 'classlabels_int64s' || a.name === 'classlabels_ints') && a.ints.length > 0) facts.classLabels = a.ints;
       } else skipField(r, w);
     }
     r.seek(nodeEnd);
+    facts.nodes.push(node);
   }
-  return found;
+  return facts;
+}
+
+/** The Gather(table, ArgMax(source)) label pattern, when the graph computes a label that way. */
+function argmaxLabel(facts: GraphFacts): ModelMetadata['argmaxLabel'] {
+  const standard = (d: string) => d === '' || d === 'ai.onnx';
+  for (const gather of facts.nodes) {
+    if (gather.op !== 'Gather' || !standard(gather.domain) || gather.inputs.length !== 2 || gather.outputs.length !== 1) continue;
+    if ((gather.ints.get('axis') ?? 0) !== 0) continue;
+    const names = facts.tables.get(gather.inputs[0]);
+    const argmax = facts.nodes.find((n) => n.outputs.length === 1 && n.outputs[0] === gather.inputs[1]);
+    if (!names || !argmax || argmax.op !== 'ArgMax' || !standard(argmax.domain) || argmax.inputs.length !== 1) continue;
+    const axis = argmax.ints.get('axis') ?? 0;
+    if ((axis !== 1 && axis !== -1) || (argmax.ints.get('keepdims') ?? 1) !== 0 || (argmax.ints.get('select_last_index') ?? 0) !== 0) continue;
+    // The table must be a graph constant, not also produced by a node (an initializer can be overridden as an input).
+    if (facts.nodes.some((n) => n.outputs.includes(gather.inputs[0]))) continue;
+    return { output: gather.outputs[0], source: argmax.inputs[0], names };
+  }
+  return undefined;
 }
 
 function skipField(r: FileReader, wireType: number): void {
@@ -170,7 +289,9 @@ export function readModelMetadata(file: string): ModelMetadata {
       if (wireType === 2 && field === 7) {
         const length = r.varint();
         const end = r.position + length;
-        out.classLabels = graphClassLabels(r, end);
+        const facts = readGraph(r, end);
+        out.classLabels = facts.classLabels;
+        out.argmaxLabel = argmaxLabel(facts);
         r.seek(end);
       } else if (wireType === 2 && (field === 2 || field === 3 || field === 14)) {
         const bytes = r.bytes(r.varint());

@@ -1,0 +1,177 @@
+// The fast path of text/csv: plain numeric CSV read straight from the request's bytes into the model's
+// input array, without making a JS string of the body, a line or (usually) a cell. It is the path every
+// SageMaker batch takes (a 100,000-row batch parsed ~4x faster than through a string).
+//
+// It accepts only what it can read exactly and bails out (returns undefined) on anything else: a quote,
+// a byte that is not ASCII, a row of the wrong length, a cell that is neither a number nor empty. The
+// text path then reads the body from the start and gives its answer or its exact error, so both paths
+// always agree (tests compare them).
+import { ServerError } from '../errors';
+import { headerColumns, looksLikeHeader, parseCell, tabularSchema } from './rows';
+import type { DecodeContext, Decoded, TabularSchema } from './types';
+
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const QUOTE = 34;
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/** The bytes from..to as a string, or undefined when one is not ASCII (the text path checks the encoding). */
+function ascii(b: Uint8Array, from: number, to: number): string | undefined {
+  let s = '';
+  for (let i = from; i < to; i++) {
+    const c = b[i];
+    if (c >= 0x80) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** Index of the LF ending the line that starts at `i`, or n. */
+function lineEnd(b: Uint8Array, i: number, n: number): number {
+  while (i < n && b[i] !== LF) i++;
+  return i;
+}
+
+function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decoded | undefined {
+  const n = b.length;
+  const Values = schema.inputType === 'float64' ? Float64Array : Float32Array;
+  const headerParam = ctx.params.header?.toLowerCase();
+  let width = schema.features;
+  let columns: number[] | undefined;
+  let values: Float32Array | Float64Array | undefined;
+  let rows = 0;
+  let first = true;
+  let line = 0;
+  let i = n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
+  while (i < n) {
+    line += 1;
+    // A blank line (or one holding only a CR) is skipped, as the text path does.
+    if (b[i] === LF || (b[i] === CR && (i + 1 === n || b[i + 1] === LF))) {
+      i = lineEnd(b, i, n) + 1;
+      continue;
+    }
+    if (first && headerParam !== 'absent') {
+      first = false;
+      const end = lineEnd(b, i, n);
+      const text = ascii(b, i, end > i && b[end - 1] === CR ? end - 1 : end);
+      if (text === undefined) return undefined;
+      const cells = text.split(',');
+      if (headerParam === 'present' || looksLikeHeader(cells)) {
+        columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
+        i = end + 1;
+        continue;
+      }
+    }
+    first = false;
+    if (!values) {
+      const end = lineEnd(b, i, n);
+      if (width === null) {
+        width = 1;
+        for (let k = i; k < end; k++) if (b[k] === COMMA) width++;
+      }
+      // Room for the body's rows judged by this first row's length; grown by doubling if that is short.
+      values = new Values(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width);
+    }
+    const w: number = width!;
+    if ((rows + 1) * w > values.length) {
+      const grown = new Values(values.length * 2);
+      grown.set(values);
+      values = grown;
+    }
+    const base = rows * w;
+    for (let c = 0; ; c++) {
+      if (c >= w) return undefined;
+      // [spaces][+-]digits[.digits][e[+-]digits][spaces], read exactly when it has up to 15 significant
+      // digits and a power of ten up to 22; inline, as this loop is most of a large batch's cost.
+      let k = i;
+      while (k < n && b[k] === SPACE) k++;
+      let ch = k < n ? b[k] : 0;
+      const negative = ch === 45;
+      if (negative || ch === 43) k++;
+      let mantissa = 0;
+      let digits = 0;
+      let scale = 0;
+      const digitsFrom = k;
+      for (; k < n; k++) {
+        ch = b[k];
+        if (ch < 48 || ch > 57) break;
+        mantissa = mantissa * 10 + (ch - 48);
+        if (mantissa !== 0) digits++;
+      }
+      let any = k > digitsFrom;
+      if (ch === 46 && k < n) {
+        const fractionFrom = ++k;
+        for (; k < n; k++) {
+          ch = b[k];
+          if (ch < 48 || ch > 57) break;
+          mantissa = mantissa * 10 + (ch - 48);
+          if (mantissa !== 0) digits++;
+        }
+        scale = fractionFrom - k;
+        any ||= k > fractionFrom;
+      }
+      let exact = any && digits <= 15;
+      if (exact && k < n && (ch === 101 || ch === 69)) {
+        ch = ++k < n ? b[k] : 0;
+        const expNegative = ch === 45;
+        if (expNegative || ch === 43) k++;
+        let exp = 0;
+        const expFrom = k;
+        for (; k < n && k - expFrom <= 3; k++) {
+          ch = b[k];
+          if (ch < 48 || ch > 57) break;
+          exp = exp * 10 + (ch - 48);
+        }
+        exact = k > expFrom && k - expFrom <= 3;
+        scale += expNegative ? -exp : exp;
+      }
+      while (k < n && b[k] === SPACE) k++;
+      let v = NaN;
+      // Integer / power of ten, both exact, is correctly rounded: the double Number() gives.
+      if (exact && scale >= -22 && scale <= 22) v = negative ? -(scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale]) : scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale];
+      let next: number;
+      if (v === v && (k === n || b[k] === COMMA || b[k] === LF || (b[k] === CR && (k + 1 === n || b[k + 1] === LF)))) {
+        next = k;
+      } else {
+        // Not the simple form (empty, nan/inf, more digits, a typo): the cell as text, read as the text path reads it.
+        let end = i;
+        while (end < n && b[end] !== COMMA && b[end] !== LF) end++;
+        next = end;
+        if ((end === n || b[end] === LF) && end > i && b[end - 1] === CR) end -= 1;
+        const cell = ascii(b, i, end);
+        if (cell === undefined) return undefined;
+        v = parseCell(cell, `line ${line}, column ${c + 1}`, schema.inputType);
+      }
+      values[base + (columns ? columns[c] : c)] = v;
+      if (next < n && b[next] === CR) next++;
+      if (next >= n || b[next] === LF) {
+        if (c + 1 !== w) return undefined;
+        i = next + 1;
+        break;
+      }
+      i = next + 1;
+    }
+    rows += 1;
+  }
+  if (rows === 0 || !values || width === null) return undefined;
+  return { kind: 'rows', matrix: { rows, width, values: values.subarray(0, rows * width) } };
+}
+
+/**
+ * text/csv from bytes, or undefined when the body needs the text path (a charset other than UTF-8 or
+ * ASCII, a quote, anything irregular, any error: the text path finds and words it).
+ */
+export function decodeCsvBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined {
+  const charset = ctx.params.charset?.toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return undefined;
+  const schema = tabularSchema(ctx);
+  if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(QUOTE) >= 0) return undefined;
+  try {
+    return parse(bytes, ctx, schema);
+  } catch (err) {
+    if (err instanceof ServerError) return undefined;
+    throw err;
+  }
+}
