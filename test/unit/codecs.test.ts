@@ -1,7 +1,7 @@
 import { csvCodec } from '../../container/src/codecs/csv';
 import { jsonCodec, octetStreamCodec } from '../../container/src/codecs/json';
 import { jsonLinesCodec } from '../../container/src/codecs/jsonlines';
-import { REQUEST_TYPES, RESPONSE_TYPES, requestCodec, responseCodec } from '../../container/src/codecs/registry';
+import { REQUEST_TYPES, RESPONSE_TYPES, decodeRequest, requestCodec, responseCodec } from '../../container/src/codecs/registry';
 import type { Decoded, Matrix, TabularSchema } from '../../container/src/codecs/types';
 import { thrown } from '../helpers/errors';
 import type { Predictions } from '../../container/src/inference/predictions';
@@ -152,6 +152,16 @@ describe('text/csv decoding', () => {
     expect(() => csv('1,2,\u00e9')).toThrow('"\u00e9" is not a number');
   });
 
+  test('a request body is read by the byte path when it fits, else as text in its charset', () => {
+    const read = (text: string | Buffer, params: Record<string, string> = {}) => decodeRequest(csvCodec, new Uint8Array(Buffer.from(text)), { schema: anonymous, params });
+    expect(read('1,2,3\n4,5,6\n').path).toBe('bytes');
+    expect(rows(read('1,2,3\n4,5,6\n').decoded)).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(read('"1",2,3').path).toBe('text');
+    const latin1 = read(Buffer.from('1,2,3', 'utf16le'), { charset: 'utf-16le' });
+    expect([latin1.path, rows(latin1.decoded)]).toEqual(['text', [[1, 2, 3]]]);
+    expect(decodeRequest(jsonCodec, new Uint8Array(Buffer.from('[[1,2,3]]')), { schema: named, params: {} }).path).toBe('text');
+  });
+
   test('the byte path and the text path agree on random bodies of number-like bytes', () => {
     let seed = 7;
     const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -284,6 +294,16 @@ describe('encoding', () => {
   test('CSV: one line per record, keys in order, lists as a quoted JSON array, strings quoted when needed', () => {
     const text = csvCodec.encode!(classification, { keys: ['predicted_label', 'probability', 'probabilities', 'labels'] });
     expect(text).toBe('yes,0.75,"[0.75,0.25]","[""yes"",""no, really""]"\n"no, really",0.9,"[0.1,0.9]","[""yes"",""no, really""]"\n');
+  });
+
+  test('CSV labels as bytes equal the text encoding, UTF-8 and quoting included, and only for label-only answers', () => {
+    const labels = ['yes', 'no, really', 'café', 'yes', '"q"', 7, 'yes'];
+    const p: Predictions = { kind: 'classification', rows: labels.length, classes: 1, labels, probabilities: new Float32Array(labels.length), classNames: [] };
+    const bytes = csvCodec.encodeBytes!(p, { keys: ['predicted_label'] });
+    expect(Buffer.from(bytes!).toString('utf8')).toBe(csvCodec.encode!(p, { keys: ['predicted_label'] }));
+    expect(Buffer.from(bytes!).toString('utf8')).toBe('yes\n"no, really"\ncafé\nyes\n"""q"""\n7\nyes\n');
+    expect(csvCodec.encodeBytes!(p, { keys: ['predicted_label', 'probability'] })).toBeUndefined();
+    expect(csvCodec.encodeBytes!(regression, { keys: ['predicted_label'] })).toBeUndefined();
   });
 
   test('float32 values print in their shortest form', () => {

@@ -3,7 +3,8 @@
 import { csvCodec } from './csv';
 import { jsonCodec, octetStreamCodec } from './json';
 import { jsonLinesCodec } from './jsonlines';
-import type { Codec } from './types';
+import { decodeText } from './text';
+import type { Codec, DecodeContext, Decoded } from './types';
 
 const CODECS: readonly Codec[] = [csvCodec, jsonCodec, jsonLinesCodec, octetStreamCodec];
 
@@ -28,4 +29,14 @@ export function responseCodec(mediaType: string): Codec | undefined {
 /** The canonical name of a type or alias that the registry knows. */
 export function canonicalType(mediaType: string): string {
   return byType.get(mediaType)?.mediaType ?? mediaType;
+}
+
+/**
+ * A request body through its codec: the codec's byte fast path when it has one and the body fits it,
+ * else the body as text (in its charset) through decode. `path` says which one read it.
+ */
+export function decodeRequest(codec: Codec, body: Uint8Array, ctx: DecodeContext): { decoded: Decoded; path: 'bytes' | 'text' } {
+  const fast = codec.decodeBytes?.(body, ctx);
+  if (fast) return { decoded: fast, path: 'bytes' };
+  return { decoded: codec.decode!(decodeText(body, ctx.params.charset), ctx), path: 'text' };
 }

@@ -45,4 +45,6 @@ export interface Codec {
   decodeBytes?(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined;
   /** Response side; absent when the type is only read. */
   encode?(predictions: Predictions, ctx: EncodeContext): string;
+  /** Optional fast path to UTF-8 bytes; undefined means "use encode", whose text it must equal. */
+  encodeBytes?(predictions: Predictions, ctx: EncodeContext): Uint8Array | undefined;
 }

@@ -5,8 +5,7 @@ import { Piscina } from 'piscina';
 import { recordObject } from '../codecs/json';
 import { parseMediaType } from '../codecs/media-type';
 import { decodeQuery } from '../codecs/query';
-import { requestCodec, responseCodec } from '../codecs/registry';
-import { decodeText } from '../codecs/text';
+import { decodeRequest, requestCodec, responseCodec } from '../codecs/registry';
 import { decodeV2, encodeV2 } from '../codecs/v2';
 import { ServerError, toWireError } from '../errors';
 import { loadModel, type LoadedModel } from './model';
@@ -74,7 +73,7 @@ async function prepare(model: LoadedModel, task: InvokeTask): Promise<Step> {
   const encoder = responseCodec(task.accept);
   if (!media || !decoder?.decode || !encoder?.encode) throw new ServerError('INTERNAL_ERROR', `no codec for ${task.contentType} -> ${task.accept}`);
 
-  const decoded = decoder.decode(decodeText(task.body, media.params.charset), { schema, params: media.params });
+  const { decoded } = decodeRequest(decoder, task.body, { schema, params: media.params });
   // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
   task.body = new Uint8Array(0);
   if (decoded.kind === 'tensors') {
@@ -85,7 +84,11 @@ async function prepare(model: LoadedModel, task: InvokeTask): Promise<Step> {
   }
   const rows = decoded.matrix.rows;
   const encode = (p: Predictions) => encoder.encode!(p, { keys });
-  return { matrix: decoded.matrix, finish: (p) => done(encode(p), encoder.mediaType, rows), chunkText: chunkText(encode, encoder.mediaType), contentType: encoder.mediaType };
+  const finish = (p: Predictions): InvokeResult => {
+    const bytes = encoder.encodeBytes?.(p, { keys });
+    return bytes ? { ok: true, body: bytes, contentType: encoder.mediaType, records: rows } : done(encode(p), encoder.mediaType, rows);
+  };
+  return { matrix: decoded.matrix, finish, chunkText: chunkText(encode, encoder.mediaType), contentType: encoder.mediaType };
 }
 
 /** A large request, CHUNK_ROWS at a time: each chunk is run, encoded to bytes and released. */
