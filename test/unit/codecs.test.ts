@@ -303,6 +303,10 @@ describe('encoding', () => {
     expect(Buffer.from(bytes!).toString('utf8')).toBe(csvCodec.encode!(p, { keys: ['predicted_label'] }));
     expect(Buffer.from(bytes!).toString('utf8')).toBe('yes\n"no, really"\ncafé\nyes\n"""q"""\n7\nyes\n');
     expect(csvCodec.encodeBytes!(p, { keys: ['predicted_label', 'probability'] })).toBeUndefined();
+    // Many distinct labels (a Map past 16) still give the text encoding exactly.
+    const many = Array.from({ length: 500 }, (_, i) => (i % 3 === 0 ? `class ${i % 40}` : (i * 7) % 37));
+    const q: Predictions = { kind: 'classification', rows: many.length, classes: 1, labels: many, probabilities: new Float32Array(many.length), classNames: [] };
+    expect(Buffer.from(csvCodec.encodeBytes!(q, { keys: ['predicted_label'] })!).toString('utf8')).toBe(csvCodec.encode!(q, { keys: ['predicted_label'] }));
     expect(csvCodec.encodeBytes!(regression, { keys: ['predicted_label'] })).toBeUndefined();
   });
 

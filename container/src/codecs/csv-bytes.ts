@@ -34,6 +34,79 @@ function lineEnd(b: Uint8Array, i: number, n: number): number {
   return i;
 }
 
+/** Where the last readCell() stopped: the comma or LF ending the cell (after a CR before the LF), or n. */
+let cellEnd = 0;
+
+/**
+ * A cell in every form the text path reads (spaces, a sign, an exponent, a CR before the newline, empty,
+ * nan/inf, more digits): the value, or undefined when the bytes are not ASCII. Errors are thrown as the
+ * text path words them.
+ */
+function readCell(b: Uint8Array, i: number, n: number, line: number, column: number, inputType: TabularSchema['inputType']): number | undefined {
+  // [spaces][+-]digits[.digits][e[+-]digits][spaces], computed exactly with up to 15 digits and a power
+  // of ten up to 22; anything else as text.
+  let k = i;
+  while (k < n && b[k] === SPACE) k++;
+  let ch = k < n ? b[k] : 0;
+  const negative = ch === 45;
+  if (negative || ch === 43) k++;
+  let mantissa = 0;
+  let scale = 0;
+  const digitsFrom = k;
+  for (; k < n; k++) {
+    ch = b[k];
+    if (ch < 48 || ch > 57) break;
+    mantissa = mantissa * 10 + (ch - 48);
+  }
+  let digits = k - digitsFrom;
+  if (ch === 46 && k < n) {
+    const fractionFrom = ++k;
+    for (; k < n; k++) {
+      ch = b[k];
+      if (ch < 48 || ch > 57) break;
+      mantissa = mantissa * 10 + (ch - 48);
+    }
+    scale = fractionFrom - k;
+    digits -= scale;
+  }
+  // Up to 15 digits (leading zeros included: more go the careful way) keep the integer exact.
+  let exact = digits > 0 && digits <= 15;
+  if (exact && k < n && (ch === 101 || ch === 69)) {
+    ch = ++k < n ? b[k] : 0;
+    const expNegative = ch === 45;
+    if (expNegative || ch === 43) k++;
+    let exp = 0;
+    const expFrom = k;
+    for (; k < n && k - expFrom <= 3; k++) {
+      ch = b[k];
+      if (ch < 48 || ch > 57) break;
+      exp = exp * 10 + (ch - 48);
+    }
+    exact = k > expFrom && k - expFrom <= 3;
+    scale += expNegative ? -exp : exp;
+  }
+  while (k < n && b[k] === SPACE) k++;
+  let v = NaN;
+  // Integer / power of ten, both exact, is correctly rounded: the double Number() gives.
+  if (exact && scale >= -22 && scale <= 22) v = negative ? -(scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale]) : scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale];
+  let next: number;
+  if (v === v && (k === n || b[k] === COMMA || b[k] === LF || (b[k] === CR && (k + 1 === n || b[k + 1] === LF)))) {
+    next = k;
+  } else {
+    // Not the simple form (empty, nan/inf, more digits, a typo): the cell as text, read as the text path reads it.
+    let end = i;
+    while (end < n && b[end] !== COMMA && b[end] !== LF) end++;
+    next = end;
+    if ((end === n || b[end] === LF) && end > i && b[end - 1] === CR) end -= 1;
+    const cell = ascii(b, i, end);
+    if (cell === undefined) return undefined;
+    v = parseCell(cell, `line ${line}, column ${column}`, inputType);
+  }
+  if (next < n && b[next] === CR) next++;
+  cellEnd = next;
+  return v;
+}
+
 function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decoded | undefined {
   const n = b.length;
   const Values = schema.inputType === 'float64' ? Float64Array : Float32Array;
@@ -82,76 +155,49 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
     }
     const base = rows * w;
     for (let c = 0; ; c++) {
-      if (c >= w) return undefined;
-      // [spaces][+-]digits[.digits][e[+-]digits][spaces], read exactly when it has up to 15 significant
-      // digits and a power of ten up to 22; inline, as this loop is most of a large batch's cost.
+      // The usual cell, inline (this loop is most of a large batch's cost): [-]digits[.digits] of up to
+      // 15 digits, ended by a comma or a newline. Integer / power of ten, both exact, is correctly
+      // rounded: the double Number() gives. Any other form goes to readCell.
       let k = i;
-      while (k < n && b[k] === SPACE) k++;
-      let ch = k < n ? b[k] : 0;
+      let ch = k < n ? b[k] : LF;
       const negative = ch === 45;
-      if (negative || ch === 43) k++;
+      if (negative) ch = ++k < n ? b[k] : LF;
+      const from = k;
       let mantissa = 0;
-      let digits = 0;
-      let scale = 0;
-      const digitsFrom = k;
-      for (; k < n; k++) {
-        ch = b[k];
-        if (ch < 48 || ch > 57) break;
+      while (ch >= 48 && ch <= 57) {
         mantissa = mantissa * 10 + (ch - 48);
-        if (mantissa !== 0) digits++;
+        ch = ++k < n ? b[k] : LF;
       }
-      let any = k > digitsFrom;
-      if (ch === 46 && k < n) {
-        const fractionFrom = ++k;
-        for (; k < n; k++) {
-          ch = b[k];
-          if (ch < 48 || ch > 57) break;
+      let digits = k - from;
+      let fraction = 0;
+      if (ch === 46) {
+        ch = ++k < n ? b[k] : LF;
+        const fractionFrom = k;
+        while (ch >= 48 && ch <= 57) {
           mantissa = mantissa * 10 + (ch - 48);
-          if (mantissa !== 0) digits++;
+          ch = ++k < n ? b[k] : LF;
         }
-        scale = fractionFrom - k;
-        any ||= k > fractionFrom;
+        fraction = k - fractionFrom;
+        digits += fraction;
       }
-      let exact = any && digits <= 15;
-      if (exact && k < n && (ch === 101 || ch === 69)) {
-        ch = ++k < n ? b[k] : 0;
-        const expNegative = ch === 45;
-        if (expNegative || ch === 43) k++;
-        let exp = 0;
-        const expFrom = k;
-        for (; k < n && k - expFrom <= 3; k++) {
-          ch = b[k];
-          if (ch < 48 || ch > 57) break;
-          exp = exp * 10 + (ch - 48);
-        }
-        exact = k > expFrom && k - expFrom <= 3;
-        scale += expNegative ? -exp : exp;
-      }
-      while (k < n && b[k] === SPACE) k++;
-      let v = NaN;
-      // Integer / power of ten, both exact, is correctly rounded: the double Number() gives.
-      if (exact && scale >= -22 && scale <= 22) v = negative ? -(scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale]) : scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale];
-      let next: number;
-      if (v === v && (k === n || b[k] === COMMA || b[k] === LF || (b[k] === CR && (k + 1 === n || b[k + 1] === LF)))) {
-        next = k;
+      let v: number;
+      if ((ch === COMMA || ch === LF) && digits > 0 && digits <= 15) {
+        v = fraction === 0 ? mantissa : mantissa / POW10[fraction];
+        if (negative) v = -v;
       } else {
-        // Not the simple form (empty, nan/inf, more digits, a typo): the cell as text, read as the text path reads it.
-        let end = i;
-        while (end < n && b[end] !== COMMA && b[end] !== LF) end++;
-        next = end;
-        if ((end === n || b[end] === LF) && end > i && b[end - 1] === CR) end -= 1;
-        const cell = ascii(b, i, end);
-        if (cell === undefined) return undefined;
-        v = parseCell(cell, `line ${line}, column ${c + 1}`, schema.inputType);
+        const read = readCell(b, i, n, line, c + 1, schema.inputType);
+        if (read === undefined) return undefined;
+        v = read;
+        k = cellEnd;
+        ch = k < n ? b[k] : LF;
       }
-      values[base + (columns ? columns[c] : c)] = v;
-      if (next < n && b[next] === CR) next++;
-      if (next >= n || b[next] === LF) {
+      if (c >= w) return undefined;
+      values[base + (columns === undefined ? c : columns[c])] = v;
+      i = k + 1;
+      if (ch === LF) {
         if (c + 1 !== w) return undefined;
-        i = next + 1;
         break;
       }
-      i = next + 1;
     }
     rows += 1;
   }

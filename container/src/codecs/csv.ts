@@ -113,15 +113,24 @@ function encode(p: Predictions, ctx: EncodeContext): string {
  */
 function encodeBytes(p: Predictions, ctx: EncodeContext): Uint8Array | undefined {
   if (p.kind !== 'classification' || ctx.keys.length !== 1 || ctx.keys[0] !== 'predicted_label') return undefined;
-  const lines = new Map<string | number, Uint8Array>();
+  // Distinct labels and their lines: a short list searched by identity (labels from one model are the
+  // same few values), a Map once there are many.
+  const seen: (string | number)[] = [];
+  const seenLines: Uint8Array[] = [];
+  let many: Map<string | number, Uint8Array> | undefined;
   const rows: Uint8Array[] = new Array(p.rows);
   let total = 0;
   for (let r = 0; r < p.rows; r++) {
     const label = p.labels[r];
-    let line = lines.get(label);
+    let line: Uint8Array | undefined;
+    if (many) line = many.get(label);
+    else for (let j = 0; j < seen.length; j++) if (seen[j] === label) line = seenLines[j];
     if (line === undefined) {
       line = new Uint8Array(Buffer.from(`${csvField(label)}\n`));
-      lines.set(label, line);
+      seen.push(label);
+      seenLines.push(line);
+      if (many) many.set(label, line);
+      else if (seen.length > 16) many = new Map(seen.map((l, j) => [l, seenLines[j]]));
     }
     rows[r] = line;
     total += line.length;

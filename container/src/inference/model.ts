@@ -225,7 +225,7 @@ export function argmaxLabels(scores: FloatArray, rows: number, names: readonly (
   return labels;
 }
 
-function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxValueMapType, rows: number, json: ModelJson, derivedLabels?: ArrayLike<string | number>): Predictions {
+function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxValueMapType, rows: number, json: ModelJson, derivedLabels?: (string | number)[]): Predictions {
   if (layout.kind === 'regressor') {
     const scores = result[layout.scoreOutput!].data as FloatArray;
     if (scores.length !== rows) throw new ServerError('MODEL_ERROR', `model returned ${scores.length} scores for ${rows} rows`);
@@ -235,12 +235,15 @@ function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxV
   const probabilities = probs.data as FloatArray;
   const classes = rows > 0 ? probabilities.length / rows : Number(probs.dims[1] ?? 0);
   const classNames: (string | number)[] = json.labels ?? Array.from({ length: classes }, (_, i) => i);
-  const labels: (string | number)[] = new Array(rows);
-  if (layout.labelOutput) {
+  let labels: (string | number)[] = new Array(rows);
+  // Integer labels are class indices only when model.json names the classes with strings; numeric
+  // class names mean the label is the class itself (labels [1, 2, 3]: a 2 is class 2, not "3").
+  const indexNames = json.labels?.every((l) => typeof l === 'string') ? json.labels : undefined;
+  if (layout.labelOutput && derivedLabels && (!indexNames || typeof derivedLabels[0] === 'string')) {
+    // Looked up already from one table (all strings or all integers), and nothing to map.
+    labels = derivedLabels;
+  } else if (layout.labelOutput) {
     const raw = derivedLabels ?? (result[layout.labelOutput].data as ArrayLike<string | number | bigint>);
-    // Integer labels are class indices only when model.json names the classes with strings; numeric
-    // class names mean the label is the class itself (labels [1, 2, 3]: a 2 is class 2, not "3").
-    const indexNames = json.labels?.every((l) => typeof l === 'string') ? json.labels : undefined;
     for (let r = 0; r < rows; r++) {
       const v = raw[r];
       if (typeof v === 'string') labels[r] = v;

@@ -2,7 +2,8 @@
 // on the same machine in the same run, for a 100,000-row CSV, with the example model and a 30-feature,
 // 150-tree ensemble. Raw = one in-process session with as many intra-op threads as the server has
 // inference threads, on a ready Float32Array. Full stack = the transform emulator (MaxPayloadInMB=1, so
-// mini-batches can use every thread) through nginx, workers and threads.
+// mini-batches can use every thread) through nginx, workers and threads. Both: 8 warm-up runs, then the
+// median of 11.
 // usage: npm run bench:batch -- [--rows N] [--out FILE]
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,19 +17,40 @@ import { runTransform } from './transform';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
+/** Median of a list of rates. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Rows/s of `run`: WARMUP runs first (a batch job runs for minutes: JIT compilation and first-touch
+ * allocations belong to its first seconds, not its rate), then the median of RUNS.
+ */
+async function rate(rows: number, run: () => Promise<void>): Promise<number> {
+  for (let i = 0; i < WARMUP; i++) await run();
+  const rates: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    await run();
+    rates.push(rows / ((performance.now() - t) / 1000));
+  }
+  return median(rates);
+}
+
+const WARMUP = 8;
+const RUNS = 11;
+
 async function raw(model: Uint8Array, rows: string[], features: number, threads: number): Promise<number> {
   const session = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
   const x = Float32Array.from(rows.join(',').split(','), Number);
   const feeds = { input: new ort.Tensor('float32', x, [rows.length, features]) };
-  await session.run(feeds);
-  let best = 0;
-  for (let i = 0; i < 3; i++) {
-    const t = performance.now();
+  // All outputs, as a caller of session.run gets them by default.
+  const result = await rate(rows.length, async () => {
     await session.run(feeds);
-    best = Math.max(best, rows.length / ((performance.now() - t) / 1000));
-  }
+  });
   await session.release();
-  return best;
+  return result;
 }
 
 async function fullStack(dir: string, file: string, rows: number, env: Record<string, string>): Promise<number> {
@@ -40,16 +62,14 @@ async function fullStack(dir: string, file: string, rows: number, env: Record<st
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {
-    let best = 0;
-    for (let i = 0; i < 4; i++) {
+    // Each run is a whole transform job over the file (the emulator's own reading, splitting and writing
+    // included), against the server started above.
+    return await rate(rows, async () => {
       const output = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-batch-out-'));
       const summary = await runTransform({ input: file, output, endpoint: `http://127.0.0.1:${port}`, contentType: 'text/csv', splitType: 'Line', maxPayloadMb: 1 }, () => undefined);
       if (summary.failedFiles.length > 0 || summary.records !== rows) throw new Error(`transform failed: ${JSON.stringify(summary)}`);
-      // The first run warms up; the best of the next three counts.
-      if (i > 0) best = Math.max(best, rows / summary.seconds);
       fs.rmSync(output, { recursive: true, force: true });
-    }
-    return best;
+    });
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));

@@ -140,27 +140,37 @@ async function startServer(options: TransformOptions): Promise<{ endpoint: strin
   return { endpoint, server };
 }
 
-/** Whole records, packed as SageMaker packs them: up to the payload limit (MultiRecord) or one each. */
-function miniBatches(text: Buffer, file: string, options: Required<Pick<TransformOptions, 'splitType'>> & { strategy: string; limitBytes: number }): { batches: Buffer[]; records: number[] } {
+interface MiniBatch {
+  body: Buffer;
+  records: number;
+  /** Input bytes consumed once this batch is cut (for progress). */
+  consumed: number;
+}
+
+/**
+ * Whole records, packed as SageMaker packs them: up to the payload limit (MultiRecord) or one each. Cut
+ * lazily, so the first request goes out while the rest of the file is still being split.
+ */
+function* miniBatches(text: Buffer, file: string, options: Required<Pick<TransformOptions, 'splitType'>> & { strategy: string; limitBytes: number }): Generator<MiniBatch> {
   if (options.splitType === 'None') {
     if (options.limitBytes > 0 && text.length > options.limitBytes) {
       throw new Error(`${file} is ${text.length} bytes, larger than MaxPayloadInMB allows (${options.limitBytes} bytes), and SplitType is None`);
     }
-    return { batches: [text], records: [1] };
+    yield { body: text, records: 1, consumed: text.length };
+    return;
   }
-  const batches: Buffer[] = [];
-  const records: number[] = [];
   let start = -1;
   let end = 0;
   let count = 0;
   let line = 0;
-  const flush = () => {
-    if (count > 0) {
-      batches.push(Buffer.concat([text.subarray(start, end), Buffer.from('\n')]));
-      records.push(count);
-    }
+  // A batch is the input's own bytes from its first record to its last (CRLF and blank lines between
+  // records included: the server reads them as the original file), ending with a newline.
+  const cut = (consumed: number): MiniBatch => {
+    const body = text[end] === 10 ? text.subarray(start, end + 1) : Buffer.concat([text.subarray(start, end), Buffer.from('\n')]);
+    const batch = { body, records: count, consumed };
     start = -1;
     count = 0;
+    return batch;
   };
   for (let at = 0; at < text.length; ) {
     let nl = text.indexOf(10, at);
@@ -174,24 +184,22 @@ function miniBatches(text: Buffer, file: string, options: Required<Pick<Transfor
         throw new Error(`${file}, line ${line}: the record is ${size - 1} bytes, larger than MaxPayloadInMB allows (${options.limitBytes} bytes, newline included)`);
       }
       const batchSize = start < 0 ? 0 : end - start + 1;
-      if (count > 0 && (options.strategy === 'SINGLE_RECORD' || (options.limitBytes > 0 && batchSize + size > options.limitBytes))) flush();
+      if (count > 0 && (options.strategy === 'SINGLE_RECORD' || (options.limitBytes > 0 && batchSize + size > options.limitBytes))) yield cut(at);
       if (start < 0) start = at;
-      // A batch is the input's own bytes from its first record to its last (CRLF and blank lines between
-      // records included: the server reads them as the original file), plus a final newline.
       end = stop;
       count += 1;
     }
     at = nl + 1;
   }
-  flush();
-  return { batches, records };
+  if (count > 0) yield cut(text.length);
 }
 
-function progress(done: number, total: number, file: string): void {
+function progress(doneBytes: number, totalBytes: number, records: number, file: string): void {
   if (!process.stderr.isTTY) return;
   const width = 30;
-  const filled = total > 0 ? Math.round((done / total) * width) : width;
-  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round((100 * done) / Math.max(total, 1))).padStart(3)}% ${done}/${total} records  ${file.slice(-40)}`);
+  const share = totalBytes > 0 ? doneBytes / totalBytes : 1;
+  const filled = Math.round(share * width);
+  process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(100 * share)).padStart(3)}% ${records} records  ${file.slice(-40)}`);
 }
 
 export async function runTransform(options: TransformOptions, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<TransformSummary> {
@@ -199,9 +207,13 @@ export async function runTransform(options: TransformOptions, log: (line: string
   const started = performance.now();
   let server: ChildProcess | undefined;
   let endpoint = options.endpoint;
+  const askParameters = () => get(`${endpoint}/execution-parameters`).catch(() => undefined);
+  let early: ReturnType<typeof askParameters> | undefined;
   if (!endpoint) {
     ({ endpoint, server } = await startServer(options));
   } else {
+    // Asked while /ping is checked (asked again below if the server was not up yet).
+    early = askParameters();
     await waitForPing(endpoint, undefined, 30);
   }
   const summary: TransformSummary = { files: files.length, failedFiles: [], records: 0, requests: 0, retries: 0, seconds: 0 };
@@ -209,7 +221,8 @@ export async function runTransform(options: TransformOptions, log: (line: string
   try {
     // The job's settings win; the container fills the rest; without an answer, SageMaker's defaults.
     let params = { MaxConcurrentTransforms: 1, BatchStrategy: 'MULTI_RECORD', MaxPayloadInMB: 6 };
-    const reply = await get(`${endpoint}/execution-parameters`).catch(() => undefined);
+    let reply = early && (await early);
+    if (reply?.status !== 200) reply = await askParameters();
     if (reply?.status === 200) params = { ...params, ...JSON.parse(reply.body.toString('utf8')) };
     const concurrent = options.maxConcurrent ?? params.MaxConcurrentTransforms;
     const strategy = options.batchStrategy ? (options.batchStrategy === 'MultiRecord' ? 'MULTI_RECORD' : 'SINGLE_RECORD') : params.BatchStrategy;
@@ -225,17 +238,18 @@ export async function runTransform(options: TransformOptions, log: (line: string
       const target = path.join(options.output, `${relative}.out`);
       const partial = `${target}.partial`;
       try {
-        const { batches, records } = miniBatches(fs.readFileSync(file), relative, { splitType: options.splitType, strategy, limitBytes });
-        const total = records.reduce((a, b) => a + b, 0);
-        const answers: Buffer[] = new Array(batches.length);
-        let next = 0;
-        let done = 0;
-        const send = async (i: number): Promise<Buffer> => {
+        const input = fs.readFileSync(file);
+        const batches = miniBatches(input, relative, { splitType: options.splitType, strategy, limitBytes });
+        const answers: Buffer[] = [];
+        let cut = 0;
+        let consumed = 0;
+        let records = 0;
+        const send = async (i: number, body: Buffer): Promise<Buffer> => {
           for (let attempt = 1; ; attempt++) {
             summary.requests += 1;
             let failure: string;
             try {
-              const r = await post(agent, url, batches[i], { ...headers, 'X-Amzn-SageMaker-Input-Object': relative }, payloadMb === 0);
+              const r = await post(agent, url, body, { ...headers, 'X-Amzn-SageMaker-Input-Object': relative }, payloadMb === 0);
               if (r.status === 200) return r.body;
               failure = `HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`;
               // A client error will not change on retry; a server error or overload may.
@@ -249,22 +263,31 @@ export async function runTransform(options: TransformOptions, log: (line: string
             await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
           }
         };
+        let failed = false;
         const lane = async () => {
-          while (next < batches.length) {
-            const i = next++;
-            let answer = await send(i);
+          while (!failed) {
+            const next = batches.next();
+            if (next.done) return;
+            const i = cut++;
+            const batch = next.value;
+            consumed = Math.max(consumed, batch.consumed);
+            let answer = await send(i, batch.body);
             if (answer.length > 0 && answer[answer.length - 1] !== 10) answer = Buffer.concat([answer, Buffer.from('\n')]);
             if (lineOutput && options.splitType === 'Line') {
               let lines = 0;
               for (let at = answer.indexOf(10); at >= 0; at = answer.indexOf(10, at + 1)) lines++;
-              if (lines !== records[i]) throw new Error(`mini-batch ${i + 1} of ${relative}: ${lines} output line(s) for ${records[i]} record(s)`);
+              if (lines !== batch.records) throw new Error(`mini-batch ${i + 1} of ${relative}: ${lines} output line(s) for ${batch.records} record(s)`);
             }
             answers[i] = answer;
-            done += records[i];
-            progress(done, total, relative);
+            records += batch.records;
+            progress(consumed, input.length, records, relative);
           }
         };
-        await Promise.all(Array.from({ length: Math.min(concurrent, batches.length) }, lane));
+        // The first failure fails the file: the other lanes stop taking mini-batches.
+        await Promise.all(Array.from({ length: concurrent }, () => lane().catch((err) => {
+          failed = true;
+          throw err;
+        })));
         fs.mkdirSync(path.dirname(target), { recursive: true });
         // Assembled by line, in input order, and only renamed into place once complete.
         const out = fs.openSync(partial, 'w');
@@ -274,7 +297,7 @@ export async function runTransform(options: TransformOptions, log: (line: string
           fs.closeSync(out);
         }
         fs.renameSync(partial, target);
-        summary.records += total;
+        summary.records += records;
         if (process.stderr.isTTY) process.stderr.write('\n');
       } catch (err) {
         fs.rmSync(partial, { force: true });
