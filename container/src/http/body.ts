@@ -17,7 +17,9 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined): 
   // arrive, instead of a chunk list plus a joined copy (twice the payload, for a 100 MB batch).
   if (Number.isSafeInteger(declared) && declared >= 0 && req.headers['transfer-encoding'] === undefined) {
     return new Promise((resolve, reject) => {
-      const body = new Uint8Array(declared);
+      // Not zero-filled (every byte is overwritten, and a short body is refused below); never from Node's
+      // shared pool, so it can be transferred to a thread.
+      const body: Uint8Array = Buffer.allocUnsafeSlow(declared);
       let offset = 0;
       req.on('data', (chunk: Buffer) => {
         if (offset + chunk.length > declared) {
@@ -50,7 +52,7 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined): 
     req.on('end', () => {
       if (failed) return;
       // Not Buffer.concat: small results may come from Node's shared pool, which must never be transferred.
-      const body = new Uint8Array(size);
+      const body: Uint8Array = Buffer.allocUnsafeSlow(size);
       let offset = 0;
       for (const c of chunks) {
         body.set(c, offset);

@@ -64,12 +64,15 @@ async function fullStack(dir: string, file: string, rows: number, env: Record<st
   try {
     // Each run is a whole transform job over the file (the emulator's own reading, splitting and writing
     // included), against the server started above.
-    return await rate(rows, async () => {
-      const output = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-batch-out-'));
+    const outputs = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-batch-out-'));
+    let run = 0;
+    const result = await rate(rows, async () => {
+      const output = path.join(outputs, String(run++));
       const summary = await runTransform({ input: file, output, endpoint: `http://127.0.0.1:${port}`, contentType: 'text/csv', splitType: 'Line', maxPayloadMb: 1 }, () => undefined);
       if (summary.failedFiles.length > 0 || summary.records !== rows) throw new Error(`transform failed: ${JSON.stringify(summary)}`);
-      fs.rmSync(output, { recursive: true, force: true });
     });
+    fs.rmSync(outputs, { recursive: true, force: true });
+    return result;
   } finally {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
