@@ -164,6 +164,8 @@ describe('serving the example model through nginx, workers and threads', () => {
       threadsPerWorker: 2,
       inputs: [{ name: 'input', type: 'float32', shape: ['N', 4] }],
       outputs: [{ name: 'label', type: 'string' }, { name: 'probabilities', type: 'float32' }],
+      // The example's label is ArgMax -> Gather in the graph: looked up from the probabilities.
+      labelsFromProbabilities: true,
     });
     expect(ready.model).toMatch(/model\.onnx$/);
     expect(typeof ready.readyMs).toBe('number');

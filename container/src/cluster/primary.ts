@@ -187,6 +187,7 @@ export function runPrimary(config: Config, logger: Logger): void {
             features: m.featureNames ?? m.features,
             warmed: m.warmed,
             ...(m.warmupError ? { warmupError: m.warmupError } : {}),
+            ...(m.labelsFromProbabilities ? { labelsFromProbabilities: true } : {}),
             workers: config.workers,
             threadsPerWorker: config.threads,
             port: config.port,
