@@ -1,4 +1,5 @@
 import { csvCodec } from '../../container/src/codecs/csv';
+import { decodeText } from '../../container/src/codecs/text';
 import { jsonCodec, octetStreamCodec } from '../../container/src/codecs/json';
 import { jsonLinesCodec } from '../../container/src/codecs/jsonlines';
 import { REQUEST_TYPES, RESPONSE_TYPES, decodeRequest, requestCodec, responseCodec } from '../../container/src/codecs/registry';
@@ -25,16 +26,18 @@ const rows = (d: Decoded) => rowsOf(matrix(d));
  */
 function bothPaths(text: string, schema: TabularSchema | null, params: Record<string, string>): { decoded: Decoded; fast: boolean } {
   const ctx = { schema, params };
+  const bytes = new Uint8Array(Buffer.from(text));
   let fast: Decoded | undefined;
   let fastError: unknown;
   try {
-    fast = csvCodec.decodeBytes!(new Uint8Array(Buffer.from(text)), ctx);
+    fast = csvCodec.decodeBytes!(bytes, ctx);
   } catch (err) {
     fastError = err;
   }
   let decoded: Decoded;
   try {
-    decoded = csvCodec.decode!(text, ctx);
+    // The reference: the body's bytes read as text in its charset, as the server does.
+    decoded = csvCodec.decode!(decodeText(bytes, params.charset), ctx);
   } catch (err) {
     // The text path's error: the byte path must have stepped aside, or refused the same way (no schema).
     if (fastError === undefined) expect(fast).toBeUndefined();
@@ -150,6 +153,14 @@ describe('text/csv decoding', () => {
     expect(fastPath('"1",2,3')).toBe(false);
     expect(fastPath('1,2,3', anonymous, { charset: 'latin1' })).toBe(false);
     expect(() => csv('1,2,\u00e9')).toThrow('"\u00e9" is not a number');
+    // Other charsets are the text path's: us-ascii (windows-1252 to a decoder) keeps a UTF-8 BOM's bytes.
+    expect(fastPath('1,2,3', anonymous, { charset: 'us-ascii' })).toBe(false);
+    expect(() => csv('\ufeff1,2,3', anonymous, { charset: 'us-ascii' })).toThrow('is not a number');
+  });
+
+  test('rows far narrower than the model fail on the first row, whatever the body size', () => {
+    const err = fails(() => csv('1\n'.repeat(100_000), { features: 100_000, inputType: 'float32' }));
+    expect([err.code, err.message]).toEqual(['WRONG_FEATURE_COUNT', 'line 1: 1 value(s), but the model has 100000 feature(s)']);
   });
 
   test('a request body is read by the byte path when it fits, else as text in its charset', () => {

@@ -7,7 +7,7 @@
 // text path then reads the body from the start and gives its answer or its exact error, so both paths
 // always agree (tests compare them).
 import { ServerError } from '../errors';
-import { headerColumns, looksLikeHeader, parseCell, tabularSchema } from './rows';
+import { headerColumns, looksLikeHeader, parseCell } from './rows';
 import type { DecodeContext, Decoded, TabularSchema } from './types';
 
 const COMMA = 44;
@@ -140,12 +140,14 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
     first = false;
     if (!values) {
       const end = lineEnd(b, i, n);
-      if (width === null) {
-        width = 1;
-        for (let k = i; k < end; k++) if (b[k] === COMMA) width++;
-      }
-      // Room for the body's rows judged by this first row's length; grown by doubling if that is short.
-      values = new Values(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width);
+      let cells = 1;
+      for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
+      // A first row of the wrong width is the text path's error to word (and no reason to allocate).
+      if (width !== null && cells !== width) return undefined;
+      width = cells;
+      // Room for the body's rows judged by this first row's length (never more values than the body has
+      // bytes); grown by doubling if that is short.
+      values = new Values(Math.min(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width, n + width));
     }
     const w: number = width!;
     if ((rows + 1) * w > values.length) {
@@ -206,13 +208,16 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
 }
 
 /**
- * text/csv from bytes, or undefined when the body needs the text path (a charset other than UTF-8 or
- * ASCII, a quote, anything irregular, any error: the text path finds and words it).
+ * text/csv from bytes, or undefined when the body needs the text path (a charset other than UTF-8, a
+ * quote, anything irregular, any error: the text path finds and words it).
  */
 export function decodeCsvBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined {
   const charset = ctx.params.charset?.toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') return undefined;
-  const schema = tabularSchema(ctx);
+  // UTF-8 only (no charset means UTF-8): the text path reads other charsets, a BOM included, its own way.
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return undefined;
+  // A model that takes no rows: the text path checks the encoding first, then says so.
+  if (!ctx.schema) return undefined;
+  const schema = ctx.schema;
   if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(QUOTE) >= 0) return undefined;
   try {
     return parse(bytes, ctx, schema);

@@ -16,6 +16,8 @@ const SPECIAL = /^[+-]?(nan|inf|infinity)$/i;
 const FLOAT32_MAX = 3.4028234663852886e38;
 const SIMPLE = /^ *[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)? *$/;
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** Most values a builder allocates before its rows arrive. */
+const INITIAL_VALUES = 1 << 20;
 
 /**
  * [+-]digits[.digits][e[+-]digits] between from and to, or NaN when the text is not of that form or has
@@ -114,7 +116,9 @@ export class MatrixBuilder {
     // Stored at the model's own precision: the float32 copy would be made anyway, and large batches
     // then hold one array of the payload's numbers instead of two.
     this.Values = schema.inputType === 'float64' ? Float64Array : Float32Array;
-    this.values = new this.Values(Math.max(1, expectedRows) * (this.width ?? 8));
+    // Sized for the expected rows, but never more up front than INITIAL_VALUES (grown by doubling): a
+    // body whose rows are far narrower than the model must fail on its first row, not on the allocation.
+    this.values = new this.Values(Math.min(Math.max(1, expectedRows) * (this.width ?? 8), Math.max(INITIAL_VALUES, this.width ?? 8)));
     this.maxAbs = schema.inputType === 'float64' ? Number.MAX_VALUE : FLOAT32_MAX;
   }
 

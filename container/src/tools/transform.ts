@@ -244,6 +244,7 @@ export async function runTransform(options: TransformOptions, log: (line: string
         let cut = 0;
         let consumed = 0;
         let records = 0;
+        let failed = false;
         const send = async (i: number, body: Buffer): Promise<Buffer> => {
           for (let attempt = 1; ; attempt++) {
             summary.requests += 1;
@@ -259,11 +260,12 @@ export async function runTransform(options: TransformOptions, log: (line: string
               failure = (err as Error).message;
             }
             if (attempt > 3) throw new Error(`mini-batch ${i + 1} of ${relative} failed after 3 retries: ${failure}`);
+            // Another mini-batch has failed the file already: no point retrying this one.
+            if (failed) throw new Error(`mini-batch ${i + 1} of ${relative} abandoned: ${failure}`);
             summary.retries += 1;
             await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
           }
         };
-        let failed = false;
         const lane = async () => {
           while (!failed) {
             const next = batches.next();
@@ -283,11 +285,14 @@ export async function runTransform(options: TransformOptions, log: (line: string
             progress(consumed, input.length, records, relative);
           }
         };
-        // The first failure fails the file: the other lanes stop taking mini-batches.
-        await Promise.all(Array.from({ length: concurrent }, () => lane().catch((err) => {
+        // The first failure fails the file: the other lanes stop taking mini-batches, and the file ends
+        // once their requests in flight have (so the next file never runs over the concurrency limit).
+        let firstFailure: unknown;
+        await Promise.all(Array.from({ length: concurrent }, () => lane().catch((err: unknown) => {
+          if (!failed) firstFailure = err;
           failed = true;
-          throw err;
         })));
+        if (failed) throw firstFailure;
         fs.mkdirSync(path.dirname(target), { recursive: true });
         // Assembled by line, in input order, and only renamed into place once complete.
         const out = fs.openSync(partial, 'w');
