@@ -33,6 +33,17 @@ export function cleanOrtMessage(message: string): string {
     .trim();
 }
 
+/**
+ * Every output must be a tensor: onnxruntime-node cannot return sequences or maps. One message for
+ * `serve` and for `train`'s bring-your-own-model check; `where` names the file.
+ */
+export function checkTensorOutputs(session: ort.InferenceSession, where: string): void {
+  const nonTensor = session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name);
+  if (nonTensor.length > 0) {
+    throw new ServerError('MODEL_UNSUPPORTED_OUTPUT', `${where} output ${nonTensor.map((n) => `"${n}"`).join(', ')} is a sequence or map (e.g. a ZipMap of class probabilities), which onnxruntime-node cannot return. Re-export without it: skl2onnx convert_sklearn(..., options={id(model): {"zipmap": False}}), or onnxmltools with zipmap=False; probabilities then come as a [N, classes] tensor`);
+  }
+}
+
 /** onnxruntime's input errors are the caller's; everything else it reports is the model's. */
 function runError(err: unknown, what: string): ServerError {
   const reason = cleanOrtMessage(String((err as Error)?.message ?? err));
@@ -113,10 +124,7 @@ export async function loadModel(init: ThreadInit): Promise<LoadedModel> {
     throw new ServerError('MODEL_INVALID', `onnxruntime cannot load ${init.modelFile}: ${reason}. Check that the file is a complete ONNX model (not truncated, not a Git LFS pointer) exported with an opset onnxruntime 1.30 supports`);
   }
 
-  const nonTensor = session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name);
-  if (nonTensor.length > 0) {
-    throw new ServerError('MODEL_UNSUPPORTED_OUTPUT', `${path.basename(init.modelFile)} output ${nonTensor.map((n) => `"${n}"`).join(', ')} is a sequence or map (e.g. a ZipMap of class probabilities), which onnxruntime-node cannot return. Re-export without it: skl2onnx convert_sklearn(..., options={id(model): {"zipmap": False}}), or onnxmltools with zipmap=False; probabilities then come as a [N, classes] tensor`);
-  }
+  checkTensorOutputs(session, path.basename(init.modelFile));
   const inputs = session.inputMetadata.map(describeValue);
   const outputs = session.outputMetadata.map(describeValue);
   const layout = classify(inputs, outputs, json);

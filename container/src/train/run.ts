@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ServerError } from '../errors';
 import type { Logger } from '../logger';
+import { checkTensorOutputs } from '../inference/model';
 import { readModelJson } from '../inference/model-json';
 import { modelDir } from '../paths';
 import { channelFiles, channelModel, loadCsv, readInputDataConfig, type Dataset } from './data';
@@ -140,10 +141,10 @@ async function bringModel(found: { onnx: string; json?: string }): Promise<Train
   } catch (err) {
     throw new ServerError('MODEL_INVALID', `${found.onnx}: onnxruntime cannot load it: ${String((err as Error).message).split('\n')[0]}`);
   }
-  const nonTensor = session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name);
-  await session.release();
-  if (nonTensor.length > 0) {
-    throw new ServerError('MODEL_UNSUPPORTED_OUTPUT', `${found.onnx}: output ${nonTensor.join(', ')} is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; re-export without it (skl2onnx options={id(model): {"zipmap": False}})`);
+  try {
+    checkTensorOutputs(session, `${found.onnx}:`);
+  } finally {
+    await session.release();
   }
   const files: Record<string, Uint8Array | string> = { 'model.onnx': fs.readFileSync(found.onnx) };
   if (found.json) {
