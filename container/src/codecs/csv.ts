@@ -24,7 +24,8 @@ function parseRecords(text: string): ParsedRecord[] {
 }
 
 /**
- * Plain numeric CSV (no quote anywhere: the usual case, and every SageMaker batch) in one pass; quoted
+ * CSV text without a quote, split by line and comma (the byte path, csv-bytes.ts, reads the usual case
+ * faster and comes here only for what it does not take: other charsets, irregular input, errors); quoted
  * fields go through csv-parse. Both count lines the same way and give the same errors.
  */
 function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): Decoded {
@@ -52,7 +53,7 @@ function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): D
         }
       }
       first = false;
-      builder.addLine(text, start, end, line, columns);
+      builder.addCells(text.slice(start, end).split(','), line, columns);
     }
     start = next;
   }

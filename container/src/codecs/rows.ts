@@ -14,72 +14,8 @@ export function tabularSchema(ctx: DecodeContext): TabularSchema {
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const SPECIAL = /^[+-]?(nan|inf|infinity)$/i;
 const FLOAT32_MAX = 3.4028234663852886e38;
-const SIMPLE = /^ *[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)? *$/;
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 /** Most values a builder allocates before its rows arrive. */
 const INITIAL_VALUES = 1 << 20;
-
-/**
- * [+-]digits[.digits][e[+-]digits] between from and to, or NaN when the text is not of that form or has
- * more than 15 significant digits or a large exponent (the caller then uses Number()).
- */
-function fastNumber(text: string, from: number, to: number): number {
-  let i = from;
-  while (i < to && text.charCodeAt(i) === 32) i++;
-  let end = to;
-  while (end > i && text.charCodeAt(end - 1) === 32) end--;
-  if (i >= end) return NaN;
-  let negative = false;
-  let ch = text.charCodeAt(i);
-  if (ch === 45 || ch === 43) {
-    negative = ch === 45;
-    i++;
-  }
-  let mantissa = 0;
-  let digits = 0;
-  let scale = 0;
-  let any = false;
-  for (; i < end; i++) {
-    ch = text.charCodeAt(i);
-    if (ch < 48 || ch > 57) break;
-    any = true;
-    if (digits > 0 || ch !== 48) digits++;
-    mantissa = mantissa * 10 + (ch - 48);
-  }
-  if (i < end && ch === 46) {
-    for (i++; i < end; i++) {
-      ch = text.charCodeAt(i);
-      if (ch < 48 || ch > 57) break;
-      any = true;
-      if (digits > 0 || ch !== 48) digits++;
-      mantissa = mantissa * 10 + (ch - 48);
-      scale--;
-    }
-  }
-  if (!any || digits > 15) return NaN;
-  if (i < end && (ch === 101 || ch === 69)) {
-    i++;
-    let expNegative = false;
-    ch = text.charCodeAt(i);
-    if (ch === 45 || ch === 43) {
-      expNegative = ch === 45;
-      i++;
-    }
-    let exp = 0;
-    let expDigits = 0;
-    for (; i < end; i++) {
-      ch = text.charCodeAt(i);
-      if (ch < 48 || ch > 57) return NaN;
-      exp = exp * 10 + (ch - 48);
-      if (++expDigits > 3) return NaN;
-    }
-    if (expDigits === 0) return NaN;
-    scale += expNegative ? -exp : exp;
-  }
-  if (i !== end || scale < -22 || scale > 22) return NaN;
-  const v = scale < 0 ? mantissa / POW10[-scale] : mantissa * POW10[scale];
-  return negative ? -v : v;
-}
 
 function preview(s: string): string {
   return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s);
@@ -109,7 +45,6 @@ export class MatrixBuilder {
   private readonly Values: Float32ArrayConstructor | Float64ArrayConstructor;
   private rows = 0;
   private width: number | null;
-  private readonly maxAbs: number;
 
   constructor(private readonly schema: TabularSchema, expectedRows = 16) {
     this.width = schema.features;
@@ -119,7 +54,6 @@ export class MatrixBuilder {
     // Sized for the expected rows, but never more up front than INITIAL_VALUES (grown by doubling): a
     // body whose rows are far narrower than the model must fail on its first row, not on the allocation.
     this.values = new this.Values(Math.min(Math.max(1, expectedRows) * (this.width ?? 8), Math.max(INITIAL_VALUES, this.width ?? 8)));
-    this.maxAbs = schema.inputType === 'float64' ? Number.MAX_VALUE : FLOAT32_MAX;
   }
 
   get count(): number {
@@ -150,32 +84,6 @@ export class MatrixBuilder {
   /** A text cell: a decimal number, NaN/Inf literal, or empty (missing = NaN). */
   parseCell(cell: string, place: string): number {
     return parseCell(cell, place, this.schema.inputType);
-  }
-
-  /**
-   * One line of plain comma-separated numbers, read straight from the text without building a cell
-   * array. Decimal numbers of up to 15 significant digits with small exponents are computed exactly from
-   * their digits (integer / power of ten is correctly rounded: the same double Number() gives); anything
-   * else (more digits, empty, nan/inf, a typo) takes the careful path with its exact error message.
-   */
-  addLine(text: string, from: number, to: number, line: number, columnOf?: readonly number[]): void {
-    let count = 1;
-    for (let i = text.indexOf(',', from); i >= 0 && i < to; i = text.indexOf(',', i + 1)) count += 1;
-    const at = this.begin(count, `line ${line}`);
-    const values = this.values;
-    let start = from;
-    for (let c = 0; c < count; c++) {
-      const end = c === count - 1 ? to : text.indexOf(',', start);
-      let v = fastNumber(text, start, end);
-      if (v !== v || Math.abs(v) > this.maxAbs) {
-        const cell = text.slice(start, end);
-        // Not the simple form (or NaN/out of range): Number() when the characters allow, else the careful path.
-        v = SIMPLE.test(cell) ? Number(cell) : NaN;
-        if (Number.isNaN(v) || !Number.isFinite(v) || Math.abs(v) > this.maxAbs) v = this.parseCell(cell, `line ${line}, column ${c + 1}`);
-      }
-      values[at + (columnOf ? columnOf[c] : c)] = v;
-      start = end + 1;
-    }
   }
 
   /** Cells in column order; `columnOf(i)` maps a cell index to the model's feature index (header reordering). */

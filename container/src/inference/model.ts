@@ -243,7 +243,7 @@ function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxV
   const probabilities = probs.data as FloatArray;
   const classes = rows > 0 ? probabilities.length / rows : Number(probs.dims[1] ?? 0);
   const classNames: (string | number)[] = json.labels ?? Array.from({ length: classes }, (_, i) => i);
-  let labels: (string | number)[] = new Array(rows);
+  let labels: (string | number)[];
   // Integer labels are class indices only when model.json names the classes with strings; numeric
   // class names mean the label is the class itself (labels [1, 2, 3]: a 2 is class 2, not "3").
   const indexNames = json.labels?.every((l) => typeof l === 'string') ? json.labels : undefined;
@@ -252,6 +252,7 @@ function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxV
     labels = derivedLabels;
   } else if (layout.labelOutput) {
     const raw = derivedLabels ?? (result[layout.labelOutput].data as ArrayLike<string | number | bigint>);
+    labels = new Array(rows);
     for (let r = 0; r < rows; r++) {
       const v = raw[r];
       if (typeof v === 'string') labels[r] = v;
@@ -261,6 +262,7 @@ function toPredictions(layout: TabularLayout, result: ort.InferenceSession.OnnxV
       }
     }
   } else {
+    labels = new Array(rows);
     for (let r = 0; r < rows; r++) {
       let best = 0;
       for (let j = 1; j < classes; j++) if (probabilities[r * classes + j] > probabilities[r * classes + best]) best = j;
