@@ -78,6 +78,7 @@ export async function runWorker(config: Config, baseLogger: Logger): Promise<voi
       config,
       logger,
       invoke: (task) => pool!.invoke(task),
+      bodies: pool.bodies,
       // Ready only when the whole server is (the primary says so) and this worker's own threads are warm.
       health: () => (health === 'ready' && !poolReady ? 'starting' : health),
     });

@@ -6,6 +6,7 @@ import { pinoHttp } from 'pino-http';
 import type { Config } from '../config';
 import { ServerError, toWireError } from '../errors';
 import type { InvokeResult, InvokeTask } from '../inference/protocol';
+import type { BodyMemory } from '../inference/shared-bodies';
 import type { Logger } from '../logger';
 import { requestId } from './request-id';
 import { sendError } from './respond';
@@ -15,7 +16,10 @@ export type HealthState = 'starting' | 'ready' | 'draining';
 export interface AppDeps {
   config: Config;
   logger: Logger;
+  /** Hands an invocation to the inference threads; it gives back a body read into `bodies` once done with it. */
   invoke(task: InvokeTask): Promise<InvokeResult>;
+  /** Shared memory for request bodies under 64 KiB (see inference/shared-bodies.ts); without it each body gets its own buffer. */
+  bodies?: BodyMemory;
   health(): HealthState;
 }
 

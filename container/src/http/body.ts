@@ -1,6 +1,8 @@
-// Reads a request body into one exactly-sized Uint8Array (transferable to a thread), enforcing the payload limit.
+// Reads a request body into one exactly-sized Uint8Array (a shared slot, or its own buffer that can be
+// transferred to a thread), enforcing the payload limit.
 import type { IncomingMessage } from 'node:http';
 import { ServerError } from '../errors';
+import type { BodyMemory } from '../inference/shared-bodies';
 
 export function payloadTooLarge(limitBytes: number): ServerError {
   const mb = limitBytes / (1024 * 1024);
@@ -8,7 +10,11 @@ export function payloadTooLarge(limitBytes: number): ServerError {
   return new ServerError('PAYLOAD_TOO_LARGE', `the request body is larger than the ${Number(mb.toFixed(3))} MB (${limitBytes} bytes) limit; raise SAGEMAKER_MAX_PAYLOAD_IN_MB, or send smaller mini-batches`);
 }
 
-export function readBody(req: IncomingMessage, limitBytes: number | undefined): Promise<Uint8Array> {
+/**
+ * The body, read into a slot of `memory` when it has one that fits (given back here if reading fails;
+ * otherwise whoever consumes the body gives it back), else into a buffer of its own.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number | undefined, memory?: BodyMemory): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length']);
   if (limitBytes !== undefined && Number.isFinite(declared) && declared > limitBytes) {
     return Promise.reject(payloadTooLarge(limitBytes));
@@ -19,19 +25,37 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined): 
     return new Promise((resolve, reject) => {
       // Not zero-filled (every byte is overwritten, and a short body is refused below); never from Node's
       // shared pool, so it can be transferred to a thread.
-      const body: Uint8Array = Buffer.allocUnsafeSlow(declared);
+      const body: Uint8Array = (declared > 0 ? memory?.take(declared) : undefined) ?? Buffer.allocUnsafeSlow(declared);
       let offset = 0;
+      let settled = false;
+      const fail = (err: ServerError) => {
+        if (settled) return;
+        settled = true;
+        memory?.release(body);
+        reject(err);
+      };
       req.on('data', (chunk: Buffer) => {
+        if (settled) return;
         if (offset + chunk.length > declared) {
-          reject(new ServerError('EMPTY_PAYLOAD', `the body is longer than its Content-Length (${declared} bytes)`));
+          fail(new ServerError('EMPTY_PAYLOAD', `the body is longer than its Content-Length (${declared} bytes)`));
           req.destroy();
           return;
         }
         body.set(chunk, offset);
         offset += chunk.length;
       });
-      req.on('end', () => (offset === declared ? resolve(body) : reject(new ServerError('EMPTY_PAYLOAD', `the body ended after ${offset} of its ${declared} bytes`))));
-      req.on('error', (err) => reject(new ServerError('EMPTY_PAYLOAD', `the request body could not be read: ${err.message}`)));
+      const finish = () => {
+        if (offset !== declared) return fail(new ServerError('EMPTY_PAYLOAD', `the body ended after ${offset} of its ${declared} bytes`));
+        if (!settled) {
+          settled = true;
+          resolve(body);
+        }
+      };
+      req.on('end', finish);
+      req.on('error', (err) => fail(new ServerError('EMPTY_PAYLOAD', `the request body could not be read: ${err.message}`)));
+      // A client that goes away mid-body may end the request with neither 'end' nor 'error': settle anyway,
+      // so that the body's memory is given back.
+      req.on('close', finish);
     });
   }
   return new Promise((resolve, reject) => {

@@ -29,11 +29,13 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     );
   };
 
-  const send = (res: ServerResponse, status: number, contentType: string | undefined, body: Uint8Array) => {
-    const headers: Record<string, string | number> = { 'Content-Length': body.byteLength };
+  /** Sends bytes, or a latin1 string of bytes (one character per byte: how threads return small answers). */
+  const send = (res: ServerResponse, status: number, contentType: string | undefined, body: Uint8Array | string) => {
+    const headers: Record<string, string | number> = { 'Content-Length': typeof body === 'string' ? body.length : body.byteLength };
     if (contentType) headers['Content-Type'] = contentType;
     res.writeHead(status, headers);
-    res.end(body);
+    if (typeof body === 'string') res.end(body, 'latin1');
+    else res.end(body);
   };
 
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError) => {
@@ -64,7 +66,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     if (!accept) {
       throw new ServerError('NOT_ACCEPTABLE', `cannot answer with any type in Accept ${JSON.stringify(req.headers.accept)}; this server produces: ${RESPONSE_TYPES.join(', ')}`);
     }
-    const body = await readBody(req, limit);
+    const body = await readBody(req, limit, deps.bodies);
     reply(id, req, res, started, await deps.invoke({ body, contentType: header!, accept, v2Acceptable: acceptsJson(req.headers.accept) }));
   };
 

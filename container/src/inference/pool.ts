@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import { SharedBodies } from './shared-bodies';
 import { SMALL, type InvokeResult, type InvokeTask, type ModelDescription, type ThreadEvent, type ThreadInit } from './protocol';
 
 export interface PoolOptions {
@@ -29,6 +30,9 @@ const THREAD_FILE = __filename.endsWith('.ts')
 
 /** Spare threads retire after this long idle (only threads started to replace stuck ones exceed the minimum). */
 const SPARE_IDLE_MS = 5_000;
+
+/** Shared body slots per worker (64 KiB each: 8 MiB of address space, resident only where used). */
+const BODY_SLOTS = 128;
 
 interface Pending {
   task: InvokeTask;
@@ -55,6 +59,8 @@ export class InferencePool {
   private readonly queue: Pending[] = [];
   private running = 0;
   private stuck = 0;
+  /** Where the HTTP layer reads bodies under 64 KiB; the pool gives each slot back when no thread can read it. */
+  readonly bodies = new SharedBodies(BODY_SLOTS, SMALL);
 
   constructor(private readonly options: PoolOptions) {
     this.whenSettled = new Promise((resolve, reject) => {
@@ -110,6 +116,7 @@ export class InferencePool {
       if (this.queue.length >= this.options.maxQueue) {
         clearTimeout(entry.timer);
         entry.state = 'done';
+        this.bodies.release(task.body);
         resolve({ ok: false, error: { code: 'OVERLOADED', message: `${this.queue.length} invocations are already waiting for a thread in this worker (MODEL_SERVER_MAX_QUEUE=${this.options.maxQueue}); retry later` } });
         return;
       }
@@ -134,8 +141,9 @@ export class InferencePool {
       return { ...entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
     });
     this.running += 1;
-    // Moving a buffer between threads has a fixed cost; below 64 KiB a copy is cheaper.
-    const transferList = tasks.filter((t) => t.body.byteLength >= SMALL).map((t) => t.body.buffer as ArrayBuffer);
+    // Moving a buffer between threads has a fixed cost; below 64 KiB a copy is cheaper. Bodies in shared
+    // slots are neither: the thread reads the same memory.
+    const transferList = tasks.filter((t) => t.body.byteLength >= SMALL && !(t.body.buffer instanceof SharedArrayBuffer)).map((t) => t.body.buffer as ArrayBuffer);
     const task = tasks.length === 1 ? tasks[0] : { batch: tasks };
     this.pool.run(task, { transferList }).then(
       (result) => this.finish(batch, tasks.length === 1 ? [result as InvokeResult] : (result as InvokeResult[])),
@@ -150,6 +158,8 @@ export class InferencePool {
       this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
     }
     batch.entries.forEach((entry, i) => {
+      // The thread is done with every body of the batch, answered or abandoned.
+      this.bodies.release(entry.task.body);
       if (entry.state !== 'running') return;
       clearTimeout(entry.timer);
       entry.state = 'done';
@@ -163,6 +173,7 @@ export class InferencePool {
     if (entry.state === 'queued') {
       this.queue.splice(this.queue.indexOf(entry), 1);
       entry.state = 'done';
+      this.bodies.release(entry.task.body);
       entry.resolve({ ok: false, error });
       return;
     }
@@ -198,6 +209,7 @@ export class InferencePool {
     while (this.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const entry of this.queue.splice(0)) {
       clearTimeout(entry.timer);
+      this.bodies.release(entry.task.body);
       entry.resolve({ ok: false, error: { code: 'NOT_READY', message: 'the server is shutting down' } });
     }
     await this.pool.destroy();

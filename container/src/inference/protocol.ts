@@ -43,7 +43,7 @@ export interface ModelDescription {
   warmupError?: string;
 }
 
-/** One invocation: the raw body and the negotiated media types; the thread decodes, runs and encodes. */
+/** One invocation: the raw body (possibly a shared slot, see shared-bodies.ts) and the negotiated media types; the thread decodes, runs and encodes. */
 export interface InvokeTask {
   body: Uint8Array;
   /** The request's Content-Type header as sent (parameters such as charset included); the registry has a codec for its type. */
@@ -64,7 +64,15 @@ export interface BatchTask {
 }
 
 export type InvokeResult =
-  | { ok: true; body: Uint8Array; contentType: string; records: number; /** Invocations that shared this ONNX call. */ batch?: number }
+  | {
+      ok: true;
+      /** The answer's bytes; between thread and worker, an answer under 64 KiB is a latin1 string of them (one character per byte). */
+      body: Uint8Array | string;
+      contentType: string;
+      records: number;
+      /** Invocations that shared this ONNX call. */
+      batch?: number;
+    }
   | { ok: false; error: WireError; records?: number; /** Unexpected failures: detail for the server log only. */ detail?: string };
 
 /** Posted by a thread on its parentPort (piscina re-emits these as the pool's 'message' events). */

@@ -167,9 +167,20 @@ async function invoke(model: LoadedModel, task: InvokeTask): Promise<InvokeResul
   return settle(step, () => model.predict((step as { matrix: Matrix }).matrix));
 }
 
-/** Wraps results so piscina moves their bodies to the worker instead of copying them. */
-function transferring(value: InvokeResult | InvokeResult[]): unknown {
-  const buffers = (Array.isArray(value) ? value : [value]).flatMap((r) => (r.ok && r.body.byteLength >= SMALL ? [r.body.buffer as ArrayBuffer] : []));
+/**
+ * Prepares results for the trip to the worker: large bodies are moved (transferred) rather than copied;
+ * small ones go as latin1 strings of the same bytes (one character per byte), which land on the worker's
+ * young-generation heap, where a fresh ArrayBuffer per answer would add to V8's external memory and
+ * bring on full GCs in the thread that serves HTTP (see shared-bodies.ts).
+ */
+function toWire(value: InvokeResult | InvokeResult[]): unknown {
+  const results = Array.isArray(value) ? value : [value];
+  const buffers: ArrayBuffer[] = [];
+  for (const r of results) {
+    if (!r.ok || typeof r.body === 'string') continue;
+    if (r.body.byteLength >= SMALL) buffers.push(r.body.buffer as ArrayBuffer);
+    else r.body = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('latin1');
+  }
   if (buffers.length === 0) return value;
   return Piscina.move({
     get [Piscina.transferableSymbol]() { return buffers; },
@@ -193,9 +204,9 @@ async function start(): Promise<(task: InvokeTask | BatchTask) => Promise<unknow
       const notReady: InvokeResult = { ok: false, error: { code: 'NOT_READY', message: 'the model failed to load in this thread' } };
       return 'batch' in task ? task.batch.map(() => notReady) : notReady;
     }
-    if ('batch' in task) return transferring(await invokeBatch(model, task.batch));
+    if ('batch' in task) return toWire(await invokeBatch(model, task.batch));
     try {
-      return transferring(await invoke(model, task));
+      return toWire(await invoke(model, task));
     } catch (err) {
       return failure(err);
     }

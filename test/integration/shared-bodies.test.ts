@@ -1,0 +1,191 @@
+// Request bodies under 64 KiB travel to the inference threads in shared slots (inference/shared-bodies.ts)
+// and small answers come back as latin1 strings. Real pool, real threads, real models: the answers must
+// be exactly those of bodies in their own buffers, and every slot must come back, whatever happens to
+// the invocation (answered, refused, timed out while queued, timed out while running, failed reading).
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { readBody } from '../../container/src/http/body';
+import { InferencePool } from '../../container/src/inference/pool';
+import type { InvokeResult, InvokeTask } from '../../container/src/inference/protocol';
+import { SharedBodies } from '../../container/src/inference/shared-bodies';
+import { createLogger } from '../../container/src/logger';
+import { attr, GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
+import { baseDir, EXAMPLE_DIR, slowModel } from '../helpers/models';
+import { sleep } from '../helpers/server';
+
+const logger = createLogger('silent');
+const EXAMPLE = { modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1, inferenceOutput: ['predicted_label', 'probabilities'] as const };
+
+function pool(init: Partial<typeof EXAMPLE> & { modelFile: string }, options: { timeoutMs?: number; maxQueue?: number; maxBatch?: number } = {}): InferencePool {
+  return new InferencePool({ init: { ...EXAMPLE, ...init, inferenceOutput: [...(init.inferenceOutput ?? EXAMPLE.inferenceOutput)] }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: options.maxBatch ?? 32, timeoutMs: options.timeoutMs ?? 30_000, logger });
+}
+
+/** The answer as text, whichever form it came in. */
+function text(result: InvokeResult): string {
+  if (!result.ok) return `${result.error.code}: ${result.error.message}`;
+  return typeof result.body === 'string' ? Buffer.from(result.body, 'latin1').toString('utf8') : Buffer.from(result.body).toString('utf8');
+}
+
+function task(body: Uint8Array, contentType: string, accept: string): InvokeTask {
+  return { body, contentType, accept, v2Acceptable: true };
+}
+
+async function until(condition: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await sleep(20);
+}
+
+describe('shared body slots between a worker and its threads', () => {
+  test('answers match bodies in their own buffers, batched or not, and every slot comes back', async () => {
+    const p = pool(EXAMPLE);
+    try {
+      await p.ready();
+      const rows = Array.from({ length: 500 }, (_, i) => `${(4 + (i % 40) / 10).toFixed(1)},${(2 + (i % 15) / 10).toFixed(1)},${(1 + (i % 60) / 10).toFixed(1)},${((i % 25) / 10).toFixed(1)}`);
+      const cases: [string, string, string][] = [];
+      for (let i = 0; i < 60; i++) {
+        const some = rows.slice(i, i + 1 + (i % 9));
+        if (i % 11 === 3) cases.push([`${some[0]}\n1,2,oops,4`, 'text/csv', 'text/csv']);
+        else if (i % 4 === 1) cases.push([JSON.stringify({ instances: some.map((r) => r.split(',').map(Number)) }), 'application/json', 'application/json']);
+        else if (i % 4 === 2) cases.push([some.join('\n'), 'text/csv; charset=utf-8', 'application/jsonlines']);
+        else cases.push([some.join('\n'), 'text/csv', 'text/csv']);
+      }
+      // 2,000 rows: 40 KB of CSV, under 64 KiB, and an answer too large to come back as a string.
+      cases.push([rows.concat(rows, rows, rows).join('\n'), 'text/csv', 'application/json']);
+      const own = [];
+      for (const [body, type, accept] of cases) own.push(text(await p.invoke(task(new Uint8Array(Buffer.from(body)), type, accept))));
+      const shared = await Promise.all(cases.map(([body, type, accept]) => {
+        const bytes = Buffer.from(body);
+        const slot = p.bodies.take(bytes.length)!;
+        expect(slot.buffer).toBeInstanceOf(SharedArrayBuffer);
+        slot.set(bytes);
+        return p.invoke(task(slot, type, accept));
+      }));
+      expect(shared.map(text)).toEqual(own);
+      expect(shared.some((r) => r.ok && (r.batch ?? 1) > 1)).toBe(true);
+      expect(own.filter((t) => t.startsWith('INVALID_VALUE'))).toHaveLength(6);
+      expect(p.bodies.inUse).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('non-ASCII answers survive the trip as latin1 strings, byte for byte', async () => {
+    // probabilities = softmax(x) on [N, 3]; class names outside ASCII come from model.json.
+    const g = new GraphBuilder('softmax');
+    g.node('Softmax', [g.input('input', 'FLOAT', ['N', 3])], { axis: attr.int(1) }, { outputs: ['probabilities'] });
+    g.output('probabilities', 'FLOAT', ['N', 3]);
+    const dir = baseDir({ 'model.onnx': serializeModel(g), 'model.json': JSON.stringify({ labels: ['sétosa', 'vérsicolor', 'virginica ☃'], task: 'classification' }) });
+    const p = pool({ modelFile: path.join(dir, 'model/model.onnx'), modelJsonFile: path.join(dir, 'model/model.json'), inferenceOutput: ['predicted_label'] });
+    try {
+      await p.ready();
+      const body = Buffer.from('5,1,0\n0,0,9\n0,7,1');
+      const slot = p.bodies.take(body.length)!;
+      slot.set(body);
+      const csv = await p.invoke(task(slot, 'text/csv', 'text/csv'));
+      expect(csv.ok && typeof csv.body).toBe('string');
+      expect(text(csv)).toBe('sétosa\nvirginica ☃\nvérsicolor\n');
+      const json = await p.invoke(task(new Uint8Array(body), 'text/csv', 'application/json'));
+      expect(JSON.parse(text(json))).toEqual({ predictions: [{ predicted_label: 'sétosa' }, { predicted_label: 'virginica ☃' }, { predicted_label: 'vérsicolor' }] });
+      expect(p.bodies.inUse).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('refused and timed-out invocations give their slots back, the timed-out ones once no thread reads them', async () => {
+    const dir = baseDir({ 'model.onnx': slowModel() });
+    const p = pool({ modelFile: path.join(dir, 'model/model.onnx'), modelJsonFile: undefined }, { timeoutMs: 400, maxQueue: 1 });
+    const slotted = (row: string) => {
+      const slot = p.bodies.take(row.length)!;
+      slot.set(Buffer.from(row));
+      return task(slot, 'text/csv', 'text/csv');
+    };
+    try {
+      await p.ready();
+      // ~2 s of spinning (about 0.7 us per iteration): it runs past the 400 ms deadline.
+      const running = p.invoke(slotted('2.5,3000000'));
+      const queued = p.invoke(slotted('1.5,0'));
+      const refused = await p.invoke(slotted('1.5,0'));
+      expect(refused.ok ? 'ok' : refused.error.code).toBe('OVERLOADED');
+      expect(p.bodies.inUse).toBe(2);
+      const [a, b] = await Promise.all([running, queued]);
+      expect([a, b].map((r) => (r.ok ? 'ok' : r.error.code))).toEqual(['TIMEOUT', 'TIMEOUT']);
+      // Answered 504, but a thread is still spinning on the first body: its slot stays taken until then.
+      // (The second went to the fresh thread started beside the stuck one.)
+      expect(p.bodies.inUse).toBeGreaterThanOrEqual(1);
+      await until(() => p.bodies.inUse === 0, 15_000);
+      expect(p.bodies.inUse).toBe(0);
+      // And the pool still answers, from a slot.
+      expect(text(await p.invoke(slotted('7.5,0')))).toBe('7.5\n');
+      expect(p.bodies.inUse).toBe(0);
+    } finally {
+      await p.close(15_000);
+    }
+  });
+});
+
+describe('readBody into shared slots', () => {
+  let server: http.Server;
+  let port: number;
+  const bodies = new SharedBodies(4, 64 * 1024);
+  const outcomes: (Uint8Array | string)[] = [];
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      readBody(req, 1024 * 1024, bodies).then(
+        (body) => {
+          outcomes.push(body);
+          res.end(`${body.byteLength} ${body.buffer instanceof SharedArrayBuffer ? 'shared' : 'own'} ${Buffer.from(body).toString()}`);
+        },
+        (err: Error) => {
+          outcomes.push(err.message);
+          res.end(err.message);
+        },
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const post = (body: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = http.request({ port, method: 'POST', path: '/', headers: { 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+        let out = '';
+        res.on('data', (c) => (out += c));
+        res.on('end', () => resolve(out));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  test('a body under 64 KiB is read into a slot, a larger one into its own buffer', async () => {
+    expect(await post('1,2,3')).toBe('5 shared 1,2,3');
+    bodies.release(outcomes.pop() as Uint8Array);
+    const big = 'x'.repeat(70_000);
+    expect(await post(big)).toBe(`70000 own ${big}`);
+    expect(bodies.inUse).toBe(0);
+  });
+
+  test('a slot reused for a shorter body holds only that body', async () => {
+    expect(await post('a'.repeat(3000))).toMatch(/^3000 shared a+$/);
+    bodies.release(outcomes.pop() as Uint8Array);
+    expect(await post('bb')).toBe('2 shared bb');
+    bodies.release(outcomes.pop() as Uint8Array);
+  });
+
+  test('a client that sends less than its Content-Length and goes away gives the slot back', async () => {
+    const before = outcomes.length;
+    await new Promise<void>((resolve) => {
+      const req = http.request({ port, method: 'POST', path: '/', headers: { 'Content-Length': 5000 } });
+      req.on('error', () => resolve());
+      req.write('1,2,3\n', () => setTimeout(() => req.destroy(), 50));
+      req.on('close', () => resolve());
+    });
+    await until(() => outcomes.length > before, 5_000);
+    expect(outcomes[outcomes.length - 1]).toMatch(/aborted|after 6 of/);
+    expect(bodies.inUse).toBe(0);
+  });
+});
