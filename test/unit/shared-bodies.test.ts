@@ -33,6 +33,24 @@ describe('SharedBodies', () => {
     expect(bodies.take(5)!.byteOffset).toBe(a.byteOffset);
   });
 
+  test('a stale view released again does not free the slot that a newer body now holds', () => {
+    const bodies = new SharedBodies(2, 64);
+    const a = bodies.take(5)!;
+    bodies.release(a);
+    const b = bodies.take(5)!;
+    expect(b.byteOffset).toBe(a.byteOffset);
+    bodies.release(a);
+    expect(bodies.inUse).toBe(1);
+    // b's slot is not handed out again while b holds it.
+    expect(bodies.take(5)!.byteOffset).not.toBe(b.byteOffset);
+    expect(bodies.take(5)).toBeUndefined();
+    // Nor does another view of the same bytes free it.
+    bodies.release(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    expect(bodies.inUse).toBe(2);
+    bodies.release(b);
+    expect(bodies.inUse).toBe(1);
+  });
+
   test('ignores a second release of the same slot, and bodies that are not its slots', () => {
     const bodies = new SharedBodies(2, 64);
     const a = bodies.take(5)!;

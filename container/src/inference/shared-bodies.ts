@@ -21,13 +21,14 @@ export class SharedBodies implements BodyMemory {
   private slab: SharedArrayBuffer | undefined;
   /** Free slot indices, used as a stack: the most recently freed slot (cache-warm, pages resident) goes first. */
   private readonly free: number[] = [];
-  private readonly taken: Uint8Array;
+  /** The view handed out for each taken slot: only that very view gives the slot back. */
+  private readonly owners: (Uint8Array | undefined)[];
 
   constructor(
     readonly slots: number,
     readonly slotBytes: number,
   ) {
-    this.taken = new Uint8Array(slots);
+    this.owners = new Array<Uint8Array | undefined>(slots).fill(undefined);
     for (let i = slots - 1; i >= 0; i--) this.free.push(i);
   }
 
@@ -36,16 +37,20 @@ export class SharedBodies implements BodyMemory {
     // Allocated on first use: untouched pages of a SharedArrayBuffer cost address space, not memory.
     this.slab ??= new SharedArrayBuffer(this.slots * this.slotBytes);
     const slot = this.free.pop()!;
-    this.taken[slot] = 1;
-    return new Uint8Array(this.slab, slot * this.slotBytes, bytes);
+    const view = new Uint8Array(this.slab, slot * this.slotBytes, bytes);
+    this.owners[slot] = view;
+    return view;
   }
 
-  /** Gives a slot back; a body that is not a slot of this slab, or was already given back, is ignored. */
+  /**
+   * Gives a slot back. Anything but the view that currently holds its slot is ignored: a body of another
+   * buffer, and a view already given back, even when its slot has been taken again since.
+   */
   release(body: Uint8Array): void {
     if (this.slab === undefined || body.buffer !== this.slab) return;
     const slot = Math.floor(body.byteOffset / this.slotBytes);
-    if (this.taken[slot] !== 1) return;
-    this.taken[slot] = 0;
+    if (this.owners[slot] !== body) return;
+    this.owners[slot] = undefined;
     this.free.push(slot);
   }
 
