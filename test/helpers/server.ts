@@ -172,6 +172,13 @@ export function alive(pid: number): boolean {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `condition` every 20 ms until it holds or `ms` have passed; says whether it holds. */
+export async function until(condition: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await sleep(20);
+  return condition();
+}
+
 export interface StartOptions {
   baseDir: string;
   env?: Record<string, string>;

@@ -8,18 +8,19 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { readBody } from '../../container/src/http/body';
 import { InferencePool } from '../../container/src/inference/pool';
-import type { InvokeResult, InvokeTask } from '../../container/src/inference/protocol';
+import type { InvokeResult, InvokeTask, ThreadInit } from '../../container/src/inference/protocol';
 import { SharedBodies } from '../../container/src/inference/shared-bodies';
 import { createLogger } from '../../container/src/logger';
 import { attr, GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
 import { baseDir, EXAMPLE_DIR, slowModel } from '../helpers/models';
-import { sleep } from '../helpers/server';
+import { until } from '../helpers/server';
 
 const logger = createLogger('silent');
-const EXAMPLE = { modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1, inferenceOutput: ['predicted_label', 'probabilities'] as const };
+const EXAMPLE: ThreadInit = { modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1, inferenceOutput: ['predicted_label', 'probabilities'] };
 
-function pool(init: Partial<typeof EXAMPLE> & { modelFile: string }, options: { timeoutMs?: number; maxQueue?: number; maxBatch?: number } = {}): InferencePool {
-  return new InferencePool({ init: { ...EXAMPLE, ...init, inferenceOutput: [...(init.inferenceOutput ?? EXAMPLE.inferenceOutput)] }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: options.maxBatch ?? 32, timeoutMs: options.timeoutMs ?? 30_000, logger });
+/** A one-thread pool on the example model, or on what `init` says instead. */
+function pool(init: Partial<ThreadInit> = {}, options: { timeoutMs?: number; maxQueue?: number } = {}): InferencePool {
+  return new InferencePool({ init: { ...EXAMPLE, ...init }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: 32, timeoutMs: options.timeoutMs ?? 30_000, logger });
 }
 
 /** The answer as text, whichever form it came in. */
@@ -32,14 +33,9 @@ function task(body: Uint8Array, contentType: string, accept: string): InvokeTask
   return { body, contentType, accept, v2Acceptable: true };
 }
 
-async function until(condition: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition() && Date.now() < deadline) await sleep(20);
-}
-
 describe('shared body slots between a worker and its threads', () => {
   test('answers match bodies in their own buffers, batched or not, and every slot comes back', async () => {
-    const p = pool(EXAMPLE);
+    const p = pool();
     try {
       await p.ready();
       const rows = Array.from({ length: 500 }, (_, i) => `${(4 + (i % 40) / 10).toFixed(1)},${(2 + (i % 15) / 10).toFixed(1)},${(1 + (i % 60) / 10).toFixed(1)},${((i % 25) / 10).toFixed(1)}`);

@@ -3,7 +3,7 @@
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { baseDir, slowModel } from '../helpers/models';
-import { alive, csv, request, requireNginx, sleep, startServer, type Server } from '../helpers/server';
+import { alive, csv, request, requireNginx, sleep, startServer, until, type Server } from '../helpers/server';
 
 const FAST = '1.5,0';
 // Several seconds of spinning on this machine; the tests set timeouts well below or above it.
@@ -23,13 +23,8 @@ function allGone(pids: number[]): boolean {
   return pids.every((pid) => !alive(pid));
 }
 
-async function waitGone(pids: number[], timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (allGone(pids)) return true;
-    await sleep(50);
-  }
-  return allGone(pids);
+function waitGone(pids: number[], timeoutMs = 5000): Promise<boolean> {
+  return until(() => allGone(pids), timeoutMs);
 }
 
 beforeAll(() => requireNginx());

@@ -34,8 +34,7 @@ export function createHandler(deps: AppDeps): (req: IncomingMessage, res: Server
     const headers: Record<string, string | number> = { 'Content-Length': typeof body === 'string' ? body.length : body.byteLength };
     if (contentType) headers['Content-Type'] = contentType;
     res.writeHead(status, headers);
-    if (typeof body === 'string') res.end(body, 'latin1');
-    else res.end(body);
+    res.end(body, 'latin1'); // the encoding applies to strings only
   };
 
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError) => {

@@ -54,7 +54,7 @@ export class SharedBodies implements BodyMemory {
     this.free.push(slot);
   }
 
-  /** Slots currently taken (for tests and logs). */
+  /** Slots currently taken (for tests). */
   get inUse(): number {
     return this.slots - this.free.length;
   }
