@@ -3,11 +3,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RESPONSE_TYPES, responseCodec } from './codecs/registry';
 import { ServerError } from './errors';
-
-export const INFERENCE_OUTPUT_KEYS = ['predicted_label', 'probability', 'probabilities', 'labels'] as const;
-export type InferenceOutputKey = (typeof INFERENCE_OUTPUT_KEYS)[number];
+import { INFERENCE_OUTPUT_KEYS, type InferenceOutputKey } from './vocabulary';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,8 +28,6 @@ export interface Config {
   readonly defaultAccept: string | undefined;
   /** SAGEMAKER_INFERENCE_OUTPUT: classifier keys in the response, in order. */
   readonly inferenceOutput: readonly InferenceOutputKey[];
-  /** SAGEMAKER_MULTI_MODEL: multi-model endpoint mode. */
-  readonly multiModel: boolean;
   /** SAGEMAKER_BATCH: set by SageMaker in batch transform. */
   readonly batch: boolean;
   /** SAGEMAKER_BATCH_STRATEGY: the job's strategy when it set one (reported by /execution-parameters). */
@@ -132,17 +127,12 @@ export function loadConfig(env: Env = process.env): Config {
   const batch = boolean(env, 'SAGEMAKER_BATCH', false);
 
   const port = integer(env, ['SAGEMAKER_BIND_TO_PORT'], 8080, 1, 65535);
-  const safeRange = pick(env, 'SAGEMAKER_SAFE_PORT_RANGE');
-  if (safeRange && !/^\d+-\d+$/.test(safeRange.value)) {
-    fail(safeRange.name, safeRange.value, 'a range such as "8000-8999"');
-  }
 
   let defaultAccept: string | undefined;
   const accept = pick(env, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT');
   if (accept) {
     defaultAccept = accept.value.split(';')[0].trim().toLowerCase();
     if (!MEDIA_TYPE.test(defaultAccept)) fail(accept.name, accept.value, 'a media type such as text/csv');
-    if (!responseCodec(defaultAccept)) fail(accept.name, accept.value, `one of ${RESPONSE_TYPES.join(', ')}`);
   }
 
   const output = pick(env, 'SAGEMAKER_INFERENCE_OUTPUT');
@@ -193,7 +183,6 @@ export function loadConfig(env: Env = process.env): Config {
     maxPayloadMb: decimal(env, ['SAGEMAKER_MAX_PAYLOAD_IN_MB'], batch ? 100 : 6, 0, 100000),
     defaultAccept,
     inferenceOutput,
-    multiModel: boolean(env, 'SAGEMAKER_MULTI_MODEL', false),
     batch,
     batchStrategy,
     maxConcurrentTransforms: concurrent ? integer(env, ['SAGEMAKER_MAX_CONCURRENT_TRANSFORMS'], 1, 1, 10000) : undefined,
@@ -206,6 +195,17 @@ export function loadConfig(env: Env = process.env): Config {
     searchPath: Object.freeze((env.PATH ?? '').split(path.delimiter).filter(Boolean)),
   };
   return Object.freeze(config);
+}
+
+/**
+ * SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT must name a type the model writes: checked once the model has
+ * said what it produces (config itself knows no codecs).
+ */
+export function checkDefaultAccept(config: Config, model: { produces: readonly string[]; aliases: Readonly<Record<string, string>> }): void {
+  const wanted = config.defaultAccept;
+  if (wanted !== undefined && !model.produces.includes(model.aliases[wanted] ?? wanted)) {
+    fail('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT', wanted, `one of ${model.produces.join(', ')}`);
+  }
 }
 
 /** Limit in bytes, or undefined when SAGEMAKER_MAX_PAYLOAD_IN_MB=0 (no limit). */

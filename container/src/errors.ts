@@ -10,6 +10,9 @@ export interface CatalogueEntry {
 export const CATALOGUE = {
   // Request problems (400)
   EMPTY_PAYLOAD: { status: 400, meaning: 'The request body is empty or holds no records.' },
+  BODY_TOO_LONG: { status: 400, meaning: 'The body is longer than its Content-Length header says.' },
+  BODY_INCOMPLETE: { status: 400, meaning: 'The body ended before the length its Content-Length header gives; the message gives both.' },
+  CLIENT_GONE: { status: 400, meaning: 'The caller closed the connection before its request was read or run; nobody receives this answer, but the log line says so.' },
   INVALID_ENCODING: { status: 400, meaning: 'The body is not valid UTF-8; the message gives the byte offset.' },
   MALFORMED_CSV: { status: 400, meaning: 'The CSV cannot be parsed (e.g. an unterminated quote); the message gives the line.' },
   MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives the position or path.' },
@@ -82,10 +85,6 @@ export function toWireError(err: unknown): WireError {
     if (isErrorCode(code) && typeof message === 'string') return { code, message };
   }
   return { code: 'INTERNAL_ERROR', message: 'internal error; see the server log for this request id' };
-}
-
-export function fromWire(wire: WireError): ServerError {
-  return new ServerError(wire.code, wire.message);
 }
 
 /** The JSON body every error response carries. */

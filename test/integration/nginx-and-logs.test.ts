@@ -60,9 +60,10 @@ const jsonLines = (text: string): LogLine[] =>
 
 async function exerciseAndStop(port: number, pid: number, workerPids: number[]): Promise<void> {
   expect((await csv(port, '5.1,3.5,1.4,0.2')).status).toBe(200);
-  // Make nginx log something of its own: a worker killed, then a request nginx must route around.
+  // Make nginx log something of its own: a body over the payload limit, which nginx refuses itself
+  // ("client intended to send too large body"), and a worker killed, which nginx routes around.
+  expect((await csv(port, '1,'.repeat(3_200_000))).status).toBe(413);
   process.kill(workerPids[0], 'SIGKILL');
-  await sleep(100);
   for (let i = 0; i < 4; i++) expect((await csv(port, '5.1,3.5,1.4,0.2')).status).toBe(200);
   process.kill(pid, 'SIGTERM');
 }

@@ -1,4 +1,4 @@
-// Request bodies under 64 KiB travel to the inference threads in shared slots (inference/shared-bodies.ts)
+// Request bodies under 64 KiB travel to the inference threads in shared slots (shared-bodies.ts)
 // and small answers come back as latin1 strings. Real pool, real threads, real models: the answers must
 // be exactly those of bodies in their own buffers, and every slot must come back, whatever happens to
 // the invocation (answered, refused, timed out while queued, timed out while running, failed reading).
@@ -8,29 +8,43 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { readBody } from '../../container/src/http/body';
 import { InferencePool } from '../../container/src/inference/pool';
-import type { InvokeResult, InvokeTask, ThreadInit } from '../../container/src/inference/protocol';
-import { SharedBodies } from '../../container/src/inference/shared-bodies';
+import type { ThreadInit } from '../../container/src/inference/protocol';
+import type { Answer, Invocation } from '../../container/src/models/model';
+import { SharedBodies } from '../../container/src/shared-bodies';
+import type { InferenceOutputKey } from '../../container/src/vocabulary';
 import { createLogger } from '../../container/src/logger';
 import { attr, GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
 import { baseDir, EXAMPLE_DIR, slowModel } from '../helpers/models';
 import { until } from '../helpers/server';
 
 const logger = createLogger('silent');
-const EXAMPLE: ThreadInit = { modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1, inferenceOutput: ['predicted_label', 'probabilities'] };
+const EXAMPLE: ThreadInit = { name: 'model', modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1 };
+
+/** A pool and the worker's shared body slots it gives back to. */
+type TestPool = InferencePool & { bodies: SharedBodies };
 
 /** A one-thread pool on the example model, or on what `init` says instead. */
-function pool(init: Partial<ThreadInit> = {}, options: { timeoutMs?: number; maxQueue?: number } = {}): InferencePool {
-  return new InferencePool({ init: { ...EXAMPLE, ...init }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: 32, timeoutMs: options.timeoutMs ?? 30_000, logger });
+function pool(init: Partial<ThreadInit> = {}, options: { timeoutMs?: number; maxQueue?: number } = {}): TestPool {
+  const bodies = new SharedBodies(128, 64 * 1024);
+  const p = new InferencePool({ init: { ...EXAMPLE, ...init }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: 32, timeoutMs: options.timeoutMs ?? 30_000, bodies, logger });
+  return Object.assign(p, { bodies });
 }
 
 /** The answer as text, whichever form it came in. */
-function text(result: InvokeResult): string {
+function text(result: Answer): string {
   if (!result.ok) return `${result.error.code}: ${result.error.message}`;
   return typeof result.body === 'string' ? Buffer.from(result.body, 'latin1').toString('utf8') : Buffer.from(result.body).toString('utf8');
 }
 
-function task(body: Uint8Array, contentType: string, accept: string): InvokeTask {
-  return { body, contentType, accept, v2Acceptable: true };
+function task(body: Uint8Array, contentType: string, accept: string, keys: InferenceOutputKey[] = ['predicted_label', 'probabilities']): Invocation {
+  const [mediaType, ...params] = contentType.split(';').map((s) => s.trim());
+  return {
+    requestId: 'test',
+    model: 'model',
+    input: { kind: 'body', mediaType, params: Object.fromEntries(params.map((p) => p.split('='))), body },
+    output: { mediaType: accept, keys },
+    tensorsAcceptable: true,
+  };
 }
 
 describe('shared body slots between a worker and its threads', () => {
@@ -83,16 +97,16 @@ describe('shared body slots between a worker and its threads', () => {
     g.node('Softmax', [g.input('input', 'FLOAT', ['N', 3])], { axis: attr.int(1) }, { outputs: ['probabilities'] });
     g.output('probabilities', 'FLOAT', ['N', 3]);
     const dir = baseDir({ 'model.onnx': serializeModel(g), 'model.json': JSON.stringify({ labels: ['sétosa', 'vérsicolor', 'virginica ☃'], task: 'classification' }) });
-    const p = pool({ modelFile: path.join(dir, 'model/model.onnx'), modelJsonFile: path.join(dir, 'model/model.json'), inferenceOutput: ['predicted_label'] });
+    const p = pool({ modelFile: path.join(dir, 'model/model.onnx'), modelJsonFile: path.join(dir, 'model/model.json') });
     try {
       await p.ready();
       const body = Buffer.from('5,1,0\n0,0,9\n0,7,1');
       const slot = p.bodies.take(body.length)!;
       slot.set(body);
-      const csv = await p.invoke(task(slot, 'text/csv', 'text/csv'));
+      const csv = await p.invoke(task(slot, 'text/csv', 'text/csv', ['predicted_label']));
       expect(csv.ok && typeof csv.body).toBe('string');
       expect(text(csv)).toBe('sétosa\nvirginica ☃\nvérsicolor\n');
-      const json = await p.invoke(task(new Uint8Array(body), 'text/csv', 'application/json'));
+      const json = await p.invoke(task(new Uint8Array(body), 'text/csv', 'application/json', ['predicted_label']));
       expect(JSON.parse(text(json))).toEqual({ predictions: [{ predicted_label: 'sétosa' }, { predicted_label: 'virginica ☃' }, { predicted_label: 'vérsicolor' }] });
       expect(p.bodies.inUse).toBe(0);
     } finally {

@@ -3,9 +3,9 @@ import { decodeText } from '../../container/src/codecs/text';
 import { jsonCodec, octetStreamCodec } from '../../container/src/codecs/json';
 import { jsonLinesCodec } from '../../container/src/codecs/jsonlines';
 import { REQUEST_TYPES, RESPONSE_TYPES, decodeRequest, requestCodec, responseCodec } from '../../container/src/codecs/registry';
-import type { Decoded, Matrix, TabularSchema } from '../../container/src/codecs/types';
+import type { Decoded } from '../../container/src/codecs/types';
+import type { Matrix, Predictions, TabularSchema } from '../../container/src/vocabulary';
 import { thrown } from '../helpers/errors';
-import type { Predictions } from '../../container/src/inference/predictions';
 
 const NAMES = ['a', 'b', 'c'];
 const named: TabularSchema = { features: 3, featureNames: NAMES, inputType: 'float32' };

@@ -1,4 +1,5 @@
-import { loadConfig, payloadLimitBytes } from '../../container/src/config';
+import { mediaTypes } from '../../container/src/codecs/registry';
+import { checkDefaultAccept, loadConfig, payloadLimitBytes } from '../../container/src/config';
 import { thrown } from '../helpers/errors';
 
 const errorOf = (env: Record<string, string>) => thrown(() => loadConfig(env));
@@ -6,7 +7,7 @@ const errorOf = (env: Record<string, string>) => thrown(() => loadConfig(env));
 describe('config', () => {
   test('defaults follow SageMaker', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ baseDir: '/opt/ml', port: 8080, timeoutSeconds: 60, maxPayloadMb: 6, threads: 1, maxBatch: 32, intraOpThreads: 1, inferenceOutput: ['predicted_label'], multiModel: false, batch: false, logLevel: 'info' });
+    expect(c).toMatchObject({ baseDir: '/opt/ml', port: 8080, timeoutSeconds: 60, maxPayloadMb: 6, threads: 1, maxBatch: 32, intraOpThreads: 1, inferenceOutput: ['predicted_label'], batch: false, logLevel: 'info' });
     expect(c.workers).toBeGreaterThanOrEqual(1);
     expect(c.defaultAccept).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
@@ -54,16 +55,29 @@ describe('config', () => {
     [{ SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,score' }, 'SAGEMAKER_INFERENCE_OUTPUT="predicted_label,score" is invalid: expected a comma-separated list of predicted_label, probability, probabilities, labels (unknown key "score")'],
     [{ SAGEMAKER_INFERENCE_OUTPUT: 'probability,probability' }, 'each key at most once'],
     [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'csv' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="csv" is invalid: expected a media type'],
-    [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines'],
     [{ SAGEMAKER_BATCH_STRATEGY: 'sometimes' }, 'SAGEMAKER_BATCH_STRATEGY="sometimes" is invalid: expected MULTI_RECORD or SINGLE_RECORD'],
     [{ SAGEMAKER_MAX_CONCURRENT_TRANSFORMS: '0' }, 'SAGEMAKER_MAX_CONCURRENT_TRANSFORMS="0" is invalid'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent'],
-    [{ SAGEMAKER_SAFE_PORT_RANGE: '8000' }, 'SAGEMAKER_SAFE_PORT_RANGE="8000" is invalid'],
     [{ MODEL_SERVER_RUN_DIR: `/tmp/${'x'.repeat(100)}` }, 'expected a path of at most 90 bytes'],
     [{ MODEL_SERVER_THREADS: '' + 1000 }, 'MODEL_SERVER_THREADS="1000" is invalid'],
   ])('rejects %j naming the variable', (env, message) => {
     const err = errorOf(env as Record<string, string>);
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.message).toContain(message);
+  });
+});
+
+describe('the default Accept against what the model writes', () => {
+  test('a type the model does not produce stops start-up naming the variable', () => {
+    const config = loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' });
+    const err = thrown(() => checkDefaultAccept(config, mediaTypes()));
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines');
+  });
+
+  test('types and aliases the model writes are taken', () => {
+    for (const type of ['text/csv', 'application/jsonlines', 'application/x-jsonlines']) {
+      expect(() => checkDefaultAccept(loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: type }), mediaTypes())).not.toThrow();
+    }
   });
 });

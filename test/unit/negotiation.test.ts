@@ -1,4 +1,8 @@
+import { mediaTypes } from '../../container/src/codecs/registry';
 import { negotiate, parseMediaType } from '../../container/src/http/negotiation';
+
+/** What the built-in codecs read and write: what an ONNX model offers. */
+const builtIn = mediaTypes();
 
 describe('Content-Type parsing', () => {
   test('type and parameters, case-insensitive names', () => {
@@ -29,6 +33,6 @@ describe('Accept negotiation', () => {
     ['image/png', 'text/csv', undefined, undefined],
     ['text/csv;q=0', 'text/csv', undefined, undefined],
   ])('Accept %j for a %s request (default %j) -> %j', (accept, requestType, defaultAccept, expected) => {
-    expect(negotiate(accept, requestType, defaultAccept)).toBe(expected);
+    expect(negotiate(accept, requestType, defaultAccept, builtIn)).toBe(expected);
   });
 });

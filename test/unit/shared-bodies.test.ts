@@ -1,5 +1,5 @@
 // The slots that request bodies under 64 KiB are read into (shared with the inference threads).
-import { SharedBodies } from '../../container/src/inference/shared-bodies';
+import { SharedBodies } from '../../container/src/shared-bodies';
 
 describe('SharedBodies', () => {
   test('gives exactly-sized views of one SharedArrayBuffer, one slot each', () => {

@@ -1,6 +1,6 @@
-import { decodeV2, encodeV2, type TensorData } from '../../container/src/codecs/v2';
+import { decodeV2, encodeV2 } from '../../container/src/codecs/v2';
 import { thrown } from '../helpers/errors';
-import type { TensorInfo } from '../../container/src/inference/protocol';
+import type { TensorData, TensorInfo } from '../../container/src/vocabulary';
 
 const INPUTS: TensorInfo[] = [
   { name: 'a', type: 'float32', shape: ['N', 2] },

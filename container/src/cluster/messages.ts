@@ -1,20 +1,29 @@
-// The typed IPC messages between the cluster primary and its worker processes.
-import type { HealthState } from '../http/app';
+// The typed IPC messages between the cluster primary (its Supervisor) and its worker processes.
 import type { WireError } from '../errors';
-import type { ModelDescription } from '../inference/protocol';
+import type { ModelSpec } from '../models/model';
+import type { HealthState, ModelDescription } from '../vocabulary';
 
 export type WorkerToPrimary =
   | { type: 'worker-listening'; slot: number }
-  | { type: 'worker-ready'; slot: number; model: ModelDescription; threads: number; ms: number }
+  | { type: 'model-ready'; slot: number; model: ModelDescription; ms: number }
+  | { type: 'model-failed'; slot: number; name: string; error: WireError }
+  /** The worker could not start at all (its socket, say); it exits after sending this. */
   | { type: 'worker-fatal'; slot: number; error: WireError };
 
-export type PrimaryToWorker = { type: 'health'; state: HealthState } | { type: 'shutdown' };
+export type PrimaryToWorker =
+  | { type: 'health'; state: HealthState }
+  | { type: 'load-model'; spec: ModelSpec }
+  | { type: 'shutdown' };
+
+const WORKER_TYPES = new Set(['worker-listening', 'model-ready', 'model-failed', 'worker-fatal']);
+const PRIMARY_TYPES = new Set(['health', 'load-model', 'shutdown']);
+
+const typeOf = (m: unknown) => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
-  const type = typeof m === 'object' && m !== null ? (m as { type?: string }).type : undefined;
-  return type === 'worker-listening' || type === 'worker-ready' || type === 'worker-fatal';
+  return WORKER_TYPES.has(typeOf(m) as string);
 }
 
 export function isPrimaryMessage(m: unknown): m is PrimaryToWorker {
-  return typeof m === 'object' && m !== null && ((m as { type?: string }).type === 'health' || (m as { type?: string }).type === 'shutdown');
+  return PRIMARY_TYPES.has(typeOf(m) as string);
 }

@@ -1,16 +1,16 @@
-// The cluster primary: checks the set-up, renders and runs nginx, forks and respawns workers, tracks
-// readiness, and on SIGTERM drains and exits. It never loads the model itself.
+// The cluster primary: checks the set-up, runs nginx, and has its Supervisor keep the workers and their
+// models; on SIGTERM it drains and exits. It never loads a model itself.
 import type { ChildProcess } from 'node:child_process';
-import cluster, { type Worker } from 'node:cluster';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import { ServerError, type WireError } from '../errors';
-import type { HealthState } from '../http/app';
 import type { Logger } from '../logger';
-import { modelDir, resolveModelFile, runPaths } from '../paths';
-import { isWorkerMessage, type PrimaryToWorker } from './messages';
+import type { ModelSpec } from '../models/model';
+import { findModelJson, modelDir, resolveModelFile, runPaths } from '../paths';
+import type { ModelDescription } from '../vocabulary';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from './nginx';
+import { Supervisor } from './supervisor';
 
 /**
  * nginx started as root runs its worker processes as "nobody", which must be able to reach the worker
@@ -54,93 +54,126 @@ function prepareRunDir(config: Config): void {
   fs.rmSync(nginxPid, { force: true });
 }
 
-export function runPrimary(config: Config, logger: Logger): void {
-  const started = performance.now();
-  let state: HealthState = 'starting';
-  let shuttingDown = false;
-  let everReady = false;
-  let nginx: ChildProcess | undefined;
-  const workers = new Map<number, Worker>();
-  const readySlots = new Set<number>();
-  const restarts = new Map<number, number>();
-  const readySince = new Map<number, number>();
+/** The single-model endpoint's one model: named "model", from $BASE/model. */
+function singleModel(config: Config): ModelSpec {
+  const dir = modelDir(config.baseDir);
+  const modelFile = resolveModelFile(dir);
+  return { name: 'model', dir, modelFile, modelJsonFile: findModelJson(modelFile, dir) };
+}
 
-  /** IPC to a worker that may be exiting this very moment: a failed send is not an error of ours. */
-  const tell = (w: Worker, message: PrimaryToWorker) => {
-    if (!w.isConnected()) return;
-    try {
-      w.send(message, (err: Error | null) => {
-        if (err) logger.debug({ err: err.message }, 'message to an exiting worker not delivered');
-      });
-    } catch {
-      // channel already closed
-    }
-  };
-  const broadcast = (message: PrimaryToWorker) => {
-    for (const w of workers.values()) tell(w, message);
-  };
+export class Primary {
+  private readonly started = performance.now();
+  private readonly supervisor: Supervisor;
+  private nginx: ChildProcess | undefined;
+  private stopping = false;
 
-  const killNginxGroup = (signal: NodeJS.Signals) => {
-    if (!nginx?.pid) return;
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly nginxBinary: string,
+    private readonly nginxConf: string,
+  ) {
+    this.supervisor = new Supervisor(config, logger, {
+      allListening: () => this.startNginx(),
+      ready: (models) => this.logReady(models),
+      fatal: (error) => this.fatal(error),
+    });
+  }
+
+  run(model: ModelSpec): void {
+    process.on('SIGTERM', () => this.shutdown(0, 'SIGTERM'));
+    process.on('SIGINT', () => this.shutdown(0, 'SIGINT'));
+    this.supervisor.hold(model);
+    this.supervisor.start();
+  }
+
+  // nginx starts once every worker listens (they answer 503 until their models are warm), so it never
+  // meets a missing socket: a refused connection in its log then always means a worker really died.
+  private startNginx(): void {
+    if (this.nginx || this.stopping) return;
+    const nginx = startNginx(this.nginxBinary, this.config, this.nginxConf, this.logger);
+    this.nginx = nginx;
+    nginx.on('error', (err) => this.fatal({ code: 'NGINX_FAILED', message: `nginx could not be started: ${err.message}` }));
+    nginx.on('exit', (code, signal) => {
+      // Its worker processes must not outlive the master.
+      this.signalNginx('SIGKILL');
+      if (!this.stopping) this.fatal({ code: 'NGINX_FAILED', message: `nginx exited unexpectedly (${signal ?? `code ${code}`}); stopping the server so the platform restarts it` });
+    });
+  }
+
+  private signalNginx(signal: NodeJS.Signals): void {
+    if (!this.nginx?.pid) return;
     try {
-      process.kill(-nginx.pid, signal);
+      process.kill(-this.nginx.pid, signal);
     } catch {
       // already gone
     }
-  };
+  }
 
-  const shutdown = (code: number, reason: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    state = 'draining';
-    logger.info({ reason }, 'shutting down: draining in-flight requests');
-    broadcast({ type: 'health', state });
+  private logReady(models: ModelDescription[]): void {
+    const { config } = this;
+    const m = models[0];
+    this.logger.info(
+      {
+        model: m.file,
+        kind: m.kind,
+        inputs: m.inputs,
+        outputs: m.outputs,
+        features: m.featureNames ?? m.features,
+        warmed: m.warmed,
+        ...(m.warmupError ? { warmupError: m.warmupError } : {}),
+        ...(m.labelsFromProbabilities ? { labelsFromProbabilities: true } : {}),
+        workers: config.workers,
+        threadsPerWorker: config.threads,
+        port: config.port,
+        readyMs: Math.round(performance.now() - this.started),
+      },
+      `ready: serving ${m.kind} ${m.file} on port ${config.port} with ${config.workers} worker(s) x ${config.threads} thread(s)`,
+    );
+  }
+
+  private fatal(error: WireError): void {
+    if (this.stopping) return;
+    this.logger.fatal({ code: error.code }, error.message);
+    this.shutdown(1, error.code);
+  }
+
+  /** nginx first (it stops accepting and lets in-flight requests complete), then the workers. */
+  private shutdown(code: number, reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.logger.info({ reason }, 'shutting down: draining in-flight requests');
+    this.supervisor.drain();
     const force = setTimeout(() => {
-      logger.error({ graceSeconds: config.graceSeconds }, 'grace period over (MODEL_SERVER_GRACE_PERIOD): killing what is left');
-      killNginxGroup('SIGKILL');
-      for (const w of workers.values()) w.process.kill('SIGKILL');
+      this.logger.error({ graceSeconds: this.config.graceSeconds }, 'grace period over (MODEL_SERVER_GRACE_PERIOD): killing what is left');
+      this.signalNginx('SIGKILL');
+      this.supervisor.killAll();
       process.exit(code === 0 ? 1 : code);
-    }, config.graceSeconds * 1000);
+    }, this.config.graceSeconds * 1000);
     force.unref();
-
-    const stopWorkers = () => {
-      if (workers.size === 0) return finish();
-      for (const w of workers.values()) {
-        if (w.isConnected()) tell(w, { type: 'shutdown' });
-        else w.process.kill('SIGTERM');
-      }
-    };
     const finish = () => {
       clearTimeout(force);
-      logger.info({ code }, 'stopped');
+      this.logger.info({ code }, 'stopped');
       process.exit(code);
     };
-    cluster.on('exit', () => {
-      if (workers.size === 0) finish();
-    });
-    // nginx first: it stops accepting, lets in-flight requests complete, then the workers can go.
+    const stopWorkers = () => this.supervisor.stopAll(finish);
+    const nginx = this.nginx;
     if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
       nginx.once('exit', stopWorkers);
-      killNginxGroup('SIGQUIT');
+      this.signalNginx('SIGQUIT');
     } else {
       stopWorkers();
     }
-  };
+  }
+}
 
-  const fatal = (error: WireError) => {
-    if (shuttingDown) return;
-    logger.fatal({ code: error.code }, error.message);
-    shutdown(1, error.code);
-  };
-
-  process.on('SIGTERM', () => shutdown(0, 'SIGTERM'));
-  process.on('SIGINT', () => shutdown(0, 'SIGINT'));
-
+export function runPrimary(config: Config, logger: Logger): void {
   let binary: string;
   let conf: string;
+  let model: ModelSpec;
   try {
     binary = findNginx(config.nginxBinary, config.searchPath);
-    resolveModelFile(modelDir(config.baseDir));
+    model = singleModel(config);
     prepareRunDir(config);
     conf = writeNginxConf(config);
     testNginxConf(binary, config, conf);
@@ -149,88 +182,5 @@ export function runPrimary(config: Config, logger: Logger): void {
     logger.fatal({ code: error.code }, error.message);
     process.exit(1);
   }
-
-  const fork = (slot: number) => {
-    const worker = cluster.fork({ MODEL_SERVER_WORKER_SLOT: String(slot) });
-    workers.set(slot, worker);
-    worker.on('error', (err) => logger.debug({ worker: slot, err: err.message }, 'IPC error with a worker'));
-    worker.on('message', (message: unknown) => {
-      if (!isWorkerMessage(message)) return;
-      if (message.type === 'worker-listening') {
-        listening.add(slot);
-        if (listening.size === config.workers) startNginxOnce();
-        return;
-      }
-      if (message.type === 'worker-fatal') {
-        if (!everReady) fatal(message.error);
-        else logger.error({ worker: slot, code: message.error.code }, `replacement worker failed to start: ${message.error.message}`);
-        return;
-      }
-      readySlots.add(slot);
-      readySince.set(slot, Date.now());
-      tell(worker, { type: 'health', state });
-      if (everReady) {
-        logger.info({ worker: slot, ms: message.ms }, 'replacement worker ready');
-        return;
-      }
-      if (readySlots.size === config.workers) {
-        everReady = true;
-        state = 'ready';
-        broadcast({ type: 'health', state });
-        const m = message.model;
-        logger.info(
-          {
-            model: m.file,
-            kind: m.kind,
-            inputs: m.inputs,
-            outputs: m.outputs,
-            features: m.featureNames ?? m.features,
-            warmed: m.warmed,
-            ...(m.warmupError ? { warmupError: m.warmupError } : {}),
-            ...(m.labelsFromProbabilities ? { labelsFromProbabilities: true } : {}),
-            workers: config.workers,
-            threadsPerWorker: config.threads,
-            port: config.port,
-            readyMs: Math.round(performance.now() - started),
-          },
-          `ready: serving ${m.kind} ${m.file} on port ${config.port} with ${config.workers} worker(s) x ${config.threads} thread(s)`,
-        );
-      }
-    });
-    worker.on('exit', (code, signal) => {
-      if (workers.get(slot) === worker) workers.delete(slot);
-      readySlots.delete(slot);
-      if (shuttingDown) return;
-      if (!everReady) {
-        // A fatal message, if any, has already been logged; otherwise say what happened.
-        fatal({ code: 'INTERNAL_ERROR', message: `worker ${slot} exited during start-up (${signal ?? `code ${code}`})` });
-        return;
-      }
-      // Back off on crash loops; a worker that had been serving for a minute starts the count again.
-      if (Date.now() - (readySince.get(slot) ?? 0) > 60_000) restarts.set(slot, 0);
-      const n = (restarts.get(slot) ?? 0) + 1;
-      restarts.set(slot, n);
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(n - 1, 6));
-      logger.error({ worker: slot, code, signal, restartInMs: delay }, `worker ${slot} died; starting a replacement`);
-      setTimeout(() => {
-        if (!shuttingDown) fork(slot);
-      }, delay).unref();
-    });
-  };
-
-  // nginx starts once every worker listens (they answer 503 until their model is warm), so it never
-  // meets a missing socket: a refused connection in its log then always means a worker really died.
-  const listening = new Set<number>();
-  const startNginxOnce = () => {
-    if (nginx || shuttingDown) return;
-    nginx = startNginx(binary, config, conf, logger);
-    nginx.on('error', (err) => fatal({ code: 'NGINX_FAILED', message: `nginx could not be started: ${err.message}` }));
-    nginx.on('exit', (code, signal) => {
-      // Its worker processes must not outlive the master.
-      killNginxGroup('SIGKILL');
-      if (!shuttingDown) fatal({ code: 'NGINX_FAILED', message: `nginx exited unexpectedly (${signal ?? `code ${code}`}); stopping the server so the platform restarts it` });
-    });
-  };
-
-  for (let slot = 0; slot < config.workers; slot++) fork(slot);
+  new Primary(config, logger, binary, conf).run(model);
 }

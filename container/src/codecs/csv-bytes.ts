@@ -8,7 +8,8 @@
 // always agree (tests compare them).
 import { ServerError } from '../errors';
 import { headerColumns, looksLikeHeader, parseCell } from './rows';
-import type { DecodeContext, Decoded, TabularSchema } from './types';
+import type { TabularSchema } from '../vocabulary';
+import type { DecodeContext, Decoded } from './types';
 
 const COMMA = 44;
 const LF = 10;

@@ -2,10 +2,10 @@
 import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
 import { decodeCsvBytes } from './csv-bytes';
-import { recordValues, type FieldValue } from '../inference/predictions';
+import { recordValues, type FieldValue } from './records';
 import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
-import type { Codec, DecodeContext, Decoded, EncodeContext, TabularSchema } from './types';
-import type { Predictions } from '../inference/predictions';
+import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
+import type { Predictions, TabularSchema } from '../vocabulary';
 
 interface ParsedRecord {
   record: string[];

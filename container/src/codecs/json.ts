@@ -2,7 +2,8 @@
 // objects keyed by feature name; or a KServe V2 {"inputs": [...]} tensor request (see v2.ts).
 // Responses: {"predictions": [{key: value}]}.
 import { ServerError } from '../errors';
-import { recordKeys, recordValues, type Predictions } from '../inference/predictions';
+import type { Predictions } from '../vocabulary';
+import { recordKeys, recordValues } from './records';
 import { findJsonSyntaxError } from './json-syntax';
 import { MatrixBuilder, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
@@ -86,14 +87,21 @@ export function recordObject(p: Predictions, ctx: EncodeContext, row: number, ke
   return obj;
 }
 
-function encode(p: Predictions, ctx: EncodeContext): string {
+const FRAME = { open: '{"predictions":[', separator: ',', close: ']}' } as const;
+
+/** The records of {"predictions": [...]}, comma-separated, without the wrapper. */
+function encodeRecords(p: Predictions, ctx: EncodeContext): string {
   const keys = recordKeys(p, ctx.keys);
   const predictions = new Array(p.rows);
   for (let r = 0; r < p.rows; r++) predictions[r] = recordObject(p, ctx, r, keys);
-  return JSON.stringify({ predictions });
+  return JSON.stringify(predictions).slice(1, -1);
 }
 
-export const jsonCodec: Codec = { mediaType: 'application/json', decode, encode };
+function encode(p: Predictions, ctx: EncodeContext): string {
+  return `${FRAME.open}${encodeRecords(p, ctx)}${FRAME.close}`;
+}
+
+export const jsonCodec: Codec = { mediaType: 'application/json', decode, encode, encodeRecords, frame: FRAME };
 
 /** The H2O scorer's usage: JSON sent as application/octet-stream. Answers are JSON. */
 export const octetStreamCodec: Codec = { mediaType: 'application/octet-stream', decode };

@@ -1,5 +1,6 @@
 // application/jsonlines (alias application/x-jsonlines): one row per line in, one JSON object per line out.
-import { recordKeys, type Predictions } from '../inference/predictions';
+import type { Predictions } from '../vocabulary';
+import { recordKeys } from './records';
 import { addRow, parseJson, recordObject } from './json';
 import { MatrixBuilder, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';

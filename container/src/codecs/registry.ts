@@ -26,6 +26,13 @@ export function responseCodec(mediaType: string): Codec | undefined {
   return codec?.encode ? codec : undefined;
 }
 
+/** What the built-in codecs read and write, as a model describes it (see ModelDescription). */
+export function mediaTypes(): { consumes: string[]; produces: string[]; aliases: Record<string, string> } {
+  const aliases: Record<string, string> = {};
+  for (const codec of CODECS) for (const alias of codec.aliases ?? []) aliases[alias] = codec.mediaType;
+  return { consumes: [...REQUEST_TYPES], produces: [...RESPONSE_TYPES], aliases };
+}
+
 /** The canonical name of a type or alias that the registry knows. */
 export function canonicalType(mediaType: string): string {
   return byType.get(mediaType)?.mediaType ?? mediaType;

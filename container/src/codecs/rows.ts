@@ -1,7 +1,8 @@
 // Builds a Matrix from rows given as CSV cells, JSON arrays or JSON objects, checking every value and
 // naming its place ("line 3, column 2") when it is not usable.
 import { ServerError } from '../errors';
-import type { DecodeContext, Matrix, TabularSchema } from './types';
+import type { Matrix, TabularSchema } from '../vocabulary';
+import type { DecodeContext } from './types';
 
 /** The schema rows need; a model that is not tabular takes only V2 tensors. */
 export function tabularSchema(ctx: DecodeContext): TabularSchema {

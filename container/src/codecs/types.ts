@@ -1,22 +1,5 @@
 // The contract every codec module implements; codecs are pure (text or bytes in, text out) so they run in threads.
-import type { InferenceOutputKey } from '../config';
-import type { Predictions } from '../inference/predictions';
-
-/** What a decoder needs to know about a tabular model's single [N, F] input. */
-export interface TabularSchema {
-  /** Columns per row, when the model fixes it. */
-  features: number | null;
-  featureNames?: readonly string[];
-  /** float32 inputs cannot hold values beyond ±3.4e38. */
-  inputType?: 'float32' | 'float64';
-}
-
-/** Decoded rows, row-major, already in the model input's precision (float32 models get a Float32Array). */
-export interface Matrix {
-  rows: number;
-  width: number;
-  values: Float32Array | Float64Array;
-}
+import type { InferenceOutputKey, Matrix, Predictions, TabularSchema } from '../vocabulary';
 
 /** What a request body holds: rows for a tabular model, or a parsed KServe V2 tensor request. */
 export type Decoded = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors'; doc: unknown };
@@ -45,6 +28,13 @@ export interface Codec {
   decodeBytes?(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined;
   /** Response side; absent when the type is only read. */
   encode?(predictions: Predictions, ctx: EncodeContext): string;
+  /**
+   * Set when encode wraps its records (JSON's {"predictions":[...]}): encode(p) is then
+   * open + encodeRecords(p) + close, and a large answer is written in chunks joined by separator.
+   * Without it, the encodings of consecutive row ranges simply concatenate (CSV, JSON Lines).
+   */
+  readonly frame?: { readonly open: string; readonly separator: string; readonly close: string };
+  encodeRecords?(predictions: Predictions, ctx: EncodeContext): string;
   /** Optional fast path to UTF-8 bytes; undefined means "use encode", whose text it must equal. */
   encodeBytes?(predictions: Predictions, ctx: EncodeContext): Uint8Array | undefined;
 }

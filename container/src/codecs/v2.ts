@@ -4,18 +4,8 @@
 // Every input is checked against the model's own inputs, because onnxruntime-node silently ignores
 // unknown names and reports shape problems without saying which request field caused them.
 import { ServerError } from '../errors';
-import { tidyFloat32 } from '../inference/predictions';
-import type { TensorInfo } from '../inference/protocol';
-
-export type TensorValues = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
-
-/** A tensor as onnxruntime takes and returns it (type is onnxruntime's name: float32, int64, string, ...). */
-export interface TensorData {
-  name: string;
-  type: string;
-  dims: number[];
-  data: TensorValues;
-}
+import type { TensorData, TensorInfo, TensorValues } from '../vocabulary';
+import { tidyFloat32 } from './records';
 
 export interface V2Request {
   id?: string;

@@ -2,7 +2,7 @@
 // transferred to a thread), enforcing the payload limit.
 import type { IncomingMessage } from 'node:http';
 import { ServerError } from '../errors';
-import type { BodyMemory } from '../inference/shared-bodies';
+import type { BodyMemory } from '../shared-bodies';
 
 export function payloadTooLarge(limitBytes: number): ServerError {
   const mb = limitBytes / (1024 * 1024);
@@ -37,7 +37,7 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined, m
       req.on('data', (chunk: Buffer) => {
         if (settled) return;
         if (offset + chunk.length > declared) {
-          fail(new ServerError('EMPTY_PAYLOAD', `the body is longer than its Content-Length (${declared} bytes)`));
+          fail(new ServerError('BODY_TOO_LONG', `the body is longer than its Content-Length (${declared} bytes)`));
           req.destroy();
           return;
         }
@@ -45,14 +45,14 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined, m
         offset += chunk.length;
       });
       const finish = () => {
-        if (offset !== declared) return fail(new ServerError('EMPTY_PAYLOAD', `the body ended after ${offset} of its ${declared} bytes`));
+        if (offset !== declared) return fail(new ServerError('BODY_INCOMPLETE', `the body ended after ${offset} of its ${declared} bytes (Content-Length)`));
         if (!settled) {
           settled = true;
           resolve(body);
         }
       };
       req.on('end', finish);
-      req.on('error', (err) => fail(new ServerError('EMPTY_PAYLOAD', `the request body could not be read: ${err.message}`)));
+      req.on('error', (err) => fail(new ServerError('CLIENT_GONE', `the request body could not be read: ${err.message}`)));
       // A client that goes away mid-body may end the request with neither 'end' nor 'error': settle anyway,
       // so that the body's memory is given back.
       req.on('close', finish);
@@ -85,7 +85,7 @@ export function readBody(req: IncomingMessage, limitBytes: number | undefined, m
       resolve(body);
     });
     req.on('error', (err) => {
-      if (!failed) reject(new ServerError('EMPTY_PAYLOAD', `the request body could not be read: ${err.message}`));
+      if (!failed) reject(new ServerError('CLIENT_GONE', `the request body could not be read: ${err.message}`));
     });
   });
 }

@@ -9,8 +9,9 @@ import * as path from 'node:path';
 import { Piscina } from 'piscina';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
-import { SharedBodies } from './shared-bodies';
-import { SMALL, type InvokeResult, type InvokeTask, type ModelDescription, type ThreadEvent, type ThreadInit } from './protocol';
+import type { Answer, Invocation } from '../models/model';
+import type { BodyMemory } from '../shared-bodies';
+import { SMALL, type ThreadEvent, type ThreadInit, type ThreadModel, type ThreadTask } from './protocol';
 
 export interface PoolOptions {
   init: ThreadInit;
@@ -19,6 +20,8 @@ export interface PoolOptions {
   timeoutMs: number;
   /** Most queued invocations a free thread takes at once (one ONNX call for their rows); 1 = no batching. */
   maxBatch: number;
+  /** The worker's shared body slots: the pool gives a body's slot back once no thread can read it. */
+  bodies?: BodyMemory;
   logger: Logger;
 }
 
@@ -31,12 +34,9 @@ const THREAD_FILE = __filename.endsWith('.ts')
 /** Spare threads retire after this long idle (only threads started to replace stuck ones exceed the minimum). */
 const SPARE_IDLE_MS = 5_000;
 
-/** Shared body slots per worker (64 KiB each: 8 MiB of address space, resident only where used). */
-const BODY_SLOTS = 128;
-
 interface Pending {
-  task: InvokeTask;
-  resolve: (r: InvokeResult) => void;
+  task: Invocation;
+  resolve: (r: Answer) => void;
   timer: NodeJS.Timeout;
   started: number;
   state: 'queued' | 'running' | 'abandoned' | 'done';
@@ -53,14 +53,12 @@ export class InferencePool {
   private readonly pool: Piscina;
   private readonly readyThreads = new Set<number>();
   private readonly failures: WireError[] = [];
-  private readonly whenSettled: Promise<ModelDescription>;
-  private settle!: { resolve: (m: ModelDescription) => void; reject: (e: ServerError) => void };
+  private readonly whenSettled: Promise<ThreadModel>;
+  private settle!: { resolve: (m: ThreadModel) => void; reject: (e: ServerError) => void };
   private initialised = false;
   private readonly queue: Pending[] = [];
   private running = 0;
   private stuck = 0;
-  /** Where the HTTP layer reads bodies under 64 KiB; the pool gives each slot back when no thread can read it. */
-  readonly bodies = new SharedBodies(BODY_SLOTS, SMALL);
 
   constructor(private readonly options: PoolOptions) {
     this.whenSettled = new Promise((resolve, reject) => {
@@ -103,12 +101,20 @@ export class InferencePool {
   }
 
   /** Resolves once every thread has loaded and warmed the model; rejects with the first load failure. */
-  ready(): Promise<ModelDescription> {
+  ready(): Promise<ThreadModel> {
     return this.whenSettled;
   }
 
-  /** Runs one invocation, answering TIMEOUT at the deadline whatever the thread is doing. */
-  invoke(task: InvokeTask): Promise<InvokeResult> {
+  /** Gives a body's shared slot back (a body of its own is simply dropped). */
+  private release(task: Invocation): void {
+    if (task.input.kind === 'body') this.options.bodies?.release(task.input.body);
+  }
+
+  /**
+   * Runs one invocation, answering TIMEOUT at the deadline whatever the thread is doing. An aborted
+   * signal (the caller went away) drops the invocation while it still waits for a thread.
+   */
+  invoke(task: Invocation, signal?: AbortSignal): Promise<Answer> {
     return new Promise((resolve) => {
       const entry: Pending = { task, resolve, timer: undefined as never, started: performance.now(), state: 'queued' };
       entry.timer = setTimeout(() => this.onDeadline(entry), this.options.timeoutMs);
@@ -116,12 +122,23 @@ export class InferencePool {
       if (this.queue.length >= this.options.maxQueue) {
         clearTimeout(entry.timer);
         entry.state = 'done';
-        this.bodies.release(task.body);
+        this.release(task);
         resolve({ ok: false, error: { code: 'OVERLOADED', message: `${this.queue.length} invocations are already waiting for a thread in this worker (MODEL_SERVER_MAX_QUEUE=${this.options.maxQueue}); retry later` } });
         return;
       }
       this.queue.push(entry);
+      signal?.addEventListener('abort', () => this.drop(entry, { code: 'CLIENT_GONE', message: 'the caller closed the connection before the invocation started' }), { once: true });
     });
+  }
+
+  /** Takes a queued invocation out of the queue, answering it with `error`. */
+  private drop(entry: Pending, error: WireError): void {
+    if (entry.state !== 'queued') return;
+    this.queue.splice(this.queue.indexOf(entry), 1);
+    clearTimeout(entry.timer);
+    entry.state = 'done';
+    this.release(entry.task);
+    entry.resolve({ ok: false, error });
   }
 
   private hasCapacity(): boolean {
@@ -135,23 +152,26 @@ export class InferencePool {
   private startBatch(entries: Pending[]): void {
     const batch: Batch = { entries, abandoned: 0 };
     const now = performance.now();
-    const tasks = entries.map((entry) => {
+    const tasks: ThreadTask[] = entries.map((entry) => {
       entry.state = 'running';
       entry.batch = batch;
-      return { ...entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
+      return { invocation: entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
     });
     this.running += 1;
     // Moving a buffer between threads has a fixed cost; below 64 KiB a copy is cheaper. Bodies in shared
     // slots are neither: the thread reads the same memory.
-    const transferList = tasks.filter((t) => t.body.byteLength >= SMALL && !(t.body.buffer instanceof SharedArrayBuffer)).map((t) => t.body.buffer as ArrayBuffer);
+    const transferList: ArrayBuffer[] = [];
+    for (const { invocation: { input } } of tasks) {
+      if (input.kind === 'body' && input.body.byteLength >= SMALL && !(input.body.buffer instanceof SharedArrayBuffer)) transferList.push(input.body.buffer as ArrayBuffer);
+    }
     const task = tasks.length === 1 ? tasks[0] : { batch: tasks };
     this.pool.run(task, { transferList }).then(
-      (result) => this.finish(batch, tasks.length === 1 ? [result as InvokeResult] : (result as InvokeResult[])),
-      (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }) as InvokeResult)),
+      (result) => this.finish(batch, tasks.length === 1 ? [result as Answer] : (result as Answer[])),
+      (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }) as Answer)),
     );
   }
 
-  private finish(batch: Batch, results: InvokeResult[]): void {
+  private finish(batch: Batch, results: Answer[]): void {
     this.running -= 1;
     if (batch.abandoned === batch.entries.length) {
       this.stuck -= 1;
@@ -159,7 +179,7 @@ export class InferencePool {
     }
     batch.entries.forEach((entry, i) => {
       // The thread is done with every body of the batch, answered or abandoned.
-      this.bodies.release(entry.task.body);
+      this.release(entry.task);
       if (entry.state !== 'running') return;
       clearTimeout(entry.timer);
       entry.state = 'done';
@@ -170,13 +190,7 @@ export class InferencePool {
 
   private onDeadline(entry: Pending): void {
     const error: WireError = { code: 'TIMEOUT', message: `the invocation took longer than MODEL_SERVER_TIMEOUT=${this.options.timeoutMs / 1000} s and was stopped` };
-    if (entry.state === 'queued') {
-      this.queue.splice(this.queue.indexOf(entry), 1);
-      entry.state = 'done';
-      this.bodies.release(entry.task.body);
-      entry.resolve({ ok: false, error });
-      return;
-    }
+    if (entry.state === 'queued') return this.drop(entry, error);
     if (entry.state !== 'running' || !entry.batch) return;
     entry.state = 'abandoned';
     entry.resolve({ ok: false, error });
@@ -194,11 +208,6 @@ export class InferencePool {
     while (this.queue.length > 0 && this.hasCapacity()) this.startBatch(this.queue.splice(0, this.options.maxBatch));
   }
 
-  /** Threads and queue, for logs. */
-  get stats(): { threads: number; queued: number; running: number; stuck: number } {
-    return { threads: this.pool.threads.length, queued: this.queue.length, running: this.running, stuck: this.stuck };
-  }
-
   /**
    * Stops the threads once none is inside onnxruntime: waits for loading to settle and for running
    * invocations (stuck ones included) up to `waitMs`.
@@ -207,11 +216,7 @@ export class InferencePool {
     await this.whenSettled.catch(() => undefined);
     const deadline = Date.now() + waitMs;
     while (this.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const entry of this.queue.splice(0)) {
-      clearTimeout(entry.timer);
-      this.bodies.release(entry.task.body);
-      entry.resolve({ ok: false, error: { code: 'NOT_READY', message: 'the server is shutting down' } });
-    }
+    for (const entry of [...this.queue]) this.drop(entry, { code: 'NOT_READY', message: 'the server is shutting down' });
     await this.pool.destroy();
   }
 }

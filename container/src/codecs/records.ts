@@ -1,21 +1,6 @@
-// What a tabular model returns, independent of any wire format; codecs turn these into response bodies.
-import type { InferenceOutputKey } from '../config';
-
-export type FloatArray = Float32Array | Float64Array;
-
-export type Predictions =
-  | {
-      kind: 'classification';
-      rows: number;
-      classes: number;
-      /** predicted_label per row. */
-      labels: (string | number)[];
-      /** Row-major [rows, classes]. */
-      probabilities: FloatArray;
-      /** Class names in probability-column order. */
-      classNames: (string | number)[];
-    }
-  | { kind: 'regression'; rows: number; scores: FloatArray };
+// Output records of a tabular prediction: the values of each configured key, with float32 numbers printed
+// in their shortest exact form. Every response codec writes records through these.
+import type { FloatArray, InferenceOutputKey, Predictions } from '../vocabulary';
 
 const f32 = new Float32Array(1);
 
@@ -71,10 +56,4 @@ export function recordValues(p: Predictions, keys: readonly InferenceOutputKey[]
 
 export function recordKeys(p: Predictions, keys: readonly InferenceOutputKey[]): readonly string[] {
   return p.kind === 'regression' ? ['score'] : keys;
-}
-
-/** Rows [from, to) of a prediction set (views, no copies). */
-export function slicePredictions(p: Predictions, from: number, to: number): Predictions {
-  if (p.kind === 'regression') return { kind: 'regression', rows: to - from, scores: p.scores.subarray(from, to) };
-  return { ...p, rows: to - from, labels: p.labels.slice(from, to), probabilities: p.probabilities.subarray(from * p.classes, to * p.classes) };
 }

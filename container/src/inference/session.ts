@@ -1,0 +1,190 @@
+// One onnxruntime session inside an inference thread: loads the model, works out what kind of model it
+// is, warms it with one run, and runs decoded rows (as Predictions) or named tensors.
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../onnx/reader';
+import { ServerError } from '../errors';
+import type { FloatArray, Matrix, Predictions, TabularSchema, TensorData, TensorInfo } from '../vocabulary';
+import { argmaxLabels, tabularLayout, toPredictions, type TabularLayout } from './layout';
+import { readModelJson, type ModelJson } from './model-json';
+import type { ThreadInit, ThreadModel } from './protocol';
+
+/** onnxruntime's message without its source paths and C++ signatures (internal detail, not the caller's business). */
+export function cleanOrtMessage(message: string): string {
+  return message
+    .split('\n')[0]
+    .replace(/\/onnxruntime_src\/\S+:\d+ (?:[^()]*\([^)]*\)\s*)?/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/**
+ * Every output must be a tensor: onnxruntime-node cannot return sequences or maps. One message for
+ * `serve` and for `train`'s bring-your-own-model check; `where` names the file.
+ */
+export function checkTensorOutputs(session: ort.InferenceSession, where: string): void {
+  const nonTensor = session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name);
+  if (nonTensor.length > 0) {
+    throw new ServerError('MODEL_UNSUPPORTED_OUTPUT', `${where} output ${nonTensor.map((n) => `"${n}"`).join(', ')} is a sequence or map (e.g. a ZipMap of class probabilities), which onnxruntime-node cannot return. Re-export without it: skl2onnx convert_sklearn(..., options={id(model): {"zipmap": False}}), or onnxmltools with zipmap=False; probabilities then come as a [N, classes] tensor`);
+  }
+}
+
+/** onnxruntime's input errors are the caller's; everything else it reports is the model's. */
+function runError(err: unknown, what: string): ServerError {
+  const reason = cleanOrtMessage(String((err as Error)?.message ?? err));
+  if (/invalid (rank|dimensions?|shape)|unexpected input data type|got invalid dimensions|input .* not found/i.test(reason)) {
+    return new ServerError('INVALID_TENSOR', `onnxruntime refused the input: ${reason}`);
+  }
+  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${reason}`);
+}
+
+/** A zero-filled input (symbolic dimensions as 1), for warming a model that is not tabular. */
+function zeroTensor(info: TensorInfo): TensorData {
+  const dims = info.shape.map((d) => (typeof d === 'number' ? d : 1));
+  const n = dims.reduce((a, b) => a * b, 1);
+  const arrays: Record<string, () => TensorData['data']> = {
+    float32: () => new Float32Array(n), float64: () => new Float64Array(n), int8: () => new Int8Array(n), uint8: () => new Uint8Array(n),
+    int16: () => new Int16Array(n), uint16: () => new Uint16Array(n), int32: () => new Int32Array(n), uint32: () => new Uint32Array(n),
+    int64: () => new BigInt64Array(n), uint64: () => new BigUint64Array(n), bool: () => new Uint8Array(n), string: () => new Array<string>(n).fill(''),
+  };
+  const make = arrays[info.type];
+  if (!make) throw new Error(`no warm-up value for type ${info.type}`);
+  return { name: info.name, type: info.type, dims, data: make() };
+}
+
+function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
+  return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'sequence/map', shape: [] };
+}
+
+/** Class names and feature names from model.json, else from the ONNX file itself. */
+function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel'] } {
+  const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
+  // Feature names may also travel inside the model (metadata_props "features"), and class names in an
+  // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
+  try {
+    const meta = readModelMetadata(init.modelFile);
+    json.features ??= featuresFromMetadata(meta.metadata);
+    json.labels ??= meta.classLabels;
+    return { json, argmaxLabel: meta.argmaxLabel };
+  } catch {
+    // not readable as protobuf: onnxruntime's own error when loading says more
+    return { json };
+  }
+}
+
+async function createSession(init: ThreadInit): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(init.modelFile, {
+      intraOpNumThreads: init.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (err) {
+    const reason = cleanOrtMessage(String((err as Error).message ?? err));
+    throw new ServerError('MODEL_INVALID', `onnxruntime cannot load ${init.modelFile}: ${reason}. Check that the file is a complete ONNX model (not truncated, not a Git LFS pointer) exported with an opset onnxruntime 1.30 supports`);
+  }
+}
+
+export class OnnxSession {
+  /** Present for tabular models (one [N, F] float input); decoders need it to check and map columns. */
+  readonly schema: TabularSchema | null;
+  private readonly input: TensorInfo;
+  /** Set when the label output is names[argmax(probabilities)] in the graph (see readModelMetadata). */
+  private readonly labelsFromScores: ModelMetadata['argmaxLabel'];
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly description: ThreadModel,
+    private readonly layout: TabularLayout | null,
+    private readonly json: ModelJson,
+    argmaxLabel: ModelMetadata['argmaxLabel'],
+  ) {
+    const { inputs, outputs, features } = description;
+    this.input = inputs[0];
+    this.schema = layout ? { features, featureNames: json.features, inputType: inputs[0].type as 'float32' | 'float64' } : null;
+    const probabilityWidth = outputs.find((o) => o.name === layout?.probabilityOutput)?.shape[1];
+    const derivable = layout?.labelOutput && argmaxLabel && argmaxLabel.output === layout.labelOutput && argmaxLabel.source === layout.probabilityOutput
+      && (typeof probabilityWidth !== 'number' || probabilityWidth === argmaxLabel.names.length);
+    this.labelsFromScores = derivable ? argmaxLabel : undefined;
+    if (derivable) description.labelsFromProbabilities = true;
+  }
+
+  /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
+  static async load(init: ThreadInit): Promise<OnnxSession> {
+    const { json, argmaxLabel } = readNames(init);
+    const session = await createSession(init);
+    checkTensorOutputs(session, path.basename(init.modelFile));
+    const inputs = session.inputMetadata.map(describeValue);
+    const outputs = session.outputMetadata.map(describeValue);
+    const layout = tabularLayout(inputs, outputs, json);
+    let features: number | null = null;
+    if (layout) {
+      const declared = inputs[0].shape[1];
+      features = typeof declared === 'number' ? declared : json.features?.length ?? null;
+      if (json.features && features !== null && json.features.length !== features) {
+        throw new ServerError('MODEL_INVALID', `model.json lists ${json.features.length} features but input "${inputs[0].name}" has ${features} columns`);
+      }
+    }
+    const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false };
+    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel);
+    await loaded.warm();
+    return loaded;
+  }
+
+  /** One real run, so the first caller does not pay for lazy initialisation. */
+  private async warm(): Promise<void> {
+    if (this.layout) {
+      const width = this.description.features ?? 1;
+      await this.predict({ rows: 1, width, values: new Float64Array(width) });
+      this.description.warmed = true;
+      return;
+    }
+    try {
+      await this.runTensors(this.description.inputs.map(zeroTensor));
+      this.description.warmed = true;
+    } catch (err) {
+      this.description.warmupError = String((err as Error)?.message ?? err).split('\n')[0];
+    }
+  }
+
+  /** Rows through a tabular model. */
+  async predict(matrix: Matrix): Promise<Predictions> {
+    const layout = this.layout;
+    if (!layout) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor; send KServe V2 tensors');
+    const input = this.input;
+    const want = input.type === 'float64' ? Float64Array : Float32Array;
+    const data = matrix.values instanceof want ? matrix.values : want.from(matrix.values);
+    const feeds = { [input.name]: new ort.Tensor(input.type as 'float32' | 'float64', data, [matrix.rows, matrix.width]) };
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      if (this.labelsFromScores) {
+        // The label is names[argmax(probabilities)]: fetch only the probabilities and look the labels
+        // up, unless a row has a NaN, where onnxruntime decides.
+        result = await this.session.run(feeds, [layout.probabilityOutput!]);
+        const labels = argmaxLabels(result[layout.probabilityOutput!].data as FloatArray, matrix.rows, this.labelsFromScores.names);
+        if (labels) return toPredictions(layout, result, matrix.rows, this.json, labels);
+      }
+      result = await this.session.run(feeds);
+    } catch (err) {
+      throw runError(err, `${matrix.rows} row(s)`);
+    }
+    return toPredictions(layout, result, matrix.rows, this.json);
+  }
+
+  /** Named tensors through the model (checked by the caller against description.inputs). */
+  async runTensors(tensors: readonly TensorData[], outputNames?: readonly string[]): Promise<TensorData[]> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const t of tensors) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = outputNames ? await this.session.run(feeds, [...outputNames]) : await this.session.run(feeds);
+    } catch (err) {
+      throw runError(err, 'the given tensors');
+    }
+    return (outputNames ?? this.session.outputNames).map((name) => {
+      const t = result[name];
+      return { name, type: t.type, dims: [...t.dims], data: t.data as TensorData['data'] };
+    });
+  }
+}

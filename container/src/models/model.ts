@@ -1,0 +1,65 @@
+// The one seam between the HTTP edge and whatever answers: a Model, and the typed Invocation the edge
+// resolves each request into. The ONNX pool implements it today; a proxy upstream or users' code can later.
+// Nothing here knows HTTP headers, and nothing above it knows a tensor session.
+import type { WireError } from '../errors';
+import type { InferenceOutputKey, ModelDescription } from '../vocabulary';
+
+/** Where a model comes from: what the supervisor asks every worker to hold. */
+export interface ModelSpec {
+  /** The name it is served under ("model" for the single-model endpoint). */
+  name: string;
+  /** The model's folder (laid out like /opt/ml/model). */
+  dir: string;
+  modelFile: string;
+  modelJsonFile?: string;
+}
+
+/** What the request holds: a body and the decoder (canonical media type) with its parameters, or named fields. */
+export type InvocationInput =
+  | { kind: 'body'; mediaType: string; params: Readonly<Record<string, string>>; body: Uint8Array }
+  /** One row given by feature name (GET /predict_parameters). */
+  | { kind: 'fields'; fields: Readonly<Record<string, string>> };
+
+/** How the answer is written: the encoder (canonical media type) and the classifier keys, in order. */
+export interface InvocationOutput {
+  mediaType: string;
+  keys: readonly InferenceOutputKey[];
+  /** One JSON record object rather than the type's list of records (GET /predict_parameters). */
+  single?: boolean;
+}
+
+/** One request, resolved once at the edge; the model side never sees a header. */
+export interface Invocation {
+  requestId: string;
+  model: string;
+  input: InvocationInput;
+  output: InvocationOutput;
+  /** Tensor (KServe V2) requests are answered with application/json: whether the caller accepts that. */
+  tensorsAcceptable: boolean;
+}
+
+/** A model's answer to one invocation: bytes to send, or a catalogue error. */
+export type Answer =
+  | {
+      ok: true;
+      /** The answer's bytes; an answer under 64 KiB may be a latin1 string of them (one character per byte). */
+      body: Uint8Array | string;
+      contentType: string;
+      records: number;
+      /** Invocations that shared this model call (opportunistic batching). */
+      batch?: number;
+    }
+  | { ok: false; error: WireError; records?: number; /** Unexpected failures: detail for the server log only. */ detail?: string };
+
+/** What the edge talks to. */
+export interface Model {
+  readonly name: string;
+  /** Resolves with the description once the model can be invoked; rejects with the load failure. */
+  ready(): Promise<ModelDescription>;
+  /** The description once ready, else undefined. */
+  describe(): ModelDescription | undefined;
+  /** Answers one invocation; an aborted signal (the caller left) drops it if it has not started. */
+  invoke(invocation: Invocation, signal?: AbortSignal): Promise<Answer>;
+  /** Releases the model once in-flight work is done, waiting at most waitMs for it. */
+  close(waitMs?: number): Promise<void>;
+}

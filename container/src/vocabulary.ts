@@ -1,0 +1,98 @@
+// The shared vocabulary of the data plane: tensors, matrices, predictions, output keys and what a model
+// says about itself. Plain, structured-clone-safe data that every layer speaks; this module imports nothing.
+
+/** Classifier result keys a caller may ask for (SAGEMAKER_INFERENCE_OUTPUT), in the order they are given. */
+export const INFERENCE_OUTPUT_KEYS = ['predicted_label', 'probability', 'probabilities', 'labels'] as const;
+export type InferenceOutputKey = (typeof INFERENCE_OUTPUT_KEYS)[number];
+
+export type FloatArray = Float32Array | Float64Array;
+
+/** A tensor's values as onnxruntime takes and returns them. */
+export type TensorValues = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
+
+/** A named tensor (type is onnxruntime's name: float32, int64, string, ...). */
+export interface TensorData {
+  name: string;
+  type: string;
+  dims: number[];
+  data: TensorValues;
+}
+
+/** A model input or output as the model declares it. */
+export interface TensorInfo {
+  name: string;
+  /** onnxruntime type name (float32, int64, string, ...), or "sequence/map" for non-tensor values. */
+  type: string;
+  /** Fixed sizes as numbers, named (symbolic) dimensions as strings. */
+  shape: (number | string)[];
+}
+
+/** What a decoder needs to know about a tabular model's single [N, F] input. */
+export interface TabularSchema {
+  /** Columns per row, when the model fixes it. */
+  features: number | null;
+  featureNames?: readonly string[];
+  /** float32 inputs cannot hold values beyond ±3.4e38. */
+  inputType?: 'float32' | 'float64';
+}
+
+/** Decoded rows, row-major, already in the model input's precision (float32 models get a Float32Array). */
+export interface Matrix {
+  rows: number;
+  width: number;
+  values: FloatArray;
+}
+
+/** What a tabular model returns, independent of any wire format; codecs turn these into response bodies. */
+export type Predictions =
+  | {
+      kind: 'classification';
+      rows: number;
+      classes: number;
+      /** predicted_label per row. */
+      labels: (string | number)[];
+      /** Row-major [rows, classes]. */
+      probabilities: FloatArray;
+      /** Class names in probability-column order. */
+      classNames: (string | number)[];
+    }
+  | { kind: 'regression'; rows: number; scores: FloatArray };
+
+/** Rows [from, to) of a prediction set (views, no copies). */
+export function slicePredictions(p: Predictions, from: number, to: number): Predictions {
+  if (p.kind === 'regression') return { kind: 'regression', rows: to - from, scores: p.scores.subarray(from, to) };
+  return { ...p, rows: to - from, labels: p.labels.slice(from, to), probabilities: p.probabilities.subarray(from * p.classes, to * p.classes) };
+}
+
+export type ModelKind = 'classifier' | 'regressor' | 'tensor';
+
+/** What a loaded model says about itself: logged at start-up, and what the edge negotiates against. */
+export interface ModelDescription {
+  /** The name it is served under ("model" for the single-model endpoint). */
+  name: string;
+  file: string;
+  kind: ModelKind;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  /** Feature count for tabular models, when fixed. */
+  features: number | null;
+  featureNames?: string[];
+  labels?: (string | number)[];
+  /** False when the warm-up run could not be made (a non-tabular model whose inputs need real values). */
+  warmed: boolean;
+  warmupError?: string;
+  /**
+   * Set when the label output is names[argmax(probabilities)] in the graph: the server then computes it
+   * from the probabilities (same answer, without onnxruntime building a string per row).
+   */
+  labelsFromProbabilities?: boolean;
+  /** Request media types the model reads (canonical names first, then aliases). */
+  consumes: string[];
+  /** Response media types the model writes, in order of preference for wildcards. */
+  produces: string[];
+  /** Alias -> canonical name, for the types in consumes/produces that have several names. */
+  aliases: Record<string, string>;
+}
+
+/** Whether a worker (and the server) takes traffic: loading, serving, or finishing in-flight work before exit. */
+export type HealthState = 'starting' | 'ready' | 'draining';
