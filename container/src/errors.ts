@@ -12,7 +12,7 @@ export const CATALOGUE = {
   EMPTY_PAYLOAD: { status: 400, meaning: 'The request body is empty or holds no records.' },
   INVALID_ENCODING: { status: 400, meaning: 'The body is not valid UTF-8; the message gives the byte offset.' },
   MALFORMED_CSV: { status: 400, meaning: 'The CSV cannot be parsed (e.g. an unterminated quote); the message gives the line.' },
-  MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives the position or path.' },
+  MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives line and column, or the path.' },
   INVALID_VALUE: { status: 400, meaning: 'A value is not a number the model can take; the message gives line/record and column/field.' },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
   UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
@@ -34,10 +34,10 @@ export const CATALOGUE = {
   CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
   MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
   MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
-  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated or unsupported opset), or model.json is invalid.' },
-  MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; re-export without it.' },
+  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), or model.json is invalid.' },
+  MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
-  NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message follows.' },
+  NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message is logged too.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;
