@@ -38,6 +38,14 @@ export const CATALOGUE = {
   MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
   NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message is logged too.' },
+  // Training (reported in output/failure and the log; exit non-zero). Never sent over HTTP: the status is
+  // there only because every entry has one.
+  TRAINING_CONFIG_INVALID: { status: 500, meaning: 'hyperparameters.json, inputdataconfig.json, a hyperparameter or an environment variable train reads has a value training cannot use; the message names it.' },
+  TRAINING_DATA_MISSING: { status: 500, meaning: 'There is no training channel, it holds no files, or a Pipe-mode channel has no FIFO; the message gives the path.' },
+  TRAINING_DATA_INVALID: { status: 500, meaning: 'A data file cannot be read or trained on (malformed CSV, a cell that is not a number, a wrong column count, no rows, an unusable label); the message gives the file or channel, line or row, and column.' },
+  TRAINING_FAILED: { status: 500, meaning: 'Fitting gave no usable model (the fit diverged to non-finite weights, or the exported ONNX graph disagrees with the trained model); nothing was written.' },
+  TRAINING_MODEL_INVALID: { status: 500, meaning: 'The model brought in the training channel cannot be served (onnxruntime cannot load it, an output is a sequence or map, its model.json is invalid, or there are several .onnx files); the message names the file.' },
+  TRAINING_STOPPED: { status: 500, meaning: 'SIGTERM stopped training before it finished; exit code 143, nothing was written.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

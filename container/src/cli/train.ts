@@ -33,7 +33,7 @@ async function main(): Promise<number> {
     } catch (writeErr) {
       logger.error({ err: String(writeErr) }, `could not write ${failure}`);
     }
-    logger.fatal({ code: err instanceof ServerError ? err.code : stopped ? 'STOPPED' : 'INTERNAL_ERROR' }, reason);
+    logger.fatal({ code: err instanceof ServerError ? err.code : stopped ? 'TRAINING_STOPPED' : 'INTERNAL_ERROR' }, reason);
     return stopped ? 143 : 1;
   }
 }
