@@ -193,6 +193,24 @@ describe('bring your own model', () => {
   });
 });
 
+describe('settings: train reads only SAGEMAKER_BASE_DIR and LOG_LEVEL', () => {
+  test('succeeds with serve-only variables that serve would refuse', () => {
+    const dir = base({ hyperparameters: { epochs: '50' }, channels: { training: { 'd.csv': IRIS.join('\n') } } });
+    const run = train(dir, { MODEL_SERVER_WORKERS: '0', SAGEMAKER_MAX_PAYLOAD_IN_MB: 'abc', SAGEMAKER_BIND_TO_PORT: '70000', SAGEMAKER_BATCH: 'maybe' });
+    expect(run.status).toBe(0);
+    expect(modelFiles(dir)).toEqual(['model.json', 'model.onnx']);
+  });
+
+  test('a bad LOG_LEVEL fails it naming LOG_LEVEL, with the reason in SAGEMAKER_BASE_DIR/output/failure', () => {
+    const dir = base({ channels: { training: { 'd.csv': IRIS.join('\n') } } });
+    const run = train(dir, { LOG_LEVEL: 'loud' });
+    expect(run.status).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toBe('LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent');
+    expect(fatalLines(run.stdout).map((l) => l.code)).toEqual(['TRAINING_CONFIG_INVALID']);
+    expect(modelFiles(dir)).toEqual([]);
+  });
+});
+
 describe('training failures: reason in output/failure naming the place, non-zero exit, no model written', () => {
   test.each([
     ['no training channel', { hyperparameters: { algorithm: 'logistic' } }, /^no training channel: put CSV files in .*input\/data\/training/, 'TRAINING_DATA_MISSING'],
