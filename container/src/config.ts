@@ -221,3 +221,29 @@ export function workerSlot(env: Env = process.env): number {
   }
   return slot;
 }
+
+/** The settings `train` uses. Training reads only these, so a serve-only variable never fails a training job. */
+export interface TrainingConfig {
+  /** SAGEMAKER_BASE_DIR: root of the training layout (input/, model/, output/). */
+  readonly baseDir: string;
+  /** LOG_LEVEL: pino level. */
+  readonly logLevel: LogLevel;
+}
+
+/** SAGEMAKER_BASE_DIR alone: it cannot be invalid, so `train` knows where output/failure goes even when a setting is bad. */
+export function trainingBaseDir(env: Env = process.env): string {
+  return path.resolve(pick(env, 'SAGEMAKER_BASE_DIR')?.value ?? '/opt/ml');
+}
+
+/** `train`'s settings, checked by the same rules as serving's; a bad value is a TRAINING_CONFIG_INVALID naming the variable. */
+export function loadTrainingConfig(env: Env = process.env): TrainingConfig {
+  try {
+    const level = pick(env, 'LOG_LEVEL');
+    const logLevel = (level?.value.toLowerCase() ?? 'info') as LogLevel;
+    if (level && !LOG_LEVELS.includes(logLevel)) fail(level.name, level.value, `one of ${LOG_LEVELS.join(', ')}`);
+    return Object.freeze({ baseDir: trainingBaseDir(env), logLevel });
+  } catch (err) {
+    if (err instanceof ServerError && err.code === 'CONFIG_INVALID') throw new ServerError('TRAINING_CONFIG_INVALID', err.message);
+    throw err;
+  }
+}

@@ -15,7 +15,7 @@ export const CATALOGUE = {
   CLIENT_GONE: { status: 400, meaning: 'The caller closed the connection before its request was read or run; nobody receives this answer, but the log line says so.' },
   INVALID_ENCODING: { status: 400, meaning: 'The body is not valid UTF-8; the message gives the byte offset.' },
   MALFORMED_CSV: { status: 400, meaning: 'The CSV cannot be parsed (e.g. an unterminated quote); the message gives the line.' },
-  MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives the position or path.' },
+  MALFORMED_JSON: { status: 400, meaning: 'The JSON cannot be parsed or has an unexpected structure; the message gives line and column, or the path.' },
   INVALID_VALUE: { status: 400, meaning: 'A value is not a number the model can take; the message gives line/record and column/field.' },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
   UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
@@ -37,10 +37,18 @@ export const CATALOGUE = {
   CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
   MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
   MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
-  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated or unsupported opset), or model.json is invalid.' },
-  MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; re-export without it.' },
+  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), or model.json is invalid.' },
+  MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
-  NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message follows.' },
+  NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message is logged too.' },
+  // Training (reported in output/failure and the log; exit non-zero). Never sent over HTTP: the status is
+  // there only because every entry has one.
+  TRAINING_CONFIG_INVALID: { status: 500, meaning: 'hyperparameters.json, inputdataconfig.json, a hyperparameter or an environment variable train reads has a value training cannot use; the message names it.' },
+  TRAINING_DATA_MISSING: { status: 500, meaning: 'There is no training channel, it holds no files, or a Pipe-mode channel has no FIFO; the message gives the path.' },
+  TRAINING_DATA_INVALID: { status: 500, meaning: 'A data file cannot be read or trained on (malformed CSV, a cell that is not a number, a wrong column count, no rows, an unusable label); the message gives the file or channel, line or row, and column.' },
+  TRAINING_FAILED: { status: 500, meaning: 'Fitting gave no usable model (the fit diverged to non-finite weights, or the exported ONNX graph disagrees with the trained model); nothing was written.' },
+  TRAINING_MODEL_INVALID: { status: 500, meaning: 'The model brought in the training channel cannot be served (onnxruntime cannot load it, an output is a sequence or map, its model.json is invalid, or there are several .onnx files); the message names the file.' },
+  TRAINING_STOPPED: { status: 500, meaning: 'SIGTERM stopped training before it finished; exit code 143, nothing was written.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

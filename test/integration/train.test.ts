@@ -35,12 +35,14 @@ function base(layout: Layout): string {
   return dir;
 }
 
-function train(dir: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(TRAIN, [], { env: { PATH: process.env.PATH, SAGEMAKER_BASE_DIR: dir }, encoding: 'utf8', timeout: 60_000 });
+function train(dir: string, env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(TRAIN, [], { env: { PATH: process.env.PATH, SAGEMAKER_BASE_DIR: dir, ...env }, encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const metricLines = (stdout: string) => Object.fromEntries(stdout.split('\n').filter((l) => /^(train|validation):\w+=/.test(l)).map((l) => l.split('=')).map(([k, v]) => [k, Number(v)]));
+/** The JSON log lines at level fatal. */
+const fatalLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.level === 'fatal');
 const modelFiles = (dir: string) => (fs.existsSync(path.join(dir, 'model')) ? fs.readdirSync(path.join(dir, 'model')).sort() : []);
 
 /** A deterministic stream of numbers in [0, 1). */
@@ -175,30 +177,59 @@ describe('bring your own model', () => {
 
   test('a model onnxruntime-node cannot serve is refused', () => {
     const dir = base({ channels: { training: { 'm.onnx': zipMapModel() } } });
-    expect(train(dir).status).not.toBe(0);
+    const run = train(dir);
+    expect(run.status).toBe(1);
     expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toMatch(/m\.onnx: output "output_probability" is a sequence or map.*zipmap": False/);
+    expect(fatalLines(run.stdout).map((l) => l.code)).toEqual(['TRAINING_MODEL_INVALID']);
+    expect(modelFiles(dir)).toEqual([]);
+  });
+
+  test('a file onnxruntime cannot load is refused naming it', () => {
+    const dir = base({ channels: { training: { 'broken.onnx': 'version https://git-lfs.github.com/spec/v1\n' } } });
+    const run = train(dir);
+    expect(run.status).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toMatch(/broken\.onnx: onnxruntime cannot load it/);
+    expect(fatalLines(run.stdout).map((l) => l.code)).toEqual(['TRAINING_MODEL_INVALID']);
+  });
+});
+
+describe('settings: train reads only SAGEMAKER_BASE_DIR and LOG_LEVEL', () => {
+  test('succeeds with serve-only variables that serve would refuse', () => {
+    const dir = base({ hyperparameters: { epochs: '50' }, channels: { training: { 'd.csv': IRIS.join('\n') } } });
+    const run = train(dir, { MODEL_SERVER_WORKERS: '0', SAGEMAKER_MAX_PAYLOAD_IN_MB: 'abc', SAGEMAKER_BIND_TO_PORT: '70000', SAGEMAKER_BATCH: 'maybe' });
+    expect(run.status).toBe(0);
+    expect(modelFiles(dir)).toEqual(['model.json', 'model.onnx']);
+  });
+
+  test('a bad LOG_LEVEL fails it naming LOG_LEVEL, with the reason in SAGEMAKER_BASE_DIR/output/failure', () => {
+    const dir = base({ channels: { training: { 'd.csv': IRIS.join('\n') } } });
+    const run = train(dir, { LOG_LEVEL: 'loud' });
+    expect(run.status).toBe(1);
+    expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toBe('LOG_LEVEL="loud" is invalid: expected one of fatal, error, warn, info, debug, trace, silent');
+    expect(fatalLines(run.stdout).map((l) => l.code)).toEqual(['TRAINING_CONFIG_INVALID']);
     expect(modelFiles(dir)).toEqual([]);
   });
 });
 
 describe('training failures: reason in output/failure naming the place, non-zero exit, no model written', () => {
   test.each([
-    ['no training channel', { hyperparameters: { algorithm: 'logistic' } }, /^no training channel: put CSV files in .*input\/data\/training/],
-    ['an empty file', { channels: { training: { 'empty.csv': '' } } }, /^empty\.csv is empty: the training channel needs at least one row$/],
-    ['a ragged row', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,2\n' } } }, /^d\.csv, line 2: 3 column\(s\), but the first row has 4$/],
-    ['a non-numeric cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,x,3\n' } } }, /^d\.csv, line 2, column 3: "x" is not a number$/],
-    ['an empty cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,,3\n' } } }, /^d\.csv, line 2, column 3: empty cell/],
-    ['an unknown algorithm', { hyperparameters: { algorithm: 'xgboost' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "algorithm"="xgboost" is invalid: expected one of logistic, linear$/],
-    ['a bad hyperparameter value', { hyperparameters: { epochs: 'ten' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "epochs"="ten" is invalid: expected a whole number >= 1$/],
-    ['an unknown hyperparameter', { hyperparameters: { epoch: '10' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^unknown hyperparameter "epoch"; known: algorithm, header, target/],
-    ['hyperparameters.json that is not JSON', { hyperparameters: '{"epochs": ', channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /hyperparameters\.json is not valid JSON/],
-    ['a target column that does not exist', { hyperparameters: { target: 'price' }, channels: { training: { 'd.csv': 'x,y\n1,2\n' } } }, /^d\.csv, line 1 \(header\): no column named "price" \(target\); columns are x, y$/],
-    ['a single class', { channels: { training: { 'd.csv': 'a,1\na,2\n' } } }, /every row has the label "a"; classification needs at least two classes/],
-    ['a non-numeric target for linear', { hyperparameters: { algorithm: 'linear' }, channels: { training: { 'd.csv': '1.5,1\nhigh,2\n' } } }, /training channel, row 2: label "high" is not a number/],
-    ['a validation label unseen in training', { channels: { training: { 'd.csv': 'a,1\nb,2\n' }, validation: { 'v.csv': 'c,3\n' } } }, /validation channel: label "c" does not occur in the training data \(classes: a, b\)/],
-    ['a validation file with other columns', { channels: { training: { 'd.csv': 'a,1,2\nb,2,3\n' }, validation: { 'v.csv': 'a,1\n' } } }, /^v\.csv, line 1: 2 column\(s\), but the training data has 3$/],
-    ['a channel that is not CSV', { inputDataConfig: { training: { ContentType: 'application/x-recordio-protobuf', TrainingInputMode: 'File' } }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /channel "training" has ContentType application\/x-recordio-protobuf; this algorithm reads text\/csv/],
-  ])('%s', (_what, layout, message) => {
+    ['no training channel', { hyperparameters: { algorithm: 'logistic' } }, /^no training channel: put CSV files in .*input\/data\/training/, 'TRAINING_DATA_MISSING'],
+    ['an empty file', { channels: { training: { 'empty.csv': '' } } }, /^empty\.csv is empty: the training channel needs at least one row$/, 'TRAINING_DATA_INVALID'],
+    ['a ragged row', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,2\n' } } }, /^d\.csv, line 2: 3 column\(s\), but the first row has 4$/, 'TRAINING_DATA_INVALID'],
+    ['a non-numeric cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,x,3\n' } } }, /^d\.csv, line 2, column 3: "x" is not a number$/, 'TRAINING_DATA_INVALID'],
+    ['an empty cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,,3\n' } } }, /^d\.csv, line 2, column 3: empty cell/, 'TRAINING_DATA_INVALID'],
+    ['an unknown algorithm', { hyperparameters: { algorithm: 'xgboost' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "algorithm"="xgboost" is invalid: expected one of logistic, linear$/, 'TRAINING_CONFIG_INVALID'],
+    ['a bad hyperparameter value', { hyperparameters: { epochs: 'ten' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "epochs"="ten" is invalid: expected a whole number >= 1$/, 'TRAINING_CONFIG_INVALID'],
+    ['an unknown hyperparameter', { hyperparameters: { epoch: '10' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^unknown hyperparameter "epoch"; known: algorithm, header, target/, 'TRAINING_CONFIG_INVALID'],
+    ['hyperparameters.json that is not JSON', { hyperparameters: '{"epochs": ', channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /hyperparameters\.json is not valid JSON/, 'TRAINING_CONFIG_INVALID'],
+    ['a target column that does not exist', { hyperparameters: { target: 'price' }, channels: { training: { 'd.csv': 'x,y\n1,2\n' } } }, /^d\.csv, line 1 \(header\): no column named "price" \(target\); columns are x, y$/, 'TRAINING_DATA_INVALID'],
+    ['a single class', { channels: { training: { 'd.csv': 'a,1\na,2\n' } } }, /every row has the label "a"; classification needs at least two classes/, 'TRAINING_DATA_INVALID'],
+    ['a non-numeric target for linear', { hyperparameters: { algorithm: 'linear' }, channels: { training: { 'd.csv': '1.5,1\nhigh,2\n' } } }, /training channel, row 2: label "high" is not a number/, 'TRAINING_DATA_INVALID'],
+    ['a validation label unseen in training', { channels: { training: { 'd.csv': 'a,1\nb,2\n' }, validation: { 'v.csv': 'c,3\n' } } }, /validation channel: label "c" does not occur in the training data \(classes: a, b\)/, 'TRAINING_DATA_INVALID'],
+    ['a validation file with other columns', { channels: { training: { 'd.csv': 'a,1,2\nb,2,3\n' }, validation: { 'v.csv': 'a,1\n' } } }, /^v\.csv, line 1: 2 column\(s\), but the training data has 3$/, 'TRAINING_DATA_INVALID'],
+    ['a channel that is not CSV', { inputDataConfig: { training: { ContentType: 'application/x-recordio-protobuf', TrainingInputMode: 'File' } }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /channel "training" has ContentType application\/x-recordio-protobuf; this algorithm reads text\/csv/, 'TRAINING_CONFIG_INVALID'],
+    ['a diverging fit', { hyperparameters: { learning_rate: '1000000', epochs: '300' }, channels: { training: { 'd.csv': IRIS.join('\n') } } }, /^the fit diverged: \w+\[\d+\] is (NaN|-?Infinity); lower learning_rate \(now 1000000\)/, 'TRAINING_FAILED'],
+  ])('%s', (_what, layout, message, code) => {
     const dir = base(layout as Layout);
     const run = train(dir);
     expect(run.status).toBe(1);
@@ -206,10 +237,10 @@ describe('training failures: reason in output/failure naming the place, non-zero
     expect(failure).toMatch(message);
     expect(failure).not.toMatch(/\n\s+at /);
     expect(modelFiles(dir)).toEqual([]);
-    // One fatal JSON line with the same reason.
-    const fatal = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.level === 'fatal');
+    // One fatal JSON line with the same reason and its training code.
+    const fatal = fatalLines(run.stdout);
     expect(fatal).toHaveLength(1);
-    expect(fatal[0].msg).toBe(failure);
+    expect(fatal[0]).toMatchObject({ code, msg: failure });
   });
 
   test('SIGTERM stops training cleanly: reason written, exit 143, no model', async () => {
@@ -233,6 +264,7 @@ describe('training failures: reason in output/failure naming the place, non-zero
     expect(code).toBe(143);
     expect(Date.now() - t).toBeLessThan(5000);
     expect(fs.readFileSync(path.join(dir, 'output/failure'), 'utf8')).toBe('training stopped by SIGTERM before it finished');
+    expect(fatalLines(stdout).map((l) => l.code)).toEqual(['TRAINING_STOPPED']);
     expect(modelFiles(dir)).toEqual([]);
   });
 });

@@ -36,11 +36,18 @@ describe('error catalogue', () => {
     expect(wire.message).not.toMatch(/secret|undefined/);
   });
 
-  test('the README documents exactly the codes in the catalogue, with the same statuses', () => {
+  test('the README documents exactly the codes in the catalogue, with the same statuses and meanings', () => {
     const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
     const table = readme.slice(readme.indexOf('<!-- error-codes:start -->'), readme.indexOf('<!-- error-codes:end -->'));
-    const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
+    const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| (.*) \|$/gm)];
     expect(rows.length).toBeGreaterThan(0);
-    expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(CATALOGUE).map(([code, e]) => [code, e.status])));
+    // The README may render identifiers in backticks and mark when an error happens: "(start-up) ", "(training) ".
+    const documented = rows.map(([, code, status, cell]) => {
+      const marker = /^\((start-up|start-up or later|training)\) /.exec(cell)?.[1];
+      return [code, { status: Number(status), marker, meaning: cell.slice(marker ? marker.length + 3 : 0).replace(/`/g, '') }] as const;
+    });
+    expect(documented.map(([code]) => code).sort()).toEqual(Object.keys(CATALOGUE).sort());
+    expect(Object.fromEntries(documented.map(([code, d]) => [code, { status: d.status, meaning: d.meaning }]))).toEqual(CATALOGUE);
+    for (const [code, d] of documented) expect([code, d.marker === 'training']).toEqual([code, code.startsWith('TRAINING_')]);
   });
 });

@@ -41,7 +41,9 @@ describe('training hyperparameters', () => {
     [{ epochs: { n: 1 } }, 'hyperparameter "epochs"="{\\"n\\":1}" is invalid: expected a string value'],
     [{ epoch: '5' }, 'unknown hyperparameter "epoch"; known: algorithm, header, target, l2, epochs, learning_rate, mini_batch_size, tolerance, seed, feature_names'],
   ])('%j is refused naming the key', (raw, message) => {
-    expect(fails(raw)).toContain(message);
+    const err = thrown(() => parseHyperparameters(raw));
+    expect(err.code).toBe('TRAINING_CONFIG_INVALID');
+    expect(err.message).toContain(message);
   });
 
   test('the README lists exactly these hyperparameters', () => {

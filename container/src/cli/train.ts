@@ -2,7 +2,7 @@
 // output/failure, a non-zero exit code).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig } from '../config';
+import { loadTrainingConfig, trainingBaseDir } from '../config';
 import { ServerError } from '../errors';
 import { createLogger } from '../logger';
 import { TrainingStopped } from '../train/logistic';
@@ -10,14 +10,14 @@ import { runTraining, trainingPaths } from '../train/run';
 
 async function main(): Promise<number> {
   let logger = createLogger('info', { role: 'train' });
-  let baseDir = '/opt/ml';
+  let baseDir = trainingBaseDir();
   let stopRequested = false;
   process.on('SIGTERM', () => {
     stopRequested = true;
   });
   const started = performance.now();
   try {
-    const config = loadConfig();
+    const config = loadTrainingConfig();
     baseDir = config.baseDir;
     logger = createLogger(config.logLevel, { role: 'train' });
     const result = await runTraining(baseDir, logger, () => stopRequested);
@@ -33,7 +33,7 @@ async function main(): Promise<number> {
     } catch (writeErr) {
       logger.error({ err: String(writeErr) }, `could not write ${failure}`);
     }
-    logger.fatal({ code: err instanceof ServerError ? err.code : stopped ? 'STOPPED' : 'INTERNAL_ERROR' }, reason);
+    logger.fatal({ code: err instanceof ServerError ? err.code : stopped ? 'TRAINING_STOPPED' : 'INTERNAL_ERROR' }, reason);
     return stopped ? 143 : 1;
   }
 }

@@ -22,7 +22,7 @@ export interface ChannelConfig {
 }
 
 function fail(message: string): never {
-  throw new ServerError('INVALID_VALUE', message);
+  throw new ServerError('TRAINING_DATA_INVALID', message);
 }
 
 /** inputdataconfig.json, when present: channel name -> settings. */
@@ -32,9 +32,9 @@ export function readInputDataConfig(file: string): Record<string, ChannelConfig>
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ServerError('INVALID_PARAMETER', `${file} is not valid JSON: ${(err as Error).message}`);
+    throw new ServerError('TRAINING_CONFIG_INVALID', `${file} is not valid JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServerError('INVALID_PARAMETER', `${file} must be a JSON object keyed by channel name`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ServerError('TRAINING_CONFIG_INVALID', `${file} must be a JSON object keyed by channel name`);
   return parsed as Record<string, ChannelConfig>;
 }
 
@@ -50,7 +50,7 @@ export function channelFiles(dataDir: string, channel: string, config?: ChannelC
   const fifo = path.join(dataDir, `${channel}_0`);
   const pipe = config?.TrainingInputMode?.toLowerCase() === 'pipe' || (!fs.existsSync(dir) && fs.existsSync(fifo));
   if (pipe) {
-    if (!fs.existsSync(fifo)) throw new ServerError('INVALID_VALUE', `channel "${channel}" is in Pipe mode but ${fifo} does not exist`);
+    if (!fs.existsSync(fifo)) throw new ServerError('TRAINING_DATA_MISSING', `channel "${channel}" is in Pipe mode but ${fifo} does not exist`);
     return [fifo];
   }
   if (!fs.existsSync(dir)) return undefined;
@@ -73,7 +73,7 @@ export function channelModel(dataDir: string, channel: string): { onnx: string; 
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) return undefined;
   const onnx = fs.readdirSync(dir).filter((n) => n.toLowerCase().endsWith('.onnx')).sort();
   if (onnx.length === 0) return undefined;
-  if (onnx.length > 1) throw new ServerError('MODEL_AMBIGUOUS', `the ${channel} channel holds ${onnx.length} .onnx files (${onnx.join(', ')}); bring one model`);
+  if (onnx.length > 1) throw new ServerError('TRAINING_MODEL_INVALID', `the ${channel} channel holds ${onnx.length} .onnx files (${onnx.join(', ')}); bring one model`);
   const json = path.join(dir, 'model.json');
   return { onnx: path.join(dir, onnx[0]), json: fs.existsSync(json) ? json : undefined };
 }
@@ -98,7 +98,7 @@ export function loadCsv(files: string[], hp: Hyperparameters, channel: string, e
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      throw new ServerError('INVALID_VALUE', `${channel} channel: cannot read ${file}: ${(err as Error).message}`);
+      throw new ServerError('TRAINING_DATA_INVALID', `${channel} channel: cannot read ${file}: ${(err as Error).message}`);
     }
     let records: { record: string[]; info: { lines: number } }[];
     try {
@@ -130,7 +130,7 @@ export function loadCsv(files: string[], hp: Hyperparameters, channel: string, e
         if (target >= record.length) fail(`${name}, line ${line}: target column ${target} is past the last column (${record.length} columns)`);
         const features = hp.featureNames ?? Array.from({ length: record.length - 1 }, (_, i) => `feature_${i + 1}`);
         if (features.length !== record.length - 1) {
-          throw new ServerError('INVALID_PARAMETER', `hyperparameter "feature_names" lists ${features.length} name(s), but ${name}, line ${line} has ${record.length - 1} feature column(s)`);
+          throw new ServerError('TRAINING_CONFIG_INVALID', `hyperparameter "feature_names" lists ${features.length} name(s), but ${name}, line ${line} has ${record.length - 1} feature column(s)`);
         }
         layout = { width: record.length, target, features };
       }

@@ -35,7 +35,7 @@ interface Spec {
 }
 
 function invalid(key: string, value: string, expected: string): never {
-  throw new ServerError('INVALID_PARAMETER', `hyperparameter "${key}"=${JSON.stringify(value)} is invalid: expected ${expected}`);
+  throw new ServerError('TRAINING_CONFIG_INVALID', `hyperparameter "${key}"=${JSON.stringify(value)} is invalid: expected ${expected}`);
 }
 
 const wholeNumber = (min: number) => (v: string, key: string) => {
@@ -97,7 +97,7 @@ export function parseHyperparameters(raw: Readonly<Record<string, unknown>>): Hy
     // SageMaker adds its own keys (automatic model tuning's _tuning_objective_metric, sagemaker_*).
     if (key.startsWith('_') || key.startsWith('sagemaker_')) continue;
     const spec = SPECS.find((s) => s.key === key);
-    if (!spec) throw new ServerError('INVALID_PARAMETER', `unknown hyperparameter "${key}"; known: ${HYPERPARAMETER_KEYS.join(', ')}`);
+    if (!spec) throw new ServerError('TRAINING_CONFIG_INVALID', `unknown hyperparameter "${key}"; known: ${HYPERPARAMETER_KEYS.join(', ')}`);
     // SageMaker sends strings; numbers and booleans from hand-written files are read as their text.
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       invalid(key, JSON.stringify(value), 'a string value (SageMaker passes every hyperparameter as a string)');
@@ -106,7 +106,7 @@ export function parseHyperparameters(raw: Readonly<Record<string, unknown>>): Hy
   }
   if (typeof out.target === 'string' && !('header' in raw)) out.header = true;
   if (typeof out.target === 'string' && !out.header) {
-    throw new ServerError('INVALID_PARAMETER', `hyperparameter "target"=${JSON.stringify(out.target)} names a column, which needs header=true`);
+    throw new ServerError('TRAINING_CONFIG_INVALID', `hyperparameter "target"=${JSON.stringify(out.target)} names a column, which needs header=true`);
   }
   return out;
 }

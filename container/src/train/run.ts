@@ -50,7 +50,7 @@ function classIndices(targets: string[], names: string[] | number[], channel: st
   const index = new Map<string, number>(names.map((n, i) => [String(n), i]));
   return Int32Array.from(targets, (t) => {
     const i = index.get(/^[+-]?\d+$/.test(t) && typeof names[0] === 'number' ? String(Number(t)) : t);
-    if (i === undefined) throw new ServerError('INVALID_VALUE', `${channel} channel: label ${JSON.stringify(t)} does not occur in the training data (classes: ${names.join(', ')})`);
+    if (i === undefined) throw new ServerError('TRAINING_DATA_INVALID', `${channel} channel: label ${JSON.stringify(t)} does not occur in the training data (classes: ${names.join(', ')})`);
     return i;
   });
 }
@@ -58,7 +58,7 @@ function classIndices(targets: string[], names: string[] | number[], channel: st
 function numericTargets(data: Dataset, channel: string): Float64Array {
   return Float64Array.from(data.targets, (t, r) => {
     const n = Number(t);
-    if (!Number.isFinite(n)) throw new ServerError('INVALID_VALUE', `${channel} channel, row ${r + 1}: label ${JSON.stringify(t)} is not a number (algorithm=linear needs numeric targets)`);
+    if (!Number.isFinite(n)) throw new ServerError('TRAINING_DATA_INVALID', `${channel} channel, row ${r + 1}: label ${JSON.stringify(t)} is not a number (algorithm=linear needs numeric targets)`);
     return n;
   });
 }
@@ -73,16 +73,26 @@ async function checkGraph(bytes: Uint8Array, data: Dataset, expected: Float64Arr
   const per = expected.length / data.rows;
   for (let i = 0; i < rows * per; i++) {
     const tolerance = 1e-4 * Math.max(1, Math.abs(expected[i]));
-    if (Math.abs(got[i] - expected[i]) > tolerance) {
-      throw new ServerError('INTERNAL_ERROR', `the exported ONNX graph disagrees with the trained model (value ${i}: ${got[i]} vs ${expected[i]}); nothing was written`);
+    // Written so that NaN (a float32 overflow in the graph) counts as a disagreement.
+    if (!(Math.abs(got[i] - expected[i]) <= tolerance)) {
+      throw new ServerError('TRAINING_FAILED', `the exported ONNX graph disagrees with the trained model (value ${i}: ${got[i]} vs ${expected[i]}); nothing was written`);
     }
   }
   await session.release();
 }
 
+/** A diverged fit gives NaN or infinite weights; refuse it rather than write a model that answers NaN. */
+function requireFinite(parts: Record<string, ArrayLike<number>>, advice: string): void {
+  for (const [name, values] of Object.entries(parts)) {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) throw new ServerError('TRAINING_FAILED', `the fit diverged: ${name}[${i}] is ${values[i]}; ${advice}; nothing was written`);
+    }
+  }
+}
+
 async function trainLogistic(hp: Hyperparameters, train: Dataset, validation: Dataset | undefined, shouldStop: () => boolean): Promise<TrainResult> {
   const names = classNames(train.targets);
-  if (names.length < 2) throw new ServerError('INVALID_VALUE', `training channel: every row has the label ${JSON.stringify(train.targets[0])}; classification needs at least two classes`);
+  if (names.length < 2) throw new ServerError('TRAINING_DATA_INVALID', `training channel: every row has the label ${JSON.stringify(train.targets[0])}; classification needs at least two classes`);
   const y = classIndices(train.targets, names, 'training');
   const f = train.features.length;
   const model = await fitLogistic(train.x, y, train.rows, f, names.length, {
@@ -94,6 +104,7 @@ async function trainLogistic(hp: Hyperparameters, train: Dataset, validation: Da
     seed: hp.seed,
     shouldStop,
   });
+  requireFinite({ weights: model.weights, bias: model.bias, mean: model.mean, scale: model.scale }, `lower learning_rate (now ${hp.learningRate}), or rescale values too large to fit`);
   const trainProbs = predictProbabilities(model, Float64Array.from(Float32Array.from(train.x)), train.rows);
   let metrics = prefixed('train', classificationMetrics(trainProbs, y, train.rows, names.length));
   if (validation) {
@@ -109,6 +120,7 @@ async function trainLinear(hp: Hyperparameters, train: Dataset, validation: Data
   const y = numericTargets(train, 'training');
   const f = train.features.length;
   const model = fitRidge(train.x, y, train.rows, f, hp.l2);
+  requireFinite({ weights: model.weights, bias: [model.bias], mean: model.mean, scale: model.scale }, 'the data holds values too large to fit (rescale them)');
   const fitted = predictLinear(model, Float64Array.from(Float32Array.from(train.x)), train.rows);
   let metrics = prefixed('train', regressionMetrics(fitted, y, train.rows));
   if (validation) {
@@ -133,22 +145,33 @@ function modelJson(hp: Hyperparameters, train: Dataset, task: string, metrics: R
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
+/** Serving's model checks throw serving codes; in `train` the same problem is the brought model's. */
+function asTrainingModelError(check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof ServerError) throw new ServerError('TRAINING_MODEL_INVALID', err.message);
+    throw err;
+  }
+}
+
 /** A model brought in the training channel: loaded once to prove it serves, then copied. */
 async function bringModel(found: { onnx: string; json?: string }): Promise<TrainResult> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(found.onnx);
   } catch (err) {
-    throw new ServerError('MODEL_INVALID', `${found.onnx}: onnxruntime cannot load it: ${String((err as Error).message).split('\n')[0]}`);
+    throw new ServerError('TRAINING_MODEL_INVALID', `${found.onnx}: onnxruntime cannot load it: ${String((err as Error).message).split('\n')[0]}`);
   }
   try {
-    checkTensorOutputs(session, `${found.onnx}:`);
+    asTrainingModelError(() => checkTensorOutputs(session, `${found.onnx}:`));
   } finally {
     await session.release();
   }
   const files: Record<string, Uint8Array | string> = { 'model.onnx': fs.readFileSync(found.onnx) };
   if (found.json) {
-    readModelJson(found.json);
+    const json = found.json;
+    asTrainingModelError(() => readModelJson(json));
     files['model.json'] = fs.readFileSync(found.json, 'utf8');
   }
   return { files, metrics: {} };
@@ -178,16 +201,16 @@ export async function runTraining(baseDir: string, logger: Logger, shouldStop: (
     try {
       raw = JSON.parse(fs.readFileSync(paths.hyperparameters, 'utf8'));
     } catch (err) {
-      throw new ServerError('INVALID_PARAMETER', `${paths.hyperparameters} is not valid JSON: ${(err as Error).message}`);
+      throw new ServerError('TRAINING_CONFIG_INVALID', `${paths.hyperparameters} is not valid JSON: ${(err as Error).message}`);
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ServerError('INVALID_PARAMETER', `${paths.hyperparameters} must be a JSON object of string values`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ServerError('TRAINING_CONFIG_INVALID', `${paths.hyperparameters} must be a JSON object of string values`);
   }
   const hp = parseHyperparameters(raw);
   const channels = readInputDataConfig(paths.inputDataConfig);
   for (const [name, cfg] of Object.entries(channels)) {
     const type = cfg.ContentType?.toLowerCase().split(';')[0].trim();
     if (type && type !== 'text/csv' && type !== 'csv' && !channelModel(paths.data, name)) {
-      throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `channel "${name}" has ContentType ${cfg.ContentType}; this algorithm reads text/csv`);
+      throw new ServerError('TRAINING_CONFIG_INVALID', `channel "${name}" has ContentType ${cfg.ContentType}; this algorithm reads text/csv`);
     }
   }
 
@@ -198,8 +221,8 @@ export async function runTraining(baseDir: string, logger: Logger, shouldStop: (
     result = await bringModel(brought);
   } else {
     const files = channelFiles(paths.data, 'training', channels.training);
-    if (!files) throw new ServerError('INVALID_VALUE', `no training channel: put CSV files in ${path.join(paths.data, 'training')} (the channel must be named "training")`);
-    if (files.length === 0) throw new ServerError('INVALID_VALUE', `the training channel (${path.join(paths.data, 'training')}) has no files`);
+    if (!files) throw new ServerError('TRAINING_DATA_MISSING', `no training channel: put CSV files in ${path.join(paths.data, 'training')} (the channel must be named "training")`);
+    if (files.length === 0) throw new ServerError('TRAINING_DATA_MISSING', `the training channel (${path.join(paths.data, 'training')}) has no files`);
     const train = loadCsv(files, hp, 'training');
     const validationFiles = channelFiles(paths.data, 'validation', channels.validation);
     const validation = validationFiles && validationFiles.length > 0 ? loadCsv(validationFiles, hp, 'validation', train.layout) : undefined;
