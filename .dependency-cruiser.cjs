@@ -1,0 +1,97 @@
+/**
+ * Source layering of container/src, checked by dependency-cruiser
+ * (`npm run lint:deps`, and test/unit/architecture.test.ts as part of `npm test`).
+ *
+ * Type-only imports count (`tsPreCompilationDeps: true`): an `import type` still ties one layer to
+ * another's vocabulary. Paths are relative to the directory depcruise runs in (the project root).
+ * An npm package is matched both resolved (node_modules/<name>/...) and unresolved (the bare name).
+ */
+const pkg = (...names) => `(^|/)node_modules/(@types/)?(${names.join('|')})/|^(${names.join('|')})(/|$)`;
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment:
+        'An import cycle (type-only imports included) means neither module can be understood, tested or ' +
+        'moved without the other, and runtime cycles load half-initialised modules. Break it by moving the ' +
+        'shared piece into a lower module both can import.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'http-no-onnxruntime',
+      severity: 'error',
+      comment:
+        'The HTTP layer runs in every cluster worker process; onnxruntime sessions live only in the piscina ' +
+        'threads. http/ talks to inference through the pool and plain data, never onnxruntime-node ' +
+        '(not even its types) nor the thread-side session modules.',
+      from: { path: '^container/src/http/' },
+      to: {
+        path: [pkg('onnxruntime-node'), '^container/src/inference/(thread|onnx-session|session|warmup)[^/]*\\.ts$'],
+      },
+    },
+    {
+      name: 'inference-no-http',
+      severity: 'error',
+      comment:
+        'inference/ is below http/: it computes predictions and knows nothing of requests, responses or ' +
+        'express. http/ depends on inference/, never the reverse.',
+      from: { path: '^container/src/inference/' },
+      to: { path: '^container/src/http/' },
+    },
+    {
+      name: 'config-no-codecs',
+      severity: 'error',
+      comment:
+        'config.ts reads the environment and is imported almost everywhere; depending on codecs/ drags the ' +
+        'codec registry (and what it imports) into every module that only wants a setting.',
+      from: { path: '^container/src/config\\.ts$' },
+      to: { path: '^container/src/codecs/' },
+    },
+    {
+      name: 'cluster-no-http',
+      severity: 'error',
+      comment:
+        'cluster/ supervises processes (primary, nginx, messages). Only cluster/worker.ts builds the HTTP ' +
+        'server and may import http/; the primary must not load, or share types with, the HTTP layer.',
+      from: { path: '^container/src/cluster/', pathNot: '^container/src/cluster/worker\\.ts$' },
+      to: { path: '^container/src/http/' },
+    },
+    {
+      name: 'vocabulary-is-a-leaf',
+      severity: 'error',
+      comment:
+        'vocabulary.ts holds the shared types (tensors, matrices, predictions, output keys, model ' +
+        'description) every layer speaks; it must stay a leaf (node builtins only) so anything can import ' +
+        'it without creating a cycle or a layering violation.',
+      from: { path: '^container/src/vocabulary\\.ts$' },
+      to: { dependencyTypesNot: ['core'] },
+    },
+    {
+      name: 'codecs-no-runtime',
+      severity: 'error',
+      comment:
+        'codecs/ are pure data transforms (bytes <-> rows/tensors) usable from tools, tests and threads ' +
+        'alike; they must not pull in the runtime: onnxruntime-node, piscina, express, node:http, nor the ' +
+        'http/, cluster/ or inference/ layers.',
+      from: { path: '^container/src/codecs/' },
+      to: {
+        path: [pkg('onnxruntime-node', 'piscina', 'express'), '^(node:)?http$', '^container/src/(http|cluster|inference)/'],
+      },
+    },
+  ],
+  options: {
+    doNotFollow: { path: ['node_modules'] },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    // resolve like TypeScript/node: package.json "exports", "types" for type-only packages
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['main', 'types', 'typings'],
+    },
+  },
+};
