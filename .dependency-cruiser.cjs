@@ -26,11 +26,22 @@ module.exports = {
       severity: 'error',
       comment:
         'The HTTP layer runs in every cluster worker process; onnxruntime sessions live only in the piscina ' +
-        'threads. http/ talks to inference through the pool and plain data, never onnxruntime-node ' +
-        '(not even its types) nor the thread-side session modules.',
+        'threads. http/ talks to models through the Model seam (models/) and plain data, never ' +
+        'onnxruntime-node (not even its types) nor anything in inference/.',
       from: { path: '^container/src/http/' },
       to: {
-        path: [pkg('onnxruntime-node'), '^container/src/inference/(thread|onnx-session|session|warmup)[^/]*\\.ts$'],
+        path: [pkg('onnxruntime-node'), '^container/src/inference/'],
+      },
+    },
+    {
+      name: 'models-is-the-seam',
+      severity: 'error',
+      comment:
+        'models/ is the interface between the edge and whatever answers (ONNX pool, later an upstream or ' +
+        "users' code): it may name the vocabulary and errors, never an implementation or the edge.",
+      from: { path: '^container/src/models/' },
+      to: {
+        path: [pkg('onnxruntime-node', 'piscina', 'express'), '^container/src/(http|inference|cluster|codecs)/'],
       },
     },
     {
