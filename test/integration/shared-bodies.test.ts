@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { readBody } from '../../container/src/http/body';
+import { readBody } from '../../container/src/http/invocation';
 import { InferencePool } from '../../container/src/inference/pool';
 import type { ThreadInit } from '../../container/src/inference/protocol';
 import type { Answer, Invocation } from '../../container/src/models/model';

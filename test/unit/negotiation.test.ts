@@ -1,5 +1,5 @@
 import { mediaTypes } from '../../container/src/codecs/registry';
-import { negotiate, parseMediaType } from '../../container/src/http/negotiation';
+import { negotiate, parseMediaType } from '../../container/src/http/invocation';
 
 /** What the built-in codecs read and write: what an ONNX model offers. */
 const builtIn = mediaTypes();

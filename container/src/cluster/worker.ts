@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import { workerSlot, type Config } from '../config';
 import { ServerError, type WireError } from '../errors';
 import { createHandler } from '../http/handler';
-import { OnnxModel } from '../inference/onnx-model';
+import { OnnxModel } from '../inference/pool';
 import { SMALL } from '../inference/protocol';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';

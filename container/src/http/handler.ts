@@ -1,7 +1,9 @@
-// A worker's request handler: one dispatcher for every route. The hot routes (GET /ping, POST
-// /invocations, GET /predict_parameters) are served here on node:http; the others go to the express app
-// (app.ts). Every route logs through RequestLog and answers errors through respond.ts.
+// A worker's request handler: the route table and one dispatcher for every route. The hot routes
+// (GET /ping, POST /invocations, GET /predict_parameters) are served on node:http directly: under load
+// express's routing was a large share of each request's time. The control routes, 404 and 405 go to a
+// small express app. Every route logs and answers errors through respond.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { payloadLimitBytes, type Config } from '../config';
 import { statusOf, ServerError, toWireError, type WireError } from '../errors';
 import type { Logger } from '../logger';
@@ -9,16 +11,43 @@ import type { Answer, Invocation, Model } from '../models/model';
 import type { ModelRegistry } from '../models/registry';
 import type { BodyMemory } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
-import { createApp } from './app';
-import { readBody } from './body';
-import { resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
-import { RequestLog } from './request-log';
-import { send, sendError, errorCodeOf } from './respond';
-import { requestId } from './request-id';
-import { match, pathOf, type RouteName } from './routes';
+import { readBody, resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
+import { errorCodeOf, RequestLog, requestId, send, sendError, sendJson } from './respond';
+
+type RouteName = 'ping' | 'invocations' | 'execution-parameters' | 'predict-parameters';
+
+interface Route {
+  readonly name: RouteName;
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+}
+
+export const ROUTES: readonly Route[] = [
+  { name: 'ping', method: 'GET', path: '/ping' },
+  { name: 'invocations', method: 'POST', path: '/invocations' },
+  { name: 'execution-parameters', method: 'GET', path: '/execution-parameters' },
+  { name: 'predict-parameters', method: 'GET', path: '/predict_parameters' },
+];
+
+const byPath = new Map(ROUTES.map((r) => [r.path, r]));
+
+/** The path of a request target, without its query string. */
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** The route a request is for; `allowed` names the method a known path takes when this one is not it. */
+function match(method: string | undefined, path: string): { route: Route } | { allowed: string } | undefined {
+  const route = byPath.get(path);
+  if (!route) return undefined;
+  return route.method === method ? { route } : { allowed: route.method };
+}
+
+const ENDPOINTS = ROUTES.map((r) => `${r.method} ${r.path}`).join(', ');
 
 /** The name the single-model endpoint serves its model under. */
-export const SINGLE_MODEL = 'model';
+const SINGLE_MODEL = 'model';
 
 export interface EdgeDeps {
   config: Config;
@@ -38,7 +67,7 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   const { config } = deps;
   const limit = payloadLimitBytes(config);
   const log = new RequestLog(deps.logger);
-  const app = createApp(deps);
+  const app = createControlApp(deps);
 
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError) => {
     sendError(res, error);
@@ -106,5 +135,50 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       if (wire.code === 'INTERNAL_ERROR') log.unexpected(id, err, 'the HTTP layer');
       fail(id, req, res, started, wire);
     });
+  };
+}
+
+// The express app: the control routes (GET /execution-parameters), and 404/405 for everything unrouted.
+type ControlApp = (req: IncomingMessage, res: ServerResponse, id: string, log: RequestLog) => void;
+
+function createControlApp(deps: { config: Config }): ControlApp {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  app.get('/execution-parameters', (_req, res) => {
+    // What this server can run at once; the job's own settings, when SageMaker passed them, win.
+    sendJson(res, 200, {
+      MaxConcurrentTransforms: config.maxConcurrentTransforms ?? config.workers * config.threads,
+      BatchStrategy: config.batchStrategy ?? 'MULTI_RECORD',
+      MaxPayloadInMB: config.maxPayloadMb === 0 ? 6 : Math.max(1, Math.floor(config.maxPayloadMb)),
+    });
+  });
+
+  app.use((req, res) => {
+    const found = match(req.method, req.path);
+    if (found && 'allowed' in found) {
+      sendError(res, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.path}; use ${found.allowed}` }, { Allow: found.allowed });
+      return;
+    }
+    sendError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: ${ENDPOINTS}` });
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // express's own client errors (e.g. a malformed %-escape in the path) carry a 4xx status.
+    const status = (err as { status?: unknown })?.status;
+    const wire = typeof status === 'number' && status >= 400 && status < 500 && !(err instanceof ServerError)
+      ? { code: 'INVALID_PARAMETER' as const, message: `the request cannot be read: ${String((err as Error).message).split('\n')[0]}` }
+      : toWireError(err);
+    if (wire.code === 'INTERNAL_ERROR') (res.locals.log as RequestLog).unexpected(res.locals.id as string, err, 'the HTTP layer');
+    sendError(res, wire);
+  });
+
+  return (req, res, id, log) => {
+    // res.locals is set by express only once it handles the request: give it what the error handler needs.
+    (res as Response).locals = { id, log };
+    app(req as Request, res as Response);
   };
 }

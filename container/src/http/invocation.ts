@@ -1,11 +1,190 @@
-// The edge: turns an HTTP request into one typed Invocation, deciding 415 and 406 against what the model
-// says it reads and writes. Below this, nothing sees a header.
+// The edge: turns an HTTP request into one typed Invocation. It reads the body (into a shared slot when
+// one fits, within the payload limit), and decides 415 and 406 against the media types the model says it
+// reads and writes (Content-Type parsing, Accept lists, q-values, wildcards). Below this, nothing sees a header.
 import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config';
 import { ServerError } from '../errors';
 import type { Invocation, InvocationOutput } from '../models/model';
+import type { BodyMemory } from '../shared-bodies';
 import type { ModelDescription } from '../vocabulary';
-import { acceptsJson, consumed, negotiate, parseMediaType } from './negotiation';
+
+export interface MediaType {
+  type: string;
+  params: Record<string, string>;
+}
+
+/** "text/csv; charset=UTF-8" -> { type: "text/csv", params: { charset: "UTF-8" } }; undefined when absent or malformed. */
+export function parseMediaType(header: string | undefined): MediaType | undefined {
+  if (!header) return undefined;
+  const [head, ...rest] = header.split(';');
+  const type = head.trim().toLowerCase();
+  if (!/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) return undefined;
+  const params: Record<string, string> = {};
+  for (const part of rest) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    params[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  }
+  return { type, params };
+}
+
+/** What a model reads and writes. */
+export type MediaOffer = Pick<ModelDescription, 'consumes' | 'produces' | 'aliases'>;
+
+interface AcceptEntry {
+  type: string;
+  q: number;
+  order: number;
+}
+
+function parseAccept(header: string): AcceptEntry[] {
+  const entries: AcceptEntry[] = [];
+  header.split(',').forEach((part, order) => {
+    const media = parseMediaType(part);
+    if (!media) return;
+    const q = media.params.q === undefined ? 1 : Number(media.params.q);
+    entries.push({ type: media.type, q: Number.isFinite(q) ? Math.min(Math.max(q, 0), 1) : 0, order });
+  });
+  return entries.sort((a, b) => b.q - a.q || a.order - b.order);
+}
+
+const canonical = (offer: MediaOffer, type: string): string => offer.aliases[type] ?? type;
+
+/** The canonical request type when the model reads it, else undefined (415). */
+export function consumed(offer: MediaOffer, type: string): string | undefined {
+  return offer.consumes.includes(type) ? canonical(offer, type) : undefined;
+}
+
+/**
+ * The response media type for a request, or undefined when nothing acceptable can be produced (406).
+ * Missing Accept and bare wildcards pick the default: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else the
+ * request's own type, else JSON (else the model's first type).
+ */
+export function negotiate(accept: string | undefined, requestType: string, defaultAccept: string | undefined, offer: MediaOffer): string | undefined {
+  const produced = (t: string) => offer.produces.includes(canonical(offer, t));
+  const fallback = offer.produces.includes('application/json') ? 'application/json' : offer.produces[0];
+  const mirrored = produced(requestType) ? canonical(offer, requestType) : fallback;
+  const preferred = defaultAccept && produced(defaultAccept) ? canonical(offer, defaultAccept) : mirrored;
+  if (!accept || accept.trim() === '') return preferred;
+  const entries = parseAccept(accept);
+  if (entries.length === 0) return preferred;
+  const refused = new Set(entries.filter((e) => e.q === 0).map((e) => canonical(offer, e.type)));
+  const usable = (t: string | undefined): t is string => t !== undefined && !refused.has(t) && produced(t);
+  for (const entry of entries) {
+    if (entry.q === 0) continue;
+    if (entry.type === '*/*') {
+      if (usable(preferred)) return preferred;
+      const other = offer.produces.find(usable);
+      if (other) return other;
+      continue;
+    }
+    if (entry.type.endsWith('/*')) {
+      const family = entry.type.slice(0, -1);
+      if (preferred?.startsWith(family) && usable(preferred)) return preferred;
+      const match = offer.produces.find((t) => t.startsWith(family) && usable(t));
+      if (match) return match;
+      continue;
+    }
+    const exact = canonical(offer, entry.type);
+    if (usable(exact)) return exact;
+  }
+  return undefined;
+}
+
+/** Whether a V2 (JSON-only) answer is acceptable: no Accept, or one allowing application/json. */
+export function acceptsJson(accept: string | undefined): boolean {
+  if (!accept || accept.trim() === '') return true;
+  const entries = parseAccept(accept);
+  if (entries.length === 0) return true;
+  const json = entries.find((e) => e.type === 'application/json') ?? entries.find((e) => e.type === 'application/*') ?? entries.find((e) => e.type === '*/*');
+  return json !== undefined && json.q > 0;
+}
+
+export function payloadTooLarge(limitBytes: number): ServerError {
+  const mb = limitBytes / (1024 * 1024);
+  // Same words as nginx's 413 (nginx.conf), whichever layer catches the body.
+  return new ServerError('PAYLOAD_TOO_LARGE', `the request body is larger than the ${Number(mb.toFixed(3))} MB (${limitBytes} bytes) limit; raise SAGEMAKER_MAX_PAYLOAD_IN_MB, or send smaller mini-batches`);
+}
+
+/**
+ * The body, read into a slot of `memory` when it has one that fits (given back here if reading fails;
+ * otherwise whoever consumes the body gives it back), else into a buffer of its own.
+ */
+export function readBody(req: IncomingMessage, limitBytes: number | undefined, memory?: BodyMemory): Promise<Uint8Array> {
+  const declared = Number(req.headers['content-length']);
+  if (limitBytes !== undefined && Number.isFinite(declared) && declared > limitBytes) {
+    return Promise.reject(payloadTooLarge(limitBytes));
+  }
+  // nginx buffers the body and sends its length: then one exactly-sized array takes the chunks as they
+  // arrive, instead of a chunk list plus a joined copy (twice the payload, for a 100 MB batch).
+  if (Number.isSafeInteger(declared) && declared >= 0 && req.headers['transfer-encoding'] === undefined) {
+    return new Promise((resolve, reject) => {
+      // Not zero-filled (every byte is overwritten, and a short body is refused below); never from Node's
+      // shared pool, so it can be transferred to a thread.
+      const body: Uint8Array = (declared > 0 ? memory?.take(declared) : undefined) ?? Buffer.allocUnsafeSlow(declared);
+      let offset = 0;
+      let settled = false;
+      const fail = (err: ServerError) => {
+        if (settled) return;
+        settled = true;
+        memory?.release(body);
+        reject(err);
+      };
+      req.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        if (offset + chunk.length > declared) {
+          fail(new ServerError('BODY_TOO_LONG', `the body is longer than its Content-Length (${declared} bytes)`));
+          req.destroy();
+          return;
+        }
+        body.set(chunk, offset);
+        offset += chunk.length;
+      });
+      const finish = () => {
+        if (offset !== declared) return fail(new ServerError('BODY_INCOMPLETE', `the body ended after ${offset} of its ${declared} bytes (Content-Length)`));
+        if (!settled) {
+          settled = true;
+          resolve(body);
+        }
+      };
+      req.on('end', finish);
+      req.on('error', (err) => fail(new ServerError('CLIENT_GONE', `the request body could not be read: ${err.message}`)));
+      // A client that goes away mid-body may end the request with neither 'end' nor 'error': settle anyway,
+      // so that the body's memory is given back.
+      req.on('close', finish);
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (limitBytes !== undefined && size > limitBytes) {
+        failed = true;
+        chunks.length = 0;
+        reject(payloadTooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (failed) return;
+      // Not Buffer.concat: small results may come from Node's shared pool, which must never be transferred.
+      const body: Uint8Array = Buffer.allocUnsafeSlow(size);
+      let offset = 0;
+      for (const c of chunks) {
+        body.set(c, offset);
+        offset += c.length;
+      }
+      resolve(body);
+    });
+    req.on('error', (err) => {
+      if (!failed) reject(new ServerError('CLIENT_GONE', `the request body could not be read: ${err.message}`));
+    });
+  });
+}
 
 /** How a POST body is to be read and answered, decided before the body is read. */
 export function resolveBodyInvocation(req: IncomingMessage, id: string, model: ModelDescription, config: Config): Omit<Invocation, 'input'> & { input: { mediaType: string; params: Record<string, string> } } {

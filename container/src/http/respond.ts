@@ -1,7 +1,19 @@
-// The one place errors become HTTP responses (status from the catalogue, JSON body, no stack traces), and
-// the one writer of response bodies for every route.
-import type { ServerResponse } from 'node:http';
+// What every response carries, once for every route: its request id, its body (bytes, or the JSON error
+// with the status from the catalogue; never a stack trace), and its one JSON log line.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, statusOf, type ErrorCode, type WireError } from '../errors';
+import type { Logger } from '../logger';
+
+const VALID = /^[\x21-\x7e]{1,256}$/;
+
+/** SageMaker's inference id, else the caller's X-Request-Id, else a fresh one; echoed back as X-Request-Id. */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-amzn-sagemaker-inference-id'] ?? req.headers['x-request-id'];
+  const id = typeof given === 'string' && VALID.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', id);
+  return id;
+}
 
 /** The error code a response carried, for its log line. */
 const errorCodes = new WeakMap<ServerResponse, ErrorCode>();
@@ -26,4 +38,34 @@ export function sendError(res: ServerResponse, error: WireError, headers?: Recor
 
 export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
   return errorCodes.get(res);
+}
+
+export interface RequestFacts {
+  rows?: number;
+  batch?: number;
+  error?: string;
+}
+
+/** /ping is polled constantly: debug only. Server faults are errors, caller mistakes warnings. */
+export function levelFor(path: string, status: number): 'debug' | 'info' | 'warn' | 'error' {
+  if (path === '/ping') return 'debug';
+  return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+}
+
+export class RequestLog {
+  constructor(private readonly logger: Logger) {}
+
+  request(id: string, req: IncomingMessage, status: number, started: number, facts: RequestFacts): void {
+    const level = levelFor(req.url ?? '', status);
+    if (!this.logger.isLevelEnabled(level)) return;
+    this.logger[level](
+      { reqId: id, req: { method: req.method, path: req.url }, res: { status }, durationMs: Math.round((performance.now() - started) * 10) / 10, ...facts },
+      `${req.method} ${req.url} ${status}`,
+    );
+  }
+
+  /** A fault of the server, answered INTERNAL_ERROR: the detail goes to the log only, once, with the request id. */
+  unexpected(id: string, detail: unknown, where: string): void {
+    this.logger.error({ reqId: id, err: detail }, `unexpected error in ${where}`);
+  }
 }

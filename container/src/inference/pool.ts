@@ -1,4 +1,5 @@
-// The worker-process side of inference: a piscina pool of model threads, readiness, timeouts and overload.
+// The worker-process side of an ONNX model: OnnxModel (the Model seam the edge talks to) over a piscina
+// pool of inference threads, with readiness, timeouts, overload and opportunistic batching.
 //
 // Why the pool queues tasks itself: onnxruntime cannot be interrupted, and terminating a thread while its
 // session.run is in native code aborts the whole process when the run returns (measured with
@@ -7,10 +8,12 @@
 // model) in its place. When the stuck run ends, its now-spare thread is retired once idle, which is safe.
 import * as path from 'node:path';
 import { Piscina } from 'piscina';
+import { mediaTypes } from '../codecs/registry';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
-import type { Answer, Invocation } from '../models/model';
+import type { Answer, Invocation, Model, ModelSpec } from '../models/model';
 import type { BodyMemory } from '../shared-bodies';
+import type { ModelDescription } from '../vocabulary';
 import { SMALL, type ThreadEvent, type ThreadInit, type ThreadModel, type ThreadTask } from './protocol';
 
 export interface PoolOptions {
@@ -218,5 +221,58 @@ export class InferencePool {
     while (this.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const entry of [...this.queue]) this.drop(entry, { code: 'NOT_READY', message: 'the server is shutting down' });
     await this.pool.destroy();
+  }
+}
+
+/** An ONNX model as the edge sees it: its pool, and the media types the built-in codecs read and write for it. */
+export interface OnnxModelOptions {
+  threads: number;
+  intraOpThreads: number;
+  maxQueue: number;
+  maxBatch: number;
+  timeoutMs: number;
+  bodies?: BodyMemory;
+  logger: Logger;
+}
+
+export class OnnxModel implements Model {
+  readonly name: string;
+  private readonly pool: InferencePool;
+  private readonly loaded: Promise<ModelDescription>;
+  private description: ModelDescription | undefined;
+
+  constructor(spec: ModelSpec, options: OnnxModelOptions) {
+    this.name = spec.name;
+    const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, logger } = options;
+    this.pool = new InferencePool({
+      init: { name: spec.name, modelFile: spec.modelFile, modelJsonFile: spec.modelJsonFile, intraOpThreads },
+      threads,
+      maxQueue,
+      maxBatch,
+      timeoutMs,
+      bodies,
+      logger: logger.child({ model: spec.name }),
+    });
+    this.loaded = this.pool.ready().then((model) => {
+      this.description = { ...model, name: spec.name, ...mediaTypes() };
+      return this.description;
+    });
+    this.loaded.catch(() => undefined);
+  }
+
+  ready(): Promise<ModelDescription> {
+    return this.loaded;
+  }
+
+  describe(): ModelDescription | undefined {
+    return this.description;
+  }
+
+  invoke(invocation: Invocation, signal?: AbortSignal): Promise<Answer> {
+    return this.pool.invoke(invocation, signal);
+  }
+
+  close(waitMs = 0): Promise<void> {
+    return this.pool.close(waitMs);
   }
 }
