@@ -113,3 +113,13 @@ export function gruModel(): Uint8Array {
   g.output('y_h', 'FLOAT', [1, 'batch', hidden]);
   return serializeModel(g);
 }
+
+/** sum = a + b for float vectors a [N] and b [M]: onnxruntime fails the run (no crash) when N and M differ and neither is 1. */
+export function addModel(): Uint8Array {
+  const g = new GraphBuilder('add');
+  g.input('a', 'FLOAT', ['N']);
+  g.input('b', 'FLOAT', ['M']);
+  g.node('Add', ['a', 'b'], {}, { outputs: ['sum'] });
+  g.output('sum', 'FLOAT', ['K']);
+  return serializeModel(g);
+}
