@@ -24,12 +24,17 @@ export const CATALOGUE = {
   // Routing and negotiation
   NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },
   METHOD_NOT_ALLOWED: { status: 405, meaning: 'The endpoint exists but not for this HTTP method; the Allow header lists the methods.' },
+  URI_TOO_LONG: { status: 414, meaning: 'The request line is over 8 KiB (answered by nginx).' },
+  HEADERS_TOO_LARGE: { status: 431, meaning: 'A header is over 8 KiB, or all of them over 32 KiB (answered by nginx).' },
+  NOT_IMPLEMENTED: { status: 501, meaning: 'A Transfer-Encoding other than chunked (answered by nginx).' },
+  HTTP_VERSION_NOT_SUPPORTED: { status: 505, meaning: 'An HTTP version other than 1.0 and 1.1 in the request line (answered by nginx).' },
   NOT_ACCEPTABLE: { status: 406, meaning: 'No response type in Accept can be produced; the message lists the supported types.' },
   PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The body exceeds the payload limit; the message gives the limit and SAGEMAKER_MAX_PAYLOAD_IN_MB.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The Content-Type is not one the server reads; the message lists the supported types.' },
   // Server side
   MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model on valid-looking input; the message carries its reason.' },
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
+  WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash); it was not retried because it may have run.' },
   NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },
   OVERLOADED: { status: 503, meaning: 'The inference queue is full (MODEL_SERVER_MAX_QUEUE); retry later.' },
   TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds.' },

@@ -94,3 +94,32 @@ export function multiInputModel(): Uint8Array {
   g.output('tag_out', 'STRING', ['N']);
   return serializeModel(g);
 }
+
+/**
+ * A GRU over `sequence` [seq, batch, 4] (hidden size 3), outputs `y` and `y_h`. onnxruntime-node 1.30
+ * aborts the whole process (SIGABRT, "terminate called without an active exception") when it runs this
+ * graph on a zero-size batch or sequence, e.g. shape [2, 0, 4]: the poison request the server must refuse.
+ */
+export function gruModel(): Uint8Array {
+  const hidden = 3;
+  const width = 4;
+  const weights = (n: number) => Array.from({ length: n }, (_, i) => 0.1 * ((i % 7) - 3));
+  const g = new GraphBuilder('gru');
+  g.input('sequence', 'FLOAT', ['seq', 'batch', width]);
+  const w = g.constant('W', 'FLOAT', [1, 3 * hidden, width], weights(3 * hidden * width));
+  const r = g.constant('R', 'FLOAT', [1, 3 * hidden, hidden], weights(3 * hidden * hidden));
+  g.node('GRU', ['sequence', w, r], { hidden_size: attr.int(hidden) }, { outputs: ['y', 'y_h'] });
+  g.output('y', 'FLOAT', ['seq', 1, 'batch', hidden]);
+  g.output('y_h', 'FLOAT', [1, 'batch', hidden]);
+  return serializeModel(g);
+}
+
+/** sum = a + b for float vectors a [N] and b [M]: onnxruntime fails the run (no crash) when N and M differ and neither is 1. */
+export function addModel(): Uint8Array {
+  const g = new GraphBuilder('add');
+  g.input('a', 'FLOAT', ['N']);
+  g.input('b', 'FLOAT', ['M']);
+  g.node('Add', ['a', 'b'], {}, { outputs: ['sum'] });
+  g.output('sum', 'FLOAT', ['K']);
+  return serializeModel(g);
+}

@@ -86,6 +86,9 @@ describe('supervision', () => {
     try {
       const [victim, survivor] = server.workerPids();
       process.kill(victim, 'SIGKILL');
+      // A request nginx hands the victim in the instant it dies gets a 502 (worker-crashes.test.ts); once the
+      // process is gone (the primary has reaped it), every request goes to the survivor.
+      await server.waitForLog((l) => /died/.test(l.msg), 5000);
       const statuses: number[] = [];
       for (let i = 0; i < 20; i++) statuses.push((await csv(server.port, FAST)).status);
       expect(statuses.every((s) => s === 200)).toBe(true);

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { findNginx, renderNginxConf, writeNginxConf } from '../../container/src/cluster/nginx';
 import { loadConfig } from '../../container/src/config';
+import { CATALOGUE } from '../../container/src/errors';
 
 const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));
 
@@ -34,5 +35,23 @@ describe('nginx.conf rendering', () => {
     const result = spawnSync(findNginx('nginx', (process.env.PATH ?? '').split(':')), ['-t', '-c', conf, '-p', `${config.runDir}/`, '-e', 'stderr'], { encoding: 'utf8' });
     expect(result.stderr).toContain('test is successful');
     expect(result.status).toBe(0);
+  });
+
+  test('every answer nginx makes itself is JSON in the product shape, its code and status as the catalogue says', () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    const answers = [...conf.matchAll(/return (\d{3}) '(.*)\\n';/g)].map((m) => ({ status: Number(m[1]), body: JSON.parse(m[2]) }));
+    expect(answers.map((a) => a.status).sort()).toEqual([400, 404, 405, 405, 413, 414, 431, 500, 501, 502, 503, 503, 504, 505]);
+    for (const { status, body } of answers) {
+      expect(Object.keys(body)).toEqual(['error']);
+      expect(Object.keys(body.error)).toEqual(['code', 'message']);
+      const known = (CATALOGUE as Record<string, { status: number }>)[body.error.code]?.status;
+      expect({ code: body.error.code, status: known }).toEqual({ code: body.error.code, status });
+    }
+  });
+
+  test('a POST a worker has received is never passed to another worker', () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    expect(conf).toMatch(/^\s*proxy_next_upstream error http_503;/m);
+    expect(conf).not.toMatch(/^\s*proxy_next_upstream .*non_idempotent/m);
   });
 });

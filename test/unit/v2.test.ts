@@ -62,6 +62,31 @@ describe('KServe V2 decoding', () => {
     expect(err.message).toContain(message);
   });
 
+  test('a zero-size dimension is refused before the model runs, naming the input and the dimension', () => {
+    const err = fails({ inputs: [{ name: 'a', shape: [0, 2], datatype: 'FP32', data: [] }] });
+    expect(err.code).toBe('INVALID_TENSOR');
+    expect(err.message).toBe('input "a": dimension 0 is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators');
+    expect(fails(withInput('tag', { shape: [0], data: [] })).message).toMatch(/^input "tag": dimension 0 is 0; zero-size/);
+  });
+
+  test('a zero-size dimension is refused when the model does not declare a rank either', () => {
+    const unknownRank: TensorInfo[] = [{ name: 'x', type: 'float32', shape: [] }];
+    const err = thrown(() => decodeV2({ inputs: [{ name: 'x', shape: [3, 0, 2], datatype: 'FP32', data: [] }] }, unknownRank, []));
+    expect(err.message).toBe('input "x": dimension 1 is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators');
+  });
+
+  test('inputs sharing a named dimension must agree on its size; the message names both inputs', () => {
+    const err = fails(withInput('b', { shape: [3], data: [1, 2, 3] }));
+    expect(err.code).toBe('INVALID_TENSOR');
+    expect(err.message).toBe('input "b": dimension 0 (N) is 3, but input "a" has 2 in its dimension 0 (N); inputs sharing a dimension name must agree');
+  });
+
+  test('unnamed dynamic dimensions need not agree', () => {
+    const spec: TensorInfo[] = [{ name: 'p', type: 'float32', shape: ['', 1] }, { name: 'q', type: 'float32', shape: [''] }];
+    const r = decodeV2({ inputs: [{ name: 'p', shape: [2, 1], datatype: 'FP32', data: [1, 2] }, { name: 'q', shape: [3], datatype: 'FP32', data: [1, 2, 3] }] }, spec, []);
+    expect(r.inputs.map((i) => i.dims)).toEqual([[2, 1], [3]]);
+  });
+
   test('a number beyond a double (1e400 parses as Infinity) is refused', () => {
     const err = fails(withInput('a', { data: [[1, 1e400], [3, 4]] }));
     expect(err.message).toBe('input "a", data[1]: the number is too large');

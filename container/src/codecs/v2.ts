@@ -142,6 +142,9 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
   if (!isObject(doc) || !Array.isArray(doc.inputs)) bad('a V2 request needs "inputs": [{"name", "shape", "datatype", "data"}]');
   const byName = new Map(modelInputs.map((i) => [i.name, i]));
   const seen = new Set<string>();
+  // A named dynamic dimension (e.g. "batch" in [batch, 3] and [batch]) must have one size across inputs;
+  // onnxruntime does not check this, and operators read past a shorter input's end when it differs.
+  const namedDims = new Map<string, { input: string; index: number; size: number }>();
   const inputs: TensorData[] = doc.inputs.map((raw, k) => {
     if (!isObject(raw)) bad(`inputs[${k}]: expected an object with name, shape, datatype and data`);
     if (typeof raw.name !== 'string') bad(`inputs[${k}]: "name" must be a string`);
@@ -164,6 +167,21 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
       if (dims.length !== spec.shape.length) bad(`${place}: shape [${dims.join(', ')}] has ${dims.length} dimension(s), but the model takes [${spec.shape.join(', ')}]`);
       spec.shape.forEach((d, i) => {
         if (typeof d === 'number' && d !== dims[i]) bad(`${place}: dimension ${i} is ${dims[i]}, but the model needs ${d} (shape [${spec.shape.join(', ')}])`);
+      });
+    }
+    // Refused before the model runs: several onnxruntime kernels (GRU, LSTM, TopK, DFT, InstanceNormalization,
+    // ConvTranspose, RoiAlign, ...) abort the whole process on an empty tensor instead of failing the run.
+    const zero = dims.indexOf(0);
+    if (zero >= 0) bad(`${place}: dimension ${zero} is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators`);
+    const inputName: string = raw.name;
+    if (spec.shape.length > 0) {
+      spec.shape.forEach((d, i) => {
+        if (typeof d !== 'string' || d === '') return;
+        const first = namedDims.get(d);
+        if (!first) namedDims.set(d, { input: inputName, index: i, size: dims[i] });
+        else if (first.size !== dims[i]) {
+          bad(`${place}: dimension ${i} (${d}) is ${dims[i]}, but input "${first.input}" has ${first.size} in its dimension ${first.index} (${d}); inputs sharing a dimension name must agree`);
+        }
       });
     }
     if (raw.data === undefined) bad(`${place}: "data" is missing`);
