@@ -4,6 +4,9 @@ import type { ModelSpec } from '../models/model';
 import type { HealthState, ModelDescription } from '../vocabulary';
 
 export type WorkerToPrimary =
+  /** The worker's IPC is up: the supervisor tells it the server's state and the models to hold. */
+  | { type: 'worker-started'; slot: number }
+  /** The worker holds every model it was asked for and now takes requests on its socket. */
   | { type: 'worker-listening'; slot: number }
   | { type: 'model-ready'; slot: number; model: ModelDescription; ms: number }
   | { type: 'model-failed'; slot: number; name: string; error: WireError }
@@ -15,7 +18,7 @@ export type PrimaryToWorker =
   | { type: 'load-model'; spec: ModelSpec }
   | { type: 'shutdown' };
 
-const WORKER_TYPES = new Set(['worker-listening', 'model-ready', 'model-failed', 'worker-fatal']);
+const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'worker-fatal']);
 const PRIMARY_TYPES = new Set(['health', 'load-model', 'shutdown']);
 
 const typeOf = (m: unknown) => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);

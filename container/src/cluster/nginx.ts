@@ -83,6 +83,8 @@ export function testNginxConf(binary: string, config: Config, conf: string): voi
 }
 
 const LEVEL = /\[(emerg|alert|crit|error|warn|notice|info|debug)\]/;
+/** A worker socket that does not exist yet: that worker is still loading its models (not a fault). */
+const WORKER_NOT_LISTENING = /connect\(\) to unix:\S+worker-\d+\.sock failed \(2: No such file or directory\)/;
 
 export function startNginx(binary: string, config: Config, conf: string, logger: Logger): ChildProcess {
   // Own process group: a Ctrl-C in a terminal reaches the primary, which then stops nginx gracefully.
@@ -92,7 +94,8 @@ export function startNginx(binary: string, config: Config, conf: string, logger:
     createInterface({ input: stream }).on('line', (line) => {
       const level = LEVEL.exec(line)?.[1];
       const msg = line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, '');
-      if (level === 'emerg' || level === 'alert' || level === 'crit' || level === 'error') log.error(msg);
+      if (WORKER_NOT_LISTENING.test(line)) log.debug(msg);
+      else if (level === 'emerg' || level === 'alert' || level === 'crit' || level === 'error') log.error(msg);
       else if (level === 'warn') log.warn(msg);
       else log.info(msg);
     });

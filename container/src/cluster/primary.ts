@@ -74,7 +74,6 @@ export class Primary {
     private readonly nginxConf: string,
   ) {
     this.supervisor = new Supervisor(config, logger, {
-      allListening: () => this.startNginx(),
       ready: (models) => this.logReady(models),
       fatal: (error) => this.fatal(error),
     });
@@ -85,10 +84,11 @@ export class Primary {
     process.on('SIGINT', () => this.shutdown(0, 'SIGINT'));
     this.supervisor.hold(model);
     this.supervisor.start();
+    this.startNginx();
   }
 
-  // nginx starts once every worker listens (they answer 503 until their models are warm), so it never
-  // meets a missing socket: a refused connection in its log then always means a worker really died.
+  // nginx starts at once, so the port answers from the first moment: /ping is 503 (no worker socket yet)
+  // until every worker holds its models and listens.
   private startNginx(): void {
     if (this.nginx || this.stopping) return;
     const nginx = startNginx(this.nginxBinary, this.config, this.nginxConf, this.logger);

@@ -9,13 +9,14 @@ import type { ModelSpec } from '../models/model';
 import type { HealthState, ModelDescription } from '../vocabulary';
 import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';
 
-type Phase = 'starting' | 'listening' | 'ready';
+/** starting: forked; loading: told what to hold; ready: holds it all and listens on its socket. */
+type Phase = 'starting' | 'loading' | 'ready';
 
 /** One worker slot's current process and what it holds. */
 class WorkerRecord {
   phase: Phase = 'starting';
-  /** The models this process has loaded and warmed. */
-  readonly loaded = new Set<string>();
+  /** Milliseconds from the process's start to its last model being ready. */
+  readyMs = 0;
 
   constructor(
     readonly slot: number,
@@ -36,9 +37,7 @@ class WorkerRecord {
 }
 
 export interface SupervisorEvents {
-  /** Every worker listens: nginx can start without ever meeting a missing socket. */
-  allListening(): void;
-  /** Every worker holds every model for the first time: the server is ready. */
+  /** Every worker holds every model and listens, for the first time: the server is ready. */
   ready(models: ModelDescription[]): void;
   /** Start-up cannot succeed: the server must stop. */
   fatal(error: WireError): void;
@@ -56,7 +55,6 @@ export class Supervisor {
   private readonly startFailures = new Map<number, number>();
   private state: HealthState = 'starting';
   private everReady = false;
-  private everListening = false;
 
   constructor(
     private readonly config: Config,
@@ -120,15 +118,13 @@ export class Supervisor {
 
   private onMessage(record: WorkerRecord, message: WorkerToPrimary): void {
     switch (message.type) {
-      case 'worker-listening':
-        record.phase = 'listening';
+      case 'worker-started':
+        record.phase = 'loading';
         record.tell({ type: 'health', state: this.state }, this.logger);
         for (const spec of this.models.values()) record.tell({ type: 'load-model', spec }, this.logger);
-        if (!this.everListening && [...this.workers.values()].every((w) => w.phase !== 'starting') && this.workers.size === this.config.workers) {
-          this.everListening = true;
-          this.events.allListening();
-        }
         return;
+      case 'worker-listening':
+        return this.onWorkerReady(record);
       case 'worker-fatal':
         return this.onStartFailure(record, message.error);
       case 'model-failed':
@@ -154,12 +150,15 @@ export class Supervisor {
       }
     }
     this.descriptions.set(model.name, model);
-    record.loaded.add(model.name);
-    if ([...this.models.keys()].some((name) => !record.loaded.has(name))) return;
+    record.readyMs = ms;
+  }
+
+  /** The worker holds what it must and listens: it takes traffic from now on. */
+  private onWorkerReady(record: WorkerRecord): void {
     record.phase = 'ready';
     this.startFailures.delete(record.slot);
     if (this.everReady) {
-      this.logger.info({ worker: record.slot, ms }, 'replacement worker ready');
+      this.logger.info({ worker: record.slot, ms: record.readyMs }, 'replacement worker ready');
       return;
     }
     if (this.workers.size === this.config.workers && [...this.workers.values()].every((w) => w.phase === 'ready')) {

@@ -1,6 +1,7 @@
 // One worker process: its models (each with its own inference thread pool), the shared body slots, and
-// the HTTP edge on its own unix socket behind nginx. It listens at once and answers 503 until the
-// models the supervisor asked for are loaded and warm; nginx then tries another worker.
+// the HTTP edge on its own unix socket behind nginx. It listens only once the models the supervisor
+// asked for are loaded and warm: until then nginx finds no socket and sends requests to another worker
+// (a POST a worker has received is never passed on, so a worker must not take one it cannot serve).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config';
@@ -35,6 +36,7 @@ export class WorkerProcess {
   /** The server's state as the primary last said it. */
   private serverState: HealthState = 'starting';
   private server: http.Server | undefined;
+  private listening: Promise<void> | undefined;
   private stopping = false;
   private readonly started = performance.now();
 
@@ -62,14 +64,21 @@ export class WorkerProcess {
     // A SIGTERM sent to the whole process group (pkill, kill -- -PGID) reaches workers too: finish what is
     // in flight and exit, as on the primary's own shutdown message.
     process.on('SIGTERM', () => this.shutdown());
-    try {
-      await this.listen();
-      send({ type: 'worker-listening', slot: this.slot });
-    } catch (err) {
-      send({ type: 'worker-fatal', slot: this.slot, error: wire(err) });
-      this.server?.close();
-      setTimeout(() => process.exit(1), 50);
-    }
+    send({ type: 'worker-started', slot: this.slot });
+  }
+
+  /** Listens once every required model is ready (and only once). */
+  private listenWhenReady(): void {
+    if (this.listening || this.stopping) return;
+    for (const name of this.required) if (this.models.state(name) !== 'ready') return;
+    this.listening = this.listen().then(
+      () => send({ type: 'worker-listening', slot: this.slot }),
+      (err: unknown) => {
+        send({ type: 'worker-fatal', slot: this.slot, error: wire(err) });
+        this.server?.close();
+        setTimeout(() => process.exit(1), 50);
+      },
+    );
   }
 
   private onMessage(message: PrimaryToWorker): void {
@@ -93,6 +102,7 @@ export class WorkerProcess {
     try {
       const description = await this.models.add(model);
       send({ type: 'model-ready', slot: this.slot, model: description, ms: Math.round(performance.now() - this.started) });
+      this.listenWhenReady();
     } catch (err) {
       // Load errors go to the primary's log, not to a caller, so unexpected ones keep their message.
       send({ type: 'model-failed', slot: this.slot, name: spec.name, error: wire(err) });
