@@ -42,6 +42,12 @@ export interface Config {
   readonly maxQueue: number;
   /** MODEL_SERVER_MAX_BATCH: queued invocations a free thread runs as one ONNX call; 1 turns batching off. */
   readonly maxBatch: number;
+  /** SAGEMAKER_MULTI_MODEL: multi-model endpoint mode (the /models API; no model at start). */
+  readonly multiModel: boolean;
+  /** MODEL_SERVER_MODEL_COPIES: in multi-model mode, how many workers hold each loaded model (at most the workers). */
+  readonly modelCopies: number;
+  /** MODEL_SERVER_MEMORY_LIMIT_MB: memory this server may use, in bytes (default: the cgroup limit, else the machine's memory). */
+  readonly memoryLimitBytes: number;
   /** MODEL_SERVER_GRACE_PERIOD: seconds SIGTERM waits for in-flight requests before forcing exit. */
   readonly graceSeconds: number;
   /** MODEL_SERVER_NGINX: the nginx executable (a name on PATH or a path). */
@@ -171,10 +177,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const concurrent = pick(env, 'SAGEMAKER_MAX_CONCURRENT_TRANSFORMS');
 
+  const workers = integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], usableCpus(), 1, 512);
   const config: Config = {
     baseDir: path.resolve(base?.value ?? '/opt/ml'),
     port,
-    workers: integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], usableCpus(), 1, 512),
+    workers,
     threads: integer(env, ['MODEL_SERVER_THREADS'], 1, 1, 256),
     intraOpThreads: integer(env, ['MODEL_SERVER_INTRA_OP_THREADS'], 1, 1, 256),
     // Batch transform allows up to 3600 s per request (the job's InvocationsTimeoutInSeconds, which the
@@ -190,11 +197,31 @@ export function loadConfig(env: Env = process.env): Config {
     runDir,
     maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),
     maxBatch: integer(env, ['MODEL_SERVER_MAX_BATCH'], 32, 1, 1024),
+    multiModel: boolean(env, 'SAGEMAKER_MULTI_MODEL', false),
+    // Copies cannot exceed the workers that could hold them.
+    modelCopies: integer(env, ['MODEL_SERVER_MODEL_COPIES'], 1, 1, workers),
+    memoryLimitBytes: memoryLimit(env),
     graceSeconds: decimal(env, ['MODEL_SERVER_GRACE_PERIOD'], 25, 0, 3600),
     nginxBinary: pick(env, 'MODEL_SERVER_NGINX')?.value ?? 'nginx',
     searchPath: Object.freeze((env.PATH ?? '').split(path.delimiter).filter(Boolean)),
   };
   return Object.freeze(config);
+}
+
+/** MODEL_SERVER_MEMORY_LIMIT_MB, else the cgroup's memory limit, else the machine's memory. */
+function memoryLimit(env: Env): number {
+  const set = pick(env, 'MODEL_SERVER_MEMORY_LIMIT_MB');
+  if (set) return integer(env, ['MODEL_SERVER_MEMORY_LIMIT_MB'], 0, 64, 16 * 1024 * 1024) * 1024 * 1024;
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const value = Number(fs.readFileSync(file, 'utf8').trim());
+      // cgroup v1 reports "no limit" as a huge number.
+      if (Number.isFinite(value) && value > 0 && value < os.totalmem()) return value;
+    } catch {
+      // not this cgroup layout
+    }
+  }
+  return os.totalmem();
 }
 
 /**

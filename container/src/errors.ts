@@ -31,6 +31,12 @@ export const CATALOGUE = {
   NOT_ACCEPTABLE: { status: 406, meaning: 'No response type in Accept can be produced; the message lists the supported types.' },
   PAYLOAD_TOO_LARGE: { status: 413, meaning: 'The body exceeds the payload limit; the message gives the limit and SAGEMAKER_MAX_PAYLOAD_IN_MB.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The Content-Type is not one the server reads; the message lists the supported types.' },
+  // Multi-model endpoints (SAGEMAKER_MULTI_MODEL=true)
+  MODEL_NOT_LOADED: { status: 404, meaning: 'No model of that name is loaded (POST /models loads one); the message names it.' },
+  NO_MODEL_AT_URL: { status: 404, meaning: 'POST /models: the url holds no .onnx model (or several and none is model.onnx); the message says what was found.' },
+  MODEL_ALREADY_LOADED: { status: 409, meaning: 'POST /models: a model of that name is loaded or loading; unload it first to replace it.' },
+  INSUFFICIENT_MEMORY: { status: 507, meaning: 'POST /models: loading the model would exceed the memory this server may use; the message gives both figures (SageMaker then unloads unused models and retries).' },
+  MODEL_UNAVAILABLE: { status: 503, meaning: 'The model is loaded, but the worker holding it is restarting and reloading it; retry after the Retry-After seconds.' },
   // Server side
   MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model on valid-looking input; the message carries its reason.' },
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },

@@ -14,7 +14,8 @@ describe('nginx.conf rendering', () => {
     const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: dir, MODEL_SERVER_WORKERS: '3', SAGEMAKER_BIND_TO_PORT: '9090', MODEL_SERVER_TIMEOUT: '12' }));
     expect(conf).not.toMatch(/\{\{/);
     expect(conf).toContain('listen 9090 backlog=4096;');
-    expect(conf.match(/server unix:/g)).toHaveLength(3);
+    // Two upstreams of the same workers: least_conn for /invocations, hash-by-model for /models/<name>/invoke.
+    expect(conf.match(/server unix:/g)).toHaveLength(6);
     expect(conf).toContain(`server unix:${dir}/worker-2.sock max_fails=0;`);
     // nginx waits a little longer than the app, so the app's own 504 arrives first.
     expect(conf).toContain('proxy_read_timeout 17s;');

@@ -1,25 +1,35 @@
 // The typed IPC messages between the cluster primary (its Supervisor) and its worker processes.
 import type { WireError } from '../errors';
+import type { ControlReply, ControlRequest } from '../models/control';
 import type { ModelSpec } from '../models/model';
 import type { HealthState, ModelDescription } from '../vocabulary';
 
 export type WorkerToPrimary =
   /** The worker's IPC is up: the supervisor tells it the server's state and the models to hold. */
   | { type: 'worker-started'; slot: number }
-  /** The worker holds every model it was asked for and now takes requests on its socket. */
+  /** The worker holds every model it was asked for at start and now takes requests on its socket. */
   | { type: 'worker-listening'; slot: number }
   | { type: 'model-ready'; slot: number; model: ModelDescription; ms: number }
   | { type: 'model-failed'; slot: number; name: string; error: WireError }
+  | { type: 'model-unloaded'; slot: number; name: string }
+  /** A multi-model API call that the primary's table answers (control-reply with the same id). */
+  | { type: 'control'; slot: number; id: number; request: ControlRequest }
   /** The worker could not start at all (its socket, say); it exits after sending this. */
   | { type: 'worker-fatal'; slot: number; error: WireError };
 
 export type PrimaryToWorker =
   | { type: 'health'; state: HealthState }
+  /** Everything the worker must hold before it listens (possibly nothing). */
+  | { type: 'hold-models'; specs: ModelSpec[] }
   | { type: 'load-model'; spec: ModelSpec }
+  | { type: 'unload-model'; name: string }
+  /** The models the server holds or is loading, on any worker: a request for one the worker lacks is 503, not 404. */
+  | { type: 'model-names'; names: string[] }
+  | { type: 'control-reply'; id: number; reply: ControlReply }
   | { type: 'shutdown' };
 
-const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'worker-fatal']);
-const PRIMARY_TYPES = new Set(['health', 'load-model', 'shutdown']);
+const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'model-unloaded', 'control', 'worker-fatal']);
+const PRIMARY_TYPES = new Set(['health', 'hold-models', 'load-model', 'unload-model', 'model-names', 'control-reply', 'shutdown']);
 
 const typeOf = (m: unknown) => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);
 

@@ -28,6 +28,12 @@ export function findNginx(binary: string, searchPath: readonly string[]): string
   throw new ServerError('NGINX_MISSING', `nginx was not found (${binary.includes('/') ? binary : `"${binary}" on PATH or in /usr/sbin`}): ${INSTALL_HINT}`);
 }
 
+/** split_clients lines drawing one of `copies` copies per request, evenly (the last takes the rest). */
+function copySplit(copies: number): string {
+  const share = Math.floor(10000 / copies) / 100;
+  return Array.from({ length: copies }, (_, copy) => `        ${copy === copies - 1 ? '*' : `${share}%`} ${copy};`).join('\n');
+}
+
 export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPLATE, 'utf8')): string {
   const limit = payloadLimitBytes(config);
   const paths = runPaths(config.runDir);
@@ -49,6 +55,8 @@ export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPL
     CLIENT_MAX_BODY_SIZE: limit === undefined ? '0' : String(limit),
     CLIENT_BODY_BUFFER_SIZE: String(buffer),
     PROXY_TIMEOUT_SECONDS: String(Math.ceil(config.timeoutSeconds) + 5),
+    MODELS_TIMEOUT_SECONDS: String(Math.max(Math.ceil(config.timeoutSeconds), 360) + 5),
+    MODEL_COPY_SPLIT: copySplit(config.modelCopies),
     TIMEOUT_SECONDS: String(config.timeoutSeconds),
     PAYLOAD_LIMIT_TEXT: limit === undefined ? 'unlimited' : `${config.maxPayloadMb} MB (${limit} bytes)`,
   };

@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
 import { findModelJson, modelDir, resolveModelFile, runPaths } from '../paths';
 import type { ModelDescription } from '../vocabulary';
+import { ModelTable } from './model-table';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from './nginx';
 import { Supervisor } from './supervisor';
 
@@ -64,6 +65,7 @@ function singleModel(config: Config): ModelSpec {
 export class Primary {
   private readonly started = performance.now();
   private readonly supervisor: Supervisor;
+  private readonly table: ModelTable;
   private nginx: ChildProcess | undefined;
   private stopping = false;
 
@@ -76,13 +78,16 @@ export class Primary {
     this.supervisor = new Supervisor(config, logger, {
       ready: (models) => this.logReady(models),
       fatal: (error) => this.fatal(error),
+      control: (slot, message) => void this.table.handle(message.request).then((reply) => this.supervisor.reply(slot, { type: 'control-reply', id: message.id, reply })),
     });
+    this.table = new ModelTable(config, logger, this.supervisor);
   }
 
-  run(model: ModelSpec): void {
+  /** Serves `model` on every worker, or (multi-model) starts with none. */
+  run(model: ModelSpec | undefined): void {
     process.on('SIGTERM', () => this.shutdown(0, 'SIGTERM'));
     process.on('SIGINT', () => this.shutdown(0, 'SIGINT'));
-    this.supervisor.hold(model);
+    if (model) this.supervisor.holdEverywhere(model);
     this.supervisor.start();
     this.startNginx();
   }
@@ -113,6 +118,11 @@ export class Primary {
   private logReady(models: ModelDescription[]): void {
     const { config } = this;
     const m = models[0];
+    if (!m) {
+      const facts = { multiModel: true, workers: config.workers, threadsPerModel: config.threads, modelCopies: config.modelCopies, memoryLimitMb: Math.round(config.memoryLimitBytes / 2 ** 20), port: config.port, readyMs: Math.round(performance.now() - this.started) };
+      this.logger.info(facts, `ready: multi-model endpoint on port ${config.port} with ${config.workers} worker(s), no model loaded (POST /models loads one)`);
+      return;
+    }
     this.logger.info(
       {
         model: m.file,
@@ -170,10 +180,10 @@ export class Primary {
 export function runPrimary(config: Config, logger: Logger): void {
   let binary: string;
   let conf: string;
-  let model: ModelSpec;
+  let model: ModelSpec | undefined;
   try {
     binary = findNginx(config.nginxBinary, config.searchPath);
-    model = singleModel(config);
+    model = config.multiModel ? undefined : singleModel(config);
     prepareRunDir(config);
     conf = writeNginxConf(config);
     testNginxConf(binary, config, conf);

@@ -1,6 +1,7 @@
-// The primary's Supervisor: forks the workers, keeps per-worker state, owns what every worker must hold
-// (the table of models) and re-establishes it on a replacement, decides readiness, and replaces workers
-// that die: at once if the worker had served, with a growing back-off only while workers fail to start.
+// The primary's Supervisor: forks the workers, keeps per-worker state, owns the table of which worker
+// holds which model (every worker the single model; in multi-model mode the holders nginx routes to)
+// and re-establishes it on a replacement, decides readiness, and replaces workers that die: at once if
+// the worker had served, with a growing back-off only while workers fail to start.
 import cluster, { type Worker } from 'node:cluster';
 import { checkDefaultAccept, type Config } from '../config';
 import { ServerError, type WireError } from '../errors';
@@ -12,7 +13,7 @@ import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './m
 /** starting: forked; loading: told what to hold; ready: holds it all and listens on its socket. */
 type Phase = 'starting' | 'loading' | 'ready';
 
-/** One worker slot's current process and what it holds. */
+/** One worker slot's current process. */
 class WorkerRecord {
   phase: Phase = 'starting';
   /** Milliseconds from the process's start to its last model being ready. */
@@ -36,11 +37,25 @@ class WorkerRecord {
   }
 }
 
+/** A model the workers must hold, and where. */
+interface Assignment {
+  spec: ModelSpec;
+  /** The slots that hold it ('all' for the single-model endpoint). */
+  holders: readonly number[] | 'all';
+  description?: ModelDescription;
+  /** A load in progress: the holders still to report, and who waits for them. */
+  loading?: { waiting: Set<number>; resolve: (d: ModelDescription) => void; reject: (e: WireError) => void };
+  /** An unload in progress: the holders still to release it. */
+  unloading?: { waiting: Set<number>; resolve: () => void };
+}
+
 export interface SupervisorEvents {
   /** Every worker holds every model and listens, for the first time: the server is ready. */
   ready(models: ModelDescription[]): void;
   /** Start-up cannot succeed: the server must stop. */
   fatal(error: WireError): void;
+  /** A worker asks something of the model table (multi-model API); the answer goes back to that worker. */
+  control(slot: number, message: Extract<WorkerToPrimary, { type: 'control' }>): void;
 }
 
 /** Back-off for a slot whose workers keep failing to start: 250 ms doubling to 10 s. */
@@ -48,9 +63,7 @@ const startBackoffMs = (failures: number) => Math.min(10_000, 250 * 2 ** Math.mi
 
 export class Supervisor {
   private readonly workers = new Map<number, WorkerRecord>();
-  /** What every worker must hold, by model name. */
-  private readonly models = new Map<string, ModelSpec>();
-  private readonly descriptions = new Map<string, ModelDescription>();
+  private readonly assignments = new Map<string, Assignment>();
   /** Consecutive start failures per slot (reset once a worker of the slot is ready). */
   private readonly startFailures = new Map<number, number>();
   private state: HealthState = 'starting';
@@ -66,14 +79,46 @@ export class Supervisor {
     return this.state;
   }
 
-  get size(): number {
-    return this.workers.size;
+  /** A model every worker holds from start-up (the single-model endpoint). */
+  holdEverywhere(spec: ModelSpec): void {
+    this.assignments.set(spec.name, { spec, holders: 'all' });
   }
 
-  /** Adds a model every worker must hold (asked of the workers that listen already, and of every later one). */
-  hold(spec: ModelSpec): void {
-    this.models.set(spec.name, spec);
-    for (const w of this.workers.values()) if (w.phase !== 'starting') w.tell({ type: 'load-model', spec }, this.logger);
+  /**
+   * Loads a model on the given workers; resolves once every one of them can invoke it. If one fails,
+   * the others let it go and the load rejects with that failure.
+   */
+  load(spec: ModelSpec, holders: readonly number[]): Promise<ModelDescription> {
+    return new Promise((resolve, reject) => {
+      const assignment: Assignment = { spec, holders };
+      assignment.loading = { waiting: new Set(holders), resolve, reject };
+      this.assignments.set(spec.name, assignment);
+      // A worker still starting gets it with the rest of what it must hold once it says it has started.
+      for (const slot of holders) {
+        const record = this.workers.get(slot);
+        if (record && record.phase !== 'starting') record.tell({ type: 'load-model', spec }, this.logger);
+      }
+      this.broadcastNames();
+    });
+  }
+
+  /** Lets a model go on every worker that holds it; resolves once each has released its memory. */
+  unload(name: string): Promise<void> {
+    const assignment = this.assignments.get(name);
+    if (!assignment) return Promise.resolve();
+    return new Promise((resolve) => {
+      const holders = assignment.holders === 'all' ? [...this.workers.keys()] : assignment.holders;
+      // A holder that is not running holds nothing to release.
+      const waiting = new Set(holders.filter((slot) => this.workers.get(slot)?.phase !== 'starting' && this.workers.has(slot)));
+      assignment.unloading = { waiting, resolve };
+      for (const slot of waiting) this.workers.get(slot)?.tell({ type: 'unload-model', name }, this.logger);
+      this.settleUnload(name, assignment);
+    });
+  }
+
+  /** Names of the models the workers hold or are loading (what the workers tell 404 from 503 by). */
+  names(): string[] {
+    return [...this.assignments.keys()];
   }
 
   start(): void {
@@ -102,8 +147,21 @@ export class Supervisor {
     for (const w of this.workers.values()) w.process.process.kill('SIGKILL');
   }
 
+  /** Sends a worker the answer to its control request. */
+  reply(slot: number, message: PrimaryToWorker): void {
+    this.workers.get(slot)?.tell(message, this.logger);
+  }
+
   private broadcast(message: PrimaryToWorker): void {
     for (const w of this.workers.values()) w.tell(message, this.logger);
+  }
+
+  private broadcastNames(): void {
+    this.broadcast({ type: 'model-names', names: this.names() });
+  }
+
+  private holds(assignment: Assignment, slot: number): boolean {
+    return assignment.holders === 'all' || assignment.holders.includes(slot);
   }
 
   private fork(slot: number): void {
@@ -118,39 +176,82 @@ export class Supervisor {
 
   private onMessage(record: WorkerRecord, message: WorkerToPrimary): void {
     switch (message.type) {
-      case 'worker-started':
+      case 'worker-started': {
         record.phase = 'loading';
         record.tell({ type: 'health', state: this.state }, this.logger);
-        for (const spec of this.models.values()) record.tell({ type: 'load-model', spec }, this.logger);
+        record.tell({ type: 'model-names', names: this.names() }, this.logger);
+        // What this slot must hold (a replacement reloads what its predecessor held), then it listens.
+        const specs = [...this.assignments.values()].filter((a) => !a.unloading && this.holds(a, record.slot)).map((a) => a.spec);
+        record.tell({ type: 'hold-models', specs }, this.logger);
         return;
+      }
       case 'worker-listening':
         return this.onWorkerReady(record);
       case 'worker-fatal':
         return this.onStartFailure(record, message.error);
       case 'model-failed':
-        return this.onStartFailure(record, message.error);
+        return this.onModelFailed(record, message.name, message.error);
       case 'model-ready':
         return this.onModelReady(record, message.model, message.ms);
+      case 'model-unloaded': {
+        const assignment = this.assignments.get(message.name);
+        if (assignment?.unloading) {
+          assignment.unloading.waiting.delete(record.slot);
+          this.settleUnload(message.name, assignment);
+        }
+        return;
+      }
+      case 'control':
+        return this.events.control(record.slot, message);
     }
+  }
+
+  private settleUnload(name: string, assignment: Assignment): void {
+    if (!assignment.unloading || assignment.unloading.waiting.size > 0) return;
+    if (this.assignments.get(name) === assignment) this.assignments.delete(name);
+    this.broadcastNames();
+    assignment.unloading.resolve();
   }
 
   private onStartFailure(record: WorkerRecord, error: WireError): void {
     if (!this.everReady) return this.events.fatal(error);
     this.logger.error({ worker: record.slot, code: error.code }, `replacement worker failed to start: ${error.message}`);
-    // It cannot serve what every worker must hold: replace it (with back-off, see onExit).
+    // It cannot serve what it must hold: replace it (with back-off, see onExit).
     record.process.process.kill('SIGTERM');
   }
 
+  private onModelFailed(record: WorkerRecord, name: string, error: WireError): void {
+    const assignment = this.assignments.get(name);
+    if (assignment?.loading) {
+      // A load asked for at run time (multi-model): it fails whole, and the other holders let it go.
+      const { reject } = assignment.loading;
+      assignment.loading = undefined;
+      void this.unload(name).then(() => reject(error));
+      return;
+    }
+    this.onStartFailure(record, error);
+  }
+
   private onModelReady(record: WorkerRecord, model: ModelDescription, ms: number): void {
-    if (!this.descriptions.has(model.name)) {
+    const assignment = this.assignments.get(model.name);
+    if (!assignment) return;
+    if (!assignment.description && assignment.holders === 'all') {
       try {
         checkDefaultAccept(this.config, model);
       } catch (err) {
         return this.events.fatal((err as ServerError).toWire());
       }
     }
-    this.descriptions.set(model.name, model);
+    assignment.description = model;
     record.readyMs = ms;
+    if (assignment.loading) {
+      assignment.loading.waiting.delete(record.slot);
+      if (assignment.loading.waiting.size === 0) {
+        const { resolve } = assignment.loading;
+        assignment.loading = undefined;
+        resolve(model);
+      }
+    }
   }
 
   /** The worker holds what it must and listens: it takes traffic from now on. */
@@ -165,7 +266,7 @@ export class Supervisor {
       this.everReady = true;
       this.state = 'ready';
       this.broadcast({ type: 'health', state: this.state });
-      this.events.ready([...this.descriptions.values()]);
+      this.events.ready([...this.assignments.values()].flatMap((a) => (a.description ? [a.description] : [])));
     }
   }
 
@@ -176,6 +277,10 @@ export class Supervisor {
       // A fatal message, if any, has already been logged; otherwise say what happened.
       this.events.fatal({ code: 'INTERNAL_ERROR', message: `worker ${record.slot} exited during start-up (${signal ?? `code ${code}`})` });
       return;
+    }
+    // An unload waiting for this worker has nothing more to wait for: its memory is gone with it.
+    for (const [name, assignment] of this.assignments) {
+      if (assignment.unloading?.waiting.delete(record.slot)) this.settleUnload(name, assignment);
     }
     // A worker that had served is replaced at once: one bad request must not keep its slot empty. Only a
     // slot whose workers keep failing to start backs off.

@@ -10,6 +10,7 @@ import { createHandler } from '../http/handler';
 import { OnnxModel } from '../inference/pool';
 import { SMALL } from '../inference/protocol';
 import type { Logger } from '../logger';
+import type { ControlReply, ControlRequest, ModelControl } from '../models/control';
 import type { ModelSpec } from '../models/model';
 import { ModelRegistry } from '../models/registry';
 import { runPaths } from '../paths';
@@ -26,13 +27,37 @@ function send(message: WorkerToPrimary): void {
 
 const wire = (err: unknown): WireError => (err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR', message: String((err as Error)?.message ?? err) });
 
+/** The multi-model API's calls, answered by the primary over IPC. */
+class ControlChannel implements ModelControl {
+  private nextId = 1;
+  private readonly pending = new Map<number, (reply: ControlReply) => void>();
+
+  constructor(private readonly slot: number) {}
+
+  request(request: ControlRequest): Promise<ControlReply> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      send({ type: 'control', slot: this.slot, id, request });
+    });
+  }
+
+  answer(id: number, reply: ControlReply): void {
+    this.pending.get(id)?.(reply);
+    this.pending.delete(id);
+  }
+}
+
 export class WorkerProcess {
   private readonly slot = workerSlot();
   private readonly logger: Logger;
   private readonly models = new ModelRegistry();
   private readonly bodies = new SharedBodies(BODY_SLOTS, SMALL);
-  /** The models the supervisor asked this worker to hold: it is ready when every one of them is. */
+  /** The models the supervisor asked this worker to hold before it listens. */
   private readonly required = new Set<string>();
+  /** The models the server holds on any worker (multi-model): for the others, 404 rather than 503. */
+  private modelNames: ReadonlySet<string> = new Set();
+  private readonly control = new ControlChannel(workerSlot());
   /** The server's state as the primary last said it. */
   private serverState: HealthState = 'starting';
   private server: http.Server | undefined;
@@ -47,11 +72,9 @@ export class WorkerProcess {
     this.logger = baseLogger.child({ worker: this.slot });
   }
 
-  /** Ready only when the whole server is (the primary says so) and this worker's models are warm. */
+  /** The server's state as the primary says it (this worker listens only once its models are warm). */
   health(): HealthState {
-    if (this.serverState !== 'ready') return this.serverState;
-    for (const name of this.required) if (this.models.state(name) !== 'ready') return 'starting';
-    return 'ready';
+    return this.serverState;
   }
 
   async run(): Promise<void> {
@@ -82,14 +105,39 @@ export class WorkerProcess {
   }
 
   private onMessage(message: PrimaryToWorker): void {
-    if (message.type === 'health') this.serverState = message.state;
-    else if (message.type === 'shutdown') this.shutdown();
-    else void this.load(message.spec);
+    switch (message.type) {
+      case 'health':
+        this.serverState = message.state;
+        return;
+      case 'shutdown':
+        return this.shutdown();
+      case 'hold-models':
+        for (const spec of message.specs) this.required.add(spec.name);
+        for (const spec of message.specs) void this.load(spec);
+        return this.listenWhenReady();
+      case 'load-model':
+        return void this.load(message.spec);
+      case 'unload-model':
+        return void this.unload(message.name);
+      case 'model-names':
+        this.modelNames = new Set(message.names);
+        return;
+      case 'control-reply':
+        return this.control.answer(message.id, message.reply);
+    }
+  }
+
+  /** Releases a model once its in-flight invocations are done (up to the grace period), then says so. */
+  private async unload(name: string): Promise<void> {
+    const started = performance.now();
+    await this.models.remove(name, this.config.graceSeconds * 1000).catch(() => undefined);
+    this.logger.debug({ model: name, ms: Math.round(performance.now() - started) }, 'model released');
+    send({ type: 'model-unloaded', slot: this.slot, name });
   }
 
   private async load(spec: ModelSpec): Promise<void> {
     const { config } = this;
-    this.required.add(spec.name);
+    const started = performance.now();
     const model = new OnnxModel(spec, {
       threads: config.threads,
       intraOpThreads: config.intraOpThreads,
@@ -101,7 +149,7 @@ export class WorkerProcess {
     });
     try {
       const description = await this.models.add(model);
-      send({ type: 'model-ready', slot: this.slot, model: description, ms: Math.round(performance.now() - this.started) });
+      send({ type: 'model-ready', slot: this.slot, model: description, ms: Math.round(performance.now() - (this.listening ? started : this.started)) });
       this.listenWhenReady();
     } catch (err) {
       // Load errors go to the primary's log, not to a caller, so unexpected ones keep their message.
@@ -112,7 +160,15 @@ export class WorkerProcess {
   }
 
   private async listen(): Promise<void> {
-    const handler = createHandler({ config: this.config, logger: this.logger, models: this.models, bodies: this.bodies, health: () => this.health() });
+    const handler = createHandler({
+      config: this.config,
+      logger: this.logger,
+      models: this.models,
+      bodies: this.bodies,
+      health: () => this.health(),
+      control: this.control,
+      isLoaded: (name) => this.modelNames.has(name),
+    });
     const server = http.createServer(handler);
     this.server = server;
     // Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes idle connections first.

@@ -7,29 +7,40 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { payloadLimitBytes, type Config } from '../config';
 import { statusOf, ServerError, toWireError, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import { parseJson } from '../codecs/json';
+import type { ControlRequest, LoadedModel, ModelControl } from '../models/control';
 import type { Answer, Invocation, Model } from '../models/model';
 import type { ModelRegistry } from '../models/registry';
 import type { BodyMemory } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { readBody, resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
-import { errorCodeOf, RequestLog, requestId, send, sendError, sendJson } from './respond';
+import { errorCodeOf, RequestLog, requestId, send, sendError, sendJson, type RequestFacts } from './respond';
 
-type RouteName = 'ping' | 'invocations' | 'execution-parameters' | 'predict-parameters';
+type RouteName = 'ping' | 'invocations' | 'execution-parameters' | 'predict-parameters' | 'list-models' | 'load-model' | 'describe-model' | 'unload-model' | 'invoke-model';
 
 interface Route {
   readonly name: RouteName;
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** The path, with {name} standing for a model name. */
   readonly path: string;
+  /** Which endpoint mode serves it: the single model, multi-model (SAGEMAKER_MULTI_MODEL=true), or both. */
+  readonly mode: 'single' | 'multi' | 'both';
 }
 
 export const ROUTES: readonly Route[] = [
-  { name: 'ping', method: 'GET', path: '/ping' },
-  { name: 'invocations', method: 'POST', path: '/invocations' },
-  { name: 'execution-parameters', method: 'GET', path: '/execution-parameters' },
-  { name: 'predict-parameters', method: 'GET', path: '/predict_parameters' },
+  { name: 'ping', method: 'GET', path: '/ping', mode: 'both' },
+  { name: 'invocations', method: 'POST', path: '/invocations', mode: 'single' },
+  { name: 'execution-parameters', method: 'GET', path: '/execution-parameters', mode: 'both' },
+  { name: 'predict-parameters', method: 'GET', path: '/predict_parameters', mode: 'single' },
+  { name: 'list-models', method: 'GET', path: '/models', mode: 'multi' },
+  { name: 'load-model', method: 'POST', path: '/models', mode: 'multi' },
+  { name: 'describe-model', method: 'GET', path: '/models/{name}', mode: 'multi' },
+  { name: 'unload-model', method: 'DELETE', path: '/models/{name}', mode: 'multi' },
+  { name: 'invoke-model', method: 'POST', path: '/models/{name}/invoke', mode: 'multi' },
 ];
 
-const byPath = new Map(ROUTES.map((r) => [r.path, r]));
+const byPath = new Map<string, Route[]>();
+for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
 
 /** The path of a request target, without its query string. */
 function pathOf(url: string): string {
@@ -37,17 +48,42 @@ function pathOf(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-/** The route a request is for; `allowed` names the method a known path takes when this one is not it. */
-function match(method: string | undefined, path: string): { route: Route } | { allowed: string } | undefined {
-  const route = byPath.get(path);
-  if (!route) return undefined;
-  return route.method === method ? { route } : { allowed: route.method };
+/** A request path as a route template (/models/{name}...) and the model name it holds. */
+function template(path: string): { path: string; name?: string } {
+  if (!path.startsWith('/models/')) return { path };
+  const parts = path.split('/');
+  if (parts.length === 3 && parts[2] !== '') return { path: '/models/{name}', name: decodeURIComponent(parts[2]) };
+  if (parts.length === 4 && parts[2] !== '' && parts[3] === 'invoke') return { path: '/models/{name}/invoke', name: decodeURIComponent(parts[2]) };
+  return { path };
 }
 
-const ENDPOINTS = ROUTES.map((r) => `${r.method} ${r.path}`).join(', ');
+type Match = { route: Route; name?: string } | { allowed: string };
+
+/** The route a request is for; `allowed` names the methods a known path takes when this one is not among them. */
+function match(method: string | undefined, path: string): Match | undefined {
+  let t: { path: string; name?: string };
+  try {
+    t = template(path);
+  } catch {
+    return undefined; // a malformed %-escape in the name: no such endpoint
+  }
+  const routes = byPath.get(t.path);
+  if (!routes) return undefined;
+  const route = routes.find((r) => r.method === method);
+  return route ? { route, name: t.name } : { allowed: routes.map((r) => r.method).join(', ') };
+}
+
+const endpoints = (mode: 'single' | 'multi') => ROUTES.filter((r) => r.mode === mode || r.mode === 'both').map((r) => `${r.method} ${r.path}`).join(', ');
 
 /** The name the single-model endpoint serves its model under. */
 const SINGLE_MODEL = 'model';
+
+/** A route of the other endpoint mode: say how this server is set up, and what to call instead. */
+function wrongMode(route: Route, multiModel: boolean): WireError {
+  return multiModel
+    ? { code: 'NOT_FOUND', message: `${route.method} ${route.path} serves the single-model endpoint; this one hosts several models (SAGEMAKER_MULTI_MODEL=true): invoke one with POST /models/<name>/invoke after loading it with POST /models` }
+    : { code: 'NOT_FOUND', message: `${route.method} ${route.path} is part of the multi-model API, which is off: set SAGEMAKER_MULTI_MODEL=true to host several models (SageMaker sets it for a model created with Mode=MultiModel); this endpoint serves one model at POST /invocations` };
+}
 
 export interface EdgeDeps {
   config: Config;
@@ -55,32 +91,38 @@ export interface EdgeDeps {
   models: ModelRegistry;
   /** Shared memory for request bodies under 64 KiB (see shared-bodies.ts); without it each body gets its own buffer. */
   bodies?: BodyMemory;
-  /** This worker's state: ready only when the server is and its models are. */
+  /** This worker's state, as the server's primary says it. */
   health(): HealthState;
+  /** The multi-model API's table of models (multi-model mode). */
+  control?: ModelControl;
+  /** Whether the server holds a model of this name on some worker (multi-model mode). */
+  isLoaded?(name: string): boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
 
-type Hot = (id: string, req: IncomingMessage, res: ServerResponse, started: number) => Promise<void>;
+type Hot = (id: string, req: IncomingMessage, res: ServerResponse, started: number, name?: string) => Promise<void>;
 
 export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config } = deps;
   const limit = payloadLimitBytes(config);
   const log = new RequestLog(deps.logger);
-  const app = createControlApp(deps);
+  const app = createControlApp(deps, limit);
 
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError) => {
     sendError(res, error);
     log.request(id, req, statusOf(error.code), started, { error: error.code });
   };
 
-  const reply = (id: string, req: IncomingMessage, res: ServerResponse, started: number, answer: Answer) => {
+  const reply = (id: string, req: IncomingMessage, res: ServerResponse, started: number, answer: Answer, facts: RequestFacts = {}) => {
     if (!answer.ok) {
       if (answer.detail) log.unexpected(id, answer.detail, 'an invocation');
-      return fail(id, req, res, started, answer.error);
+      sendError(res, answer.error);
+      log.request(id, req, statusOf(answer.error.code), started, { ...facts, error: answer.error.code });
+      return;
     }
     send(res, 200, answer.contentType === 'application/json' ? 'application/json' : `${answer.contentType}; charset=utf-8`, answer.body);
-    log.request(id, req, 200, started, { rows: answer.records, ...(answer.batch && answer.batch > 1 ? { batch: answer.batch } : {}) });
+    log.request(id, req, 200, started, { ...facts, rows: answer.records, ...(answer.batch && answer.batch > 1 ? { batch: answer.batch } : {}) });
   };
 
   /** The model to invoke, once it is ready in this worker. */
@@ -88,6 +130,24 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
     const model = deps.models.ready(SINGLE_MODEL);
     if (!model) throw new ServerError('NOT_READY', 'the model is still loading in this worker; retry, or wait for GET /ping to answer 200');
     return model;
+  };
+
+  /** A named model this worker holds; else 503 while the server holds it elsewhere (its worker restarting), else 404. */
+  const heldModel = (name: string): Model => {
+    const model = deps.models.ready(name);
+    if (model) return model;
+    if (deps.models.state(name) === 'loading' || deps.isLoaded?.(name)) {
+      throw new ServerError('MODEL_UNAVAILABLE', `model "${name}" is loaded, but the worker holding it is restarting or still loading it; retry shortly`);
+    }
+    throw new ServerError('MODEL_NOT_LOADED', `model "${name}" is not loaded: load it with POST /models {"model_name": "${name}", "url": "<its folder>"}`);
+  };
+
+  /** A body invocation of a model, from resolving the request to the answer. */
+  const invokeBody = async (model: Model, id: string, req: IncomingMessage, res: ServerResponse, started: number, facts?: RequestFacts) => {
+    const resolved = resolveBodyInvocation(req, id, model.describe()!, config);
+    const body = await readBody(req, limit, deps.bodies);
+    const invocation: Invocation = { ...resolved, input: { kind: 'body', ...resolved.input, body } };
+    reply(id, req, res, started, await invoke(model, invocation, res), facts);
   };
 
   const invoke = (model: Model, invocation: Invocation, res: ServerResponse): Promise<Answer> => {
@@ -104,12 +164,10 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       else sendError(res, { code: 'NOT_READY', message: state === 'draining' ? 'the server is shutting down' : 'the model is still loading' });
       log.request(id, req, res.statusCode, started, {});
     },
-    invocations: async (id, req, res, started) => {
-      const model = readyModel();
-      const resolved = resolveBodyInvocation(req, id, model.describe()!, config);
-      const body = await readBody(req, limit, deps.bodies);
-      const invocation: Invocation = { ...resolved, input: { kind: 'body', ...resolved.input, body } };
-      reply(id, req, res, started, await invoke(model, invocation, res));
+    invocations: async (id, req, res, started) => invokeBody(readyModel(), id, req, res, started),
+    'invoke-model': async (id, req, res, started, name) => {
+      const target = req.headers['x-amzn-sagemaker-target-model'];
+      return invokeBody(heldModel(name!), id, req, res, started, { model: name, ...(typeof target === 'string' ? { targetModel: target } : {}) });
     },
     'predict-parameters': async (id, req, res, started) => {
       const model = readyModel();
@@ -123,6 +181,10 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
     const started = performance.now();
     const id = requestId(req, res);
     const found = match(req.method, pathOf(req.url ?? ''));
+    if (found && 'route' in found && found.route.mode !== 'both' && (found.route.mode === 'multi') !== config.multiModel) {
+      req.resume();
+      return fail(id, req, res, started, wrongMode(found.route, config.multiModel));
+    }
     const route = found && 'route' in found ? hot[found.route.name] : undefined;
     if (!route) {
       // Control routes, 404 and 405: express, logged here like every other route.
@@ -130,7 +192,8 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       app(req, res, id, log);
       return;
     }
-    route(id, req, res, started).catch((err: unknown) => {
+    // Every handler is async: whatever it throws becomes a rejected promise answered here, never a crash.
+    route(id, req, res, started, (found as { name?: string }).name).catch((err: unknown) => {
       const wire = toWireError(err);
       if (wire.code === 'INTERNAL_ERROR') log.unexpected(id, err, 'the HTTP layer');
       fail(id, req, res, started, wire);
@@ -138,24 +201,85 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   };
 }
 
-// The express app: the control routes (GET /execution-parameters), and 404/405 for everything unrouted.
+// The express app: the control routes (GET /execution-parameters, the multi-model API), registered from
+// the route table, and 404/405 for everything unrouted.
 type ControlApp = (req: IncomingMessage, res: ServerResponse, id: string, log: RequestLog) => void;
 
-function createControlApp(deps: { config: Config }): ControlApp {
+type ControlHandler = (req: Request, res: Response) => Promise<void>;
+
+/** GET /models paging: SageMaker sends next_page_token (multi-model-server also reads limit, at most 1000). */
+function page(query: Request['query'], total: number): { from: number; to: number } {
+  const text = (name: string) => (typeof query[name] === 'string' ? (query[name] as string) : undefined);
+  const token = text('next_page_token') ?? text('nextPageToken');
+  const limitText = text('limit');
+  const from = token === undefined ? 0 : Number(token);
+  if (!Number.isSafeInteger(from) || from < 0 || (token !== undefined && !/^\d+$/.test(token))) {
+    throw new ServerError('INVALID_PARAMETER', `next_page_token=${JSON.stringify(token)} is not a token this server gave out (a whole number)`);
+  }
+  const limit = limitText === undefined ? 100 : Number(limitText);
+  if (!/^\d+$/.test(limitText ?? '100') || limit < 1 || limit > 1000) {
+    throw new ServerError('INVALID_PARAMETER', `limit=${JSON.stringify(limitText)} must be a whole number from 1 to 1000`);
+  }
+  return { from, to: Math.min(total, from + limit) };
+}
+
+function createControlApp(deps: EdgeDeps, limit: number | undefined): ControlApp {
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
 
-  app.get('/execution-parameters', (_req, res) => {
-    // What this server can run at once; the job's own settings, when SageMaker passed them, win.
-    sendJson(res, 200, {
-      MaxConcurrentTransforms: config.maxConcurrentTransforms ?? config.workers * config.threads,
-      BatchStrategy: config.batchStrategy ?? 'MULTI_RECORD',
-      MaxPayloadInMB: config.maxPayloadMb === 0 ? 6 : Math.max(1, Math.floor(config.maxPayloadMb)),
-    });
-  });
+  const control = async (request: ControlRequest): Promise<LoadedModel[]> => {
+    if (!deps.control) throw new ServerError('INTERNAL_ERROR', 'no model table in this worker');
+    const reply = await deps.control.request(request);
+    if (!reply.ok) throw new ServerError(reply.error.code, reply.error.message);
+    return reply.models ?? [];
+  };
+
+  const handlers: Partial<Record<RouteName, ControlHandler>> = {
+    'execution-parameters': async (_req, res) => {
+      // What this server can run at once; the job's own settings, when SageMaker passed them, win.
+      sendJson(res, 200, {
+        MaxConcurrentTransforms: config.maxConcurrentTransforms ?? config.workers * config.threads,
+        BatchStrategy: config.batchStrategy ?? 'MULTI_RECORD',
+        MaxPayloadInMB: config.maxPayloadMb === 0 ? 6 : Math.max(1, Math.floor(config.maxPayloadMb)),
+      });
+    },
+    'list-models': async (req, res) => {
+      const models = await control({ op: 'list' });
+      const { from, to } = page(req.query, models.length);
+      sendJson(res, 200, { models: models.slice(from, to), ...(to < models.length ? { nextPageToken: String(to) } : {}) });
+    },
+    'describe-model': async (req, res) => {
+      const name = req.params.name as string;
+      const found = (await control({ op: 'list' })).find((m) => m.modelName === name);
+      if (!found) throw new ServerError('MODEL_NOT_LOADED', `model "${name}" is not loaded`);
+      sendJson(res, 200, found);
+    },
+    'load-model': async (req, res) => {
+      const body = await readBody(req, Math.min(limit ?? 1 << 20, 1 << 20));
+      const doc = body.byteLength === 0 ? undefined : parseJson(Buffer.from(body).toString('utf8'));
+      const fields = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? (doc as Record<string, unknown>) : undefined;
+      if (!fields || typeof fields.model_name !== 'string' || typeof fields.url !== 'string') {
+        throw new ServerError('MALFORMED_JSON', 'POST /models needs a JSON object {"model_name": "<name>", "url": "<the model\'s folder>"}');
+      }
+      await control({ op: 'load', name: fields.model_name, url: fields.url });
+      sendJson(res, 200, { status: 'loaded', modelName: fields.model_name, modelUrl: fields.url });
+    },
+    'unload-model': async (req, res) => {
+      const name = req.params.name as string;
+      await control({ op: 'unload', name });
+      sendJson(res, 200, { status: 'unloaded', modelName: name });
+    },
+  };
+
+  for (const route of ROUTES) {
+    const handler = handlers[route.name];
+    if (!handler) continue;
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'delete';
+    app[method](route.path.replace('{name}', ':name'), (req, res, next) => void handler(req, res).catch(next));
+  }
 
   app.use((req, res) => {
     const found = match(req.method, req.path);
@@ -163,7 +287,7 @@ function createControlApp(deps: { config: Config }): ControlApp {
       sendError(res, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.path}; use ${found.allowed}` }, { Allow: found.allowed });
       return;
     }
-    sendError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: ${ENDPOINTS}` });
+    sendError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: ${endpoints(config.multiModel ? 'multi' : 'single')}` });
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -33,7 +33,9 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 export function sendError(res: ServerResponse, error: WireError, headers?: Record<string, string>): void {
   errorCodes.set(res, error.code);
   if (res.headersSent) return;
-  send(res, statusOf(error.code), 'application/json', Buffer.from(JSON.stringify(errorBody(error))), headers);
+  const status = statusOf(error.code);
+  // Every 503 is worth a retry: say when.
+  send(res, status, 'application/json', Buffer.from(JSON.stringify(errorBody(error))), status === 503 ? { 'Retry-After': '1', ...headers } : headers);
 }
 
 export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
@@ -41,6 +43,10 @@ export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
 }
 
 export interface RequestFacts {
+  /** The model invoked (multi-model). */
+  model?: string;
+  /** X-Amzn-SageMaker-Target-Model: the platform's name of the model's artifact (multi-model). */
+  targetModel?: string;
   rows?: number;
   batch?: number;
   error?: string;

@@ -1,0 +1,134 @@
+// The multi-model API's table, in the primary: which models are loaded, loading or unloading, from where,
+// and whether memory allows another. Loads and unloads are carried out by the Supervisor on the workers
+// that hold each model (cluster/routing.ts decides which, the way nginx routes invocations).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Config } from '../config';
+import { ServerError, type WireError } from '../errors';
+import type { Logger } from '../logger';
+import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
+import { findModelJson, resolveModelFile } from '../paths';
+import { holderSlots } from './routing';
+import type { Supervisor } from './supervisor';
+
+/** SageMaker's model names are opaque tokens; this also keeps them safe in a URL path and a log line. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
+
+/** What one copy of a model costs beyond its weights: a thread with its V8 isolate and onnxruntime's session (measured ~20 MB). */
+const PER_COPY_BYTES = 32 * 1024 * 1024;
+
+interface Entry {
+  url: string;
+  state: 'loading' | 'loaded' | 'unloading';
+  /** Memory this model is expected to take, counted from the moment its load is accepted. */
+  bytes: number;
+}
+
+const MB = (bytes: number) => Math.round(bytes / (1024 * 1024));
+
+/** Resident memory of a process and its descendants (the primary: its workers and nginx). */
+export function treeRssBytes(pid = process.pid): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      for (const child of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/)) if (child) stack.push(Number(child));
+    } catch {
+      // gone meanwhile, or not Linux
+    }
+  }
+  return total;
+}
+
+export class ModelTable {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    private readonly supervisor: Supervisor,
+  ) {}
+
+  async handle(request: ControlRequest): Promise<ControlReply> {
+    try {
+      if (request.op === 'list') return { ok: true, models: this.list() };
+      if (request.op === 'load') await this.load(request.name, request.url);
+      else await this.unload(request.name);
+      return { ok: true };
+    } catch (err) {
+      const error: WireError = err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR', message: String((err as Error)?.message ?? err) };
+      if (error.code === 'INTERNAL_ERROR') this.logger.error({ err: String((err as Error)?.stack ?? err) }, 'unexpected error in the model table');
+      return { ok: false, error };
+    }
+  }
+
+  /** Loaded models, sorted by name. */
+  private list(): LoadedModel[] {
+    return [...this.entries].filter(([, e]) => e.state === 'loaded').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([modelName, e]) => ({ modelName, modelUrl: e.url }));
+  }
+
+  private loadedCount(): number {
+    return [...this.entries.values()].filter((e) => e.state === 'loaded').length;
+  }
+
+  private async load(name: string, url: string): Promise<void> {
+    if (!NAME.test(name)) throw new ServerError('INVALID_PARAMETER', `model_name ${JSON.stringify(name)} is not a model name this server takes: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 256`);
+    if (!path.isAbsolute(url)) throw new ServerError('INVALID_PARAMETER', `url ${JSON.stringify(url)} must be an absolute path to the model's folder (SageMaker gives /opt/ml/models/<name>/model)`);
+    const existing = this.entries.get(name);
+    if (existing) throw new ServerError('MODEL_ALREADY_LOADED', `model "${name}" is already ${existing.state === 'loaded' ? 'loaded' : existing.state} (from ${existing.url}); DELETE /models/${name} first to replace it`);
+    // Claimed before any await, so that a second load of the same name is refused at once.
+    const entry: Entry = { url, state: 'loading', bytes: 0 };
+    this.entries.set(name, entry);
+    const started = performance.now();
+    try {
+      let modelFile: string;
+      try {
+        modelFile = resolveModelFile(url);
+      } catch (err) {
+        throw new ServerError('NO_MODEL_AT_URL', `model "${name}": ${(err as Error).message}`);
+      }
+      const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
+      entry.bytes = this.estimate(modelFile, holders.length);
+      this.checkMemory(name, entry);
+      await this.supervisor.load({ name, dir: url, modelFile, modelJsonFile: findModelJson(modelFile, url) }, holders).catch((error: WireError) => {
+        throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
+      });
+      entry.state = 'loaded';
+      this.logger.info({ model: name, url, holders, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
+    } catch (err) {
+      this.entries.delete(name);
+      throw err;
+    }
+  }
+
+  /** Weights and their working copy in onnxruntime, per thread, per holder, plus each copy's own cost. */
+  private estimate(modelFile: string, holders: number): number {
+    const size = fs.statSync(modelFile).size;
+    return holders * this.config.threads * (2 * size + PER_COPY_BYTES);
+  }
+
+  /** 507 before loading when the model would not fit beside what the server already uses. */
+  private checkMemory(name: string, entry: Entry): void {
+    const limit = this.config.memoryLimitBytes;
+    // Loads accepted but not finished are not in the resident figure yet.
+    const pending = [...this.entries.values()].filter((e) => e !== entry && e.state === 'loading').reduce((n, e) => n + e.bytes, 0);
+    const used = treeRssBytes() + pending;
+    if (used + entry.bytes > limit) {
+      throw new ServerError('INSUFFICIENT_MEMORY', `model "${name}" needs about ${MB(entry.bytes)} MB, and this server already uses ${MB(used)} MB of the ${MB(limit)} MB it may use (MODEL_SERVER_MEMORY_LIMIT_MB, else the container's memory limit); unload a model first`);
+    }
+  }
+
+  private async unload(name: string): Promise<void> {
+    const entry = this.entries.get(name);
+    if (!entry || entry.state !== 'loaded') {
+      throw new ServerError('MODEL_NOT_LOADED', entry ? `model "${name}" is ${entry.state}; it can be unloaded once it is loaded` : `model "${name}" is not loaded`);
+    }
+    entry.state = 'unloading';
+    const started = performance.now();
+    await this.supervisor.unload(name);
+    this.entries.delete(name);
+    this.logger.info({ model: name, ModelUnloadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} unloaded`);
+  }
+}
