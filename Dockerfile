@@ -32,5 +32,6 @@ RUN sed -i 's/\r$//' container/serve container/train && chmod 755 container/serv
 ENV PATH="/opt/program/container:${PATH}" \
     NODE_ENV=production \
     ORT_DISABLE_TELEMETRY=1
-LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
+LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true
 EXPOSE 8080

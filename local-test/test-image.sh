@@ -89,6 +89,28 @@ nonjson=$("$ENGINE" logs "$name" 2>&1 | grep -v '^{' || true)
 if [ -z "$nonjson" ]; then ok "serve logs are JSON lines only"; else not_ok "serve logs are JSON lines only: $nonjson"; fi
 
 # --- train, as SageMaker runs it: an /opt/ml tree mounted.
+# Multi-model mode, as SageMaker runs it: the label, SAGEMAKER_MULTI_MODEL=true, models under /opt/ml/models.
+mme_label=$("$ENGINE" image inspect "$image" --format '{{ index .Config.Labels "com.amazonaws.sagemaker.capabilities.multi-models" }}')
+check "image has the multi-models label" test "$mme_label" = "true"
+mkdir -p "$work/models/iris"
+cp -r "$here/test-dir/model" "$work/models/iris/model"
+mport=$(free_port)
+mname="sm-mme-$$"
+containers+=("$mname")
+"$ENGINE" run -d --name "$mname" --read-only --tmpfs /tmp -e SAGEMAKER_MULTI_MODEL=true -p "127.0.0.1:$mport:8080" -v "$work/models:/opt/ml/models:ro" "$image" serve >/dev/null
+if wait_ping "$mport" 60; then ok "multi-model IMAGE serve answers /ping 200 with no model loaded"; else not_ok "multi-model IMAGE serve answers /ping 200"; "$ENGINE" logs "$mname" 2>&1 | tail -20; fi
+loaded=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{"model_name": "iris", "url": "/opt/ml/models/iris/model"}' "http://127.0.0.1:$mport/models" || true)
+check "POST /models loads a model from /opt/ml/models (got $loaded)" test "$loaded" = 200
+listed=$(curl -s "http://127.0.0.1:$mport/models" || true)
+check "GET /models lists it" test "$listed" = '{"models":[{"modelName":"iris","modelUrl":"/opt/ml/models/iris/model"}]}'
+manswer=$(curl -s -H 'Content-Type: text/csv' -H 'X-Amzn-SageMaker-Target-Model: iris.tar.gz' --data-binary $'5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3' "http://127.0.0.1:$mport/models/iris/invoke" || true)
+check "POST /models/iris/invoke answers the iris classes" test "$manswer" = $'setosa\nvirginica'
+unloaded=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$mport/models/iris" || true)
+check "DELETE /models/iris unloads it (got $unloaded)" test "$unloaded" = 200
+"$ENGINE" stop -t 30 "$mname" >/dev/null
+mcode=$("$ENGINE" inspect "$mname" --format '{{.State.ExitCode}}')
+check "multi-model SIGTERM: exit code 0 (got $mcode)" test "$mcode" = 0
+
 mkdir -p "$work/ml/input/config" "$work/ml/input/data/training"
 cp "$here/test-dir/input/data/training/iris.csv" "$work/ml/input/data/training/"
 cp "$here/test-dir/input/config/hyperparameters.json" "$work/ml/input/config/"

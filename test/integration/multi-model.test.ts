@@ -191,8 +191,8 @@ test('507 before loading a model that does not fit in the memory the server may 
   }
 });
 
-test('one copy of a model by default, every worker with MODEL_SERVER_MODEL_COPIES, and invocations reach a holder directly', async () => {
-  const server = await start({ MODEL_SERVER_MODEL_COPIES: '2' });
+test('one copy of a model by default, more with MODEL_SERVER_MODEL_COPIES, and invocations reach a holder directly', async () => {
+  const server = await start({ MODEL_SERVER_WORKERS: '3', MODEL_SERVER_MODEL_COPIES: '2' });
   try {
     const url = iris();
     for (let i = 0; i < 8; i++) expect((await load(server.port, `c${i}`, url)).status).toBe(200);

@@ -42,7 +42,38 @@ test('train-local.sh, serve-local.sh and predict.sh work together on a folder la
   }
 });
 
+test('serve-multi-model.sh and invoke-model.sh: a model loaded on first use, then invoked by target, as SageMaker does', async () => {
+  const models = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-models-'));
+  for (const name of ['iris', 'iris2']) fs.cpSync(path.join(LOCAL, 'test-dir/model'), path.join(models, name, 'model'), { recursive: true });
+  const port = await freePort();
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-run-'));
+  const env = { PATH: process.env.PATH!, PORT: String(port), MODELS_DIR: models, MODELS_URL: models };
+  const server = spawn(path.join(LOCAL, 'serve-multi-model.sh'), [], { env: { ...env, MODEL_SERVER_RUN_DIR: runDir, MODEL_SERVER_WORKERS: '2' } });
+  try {
+    const invoke = (target: string) => spawnSync(path.join(LOCAL, 'invoke-model.sh'), [target, path.join(LOCAL, 'payloads/iris.csv'), 'text/csv', 'application/jsonlines'], { env, encoding: 'utf8' });
+    let first = invoke('iris.tar.gz');
+    for (let i = 0; i < 100 && first.status !== 0; i++) {
+      await sleep(100);
+      first = invoke('iris.tar.gz');
+    }
+    expect(first.stdout).toBe('{"predicted_label":"setosa"}\n{"predicted_label":"versicolor"}\n{"predicted_label":"virginica"}\n');
+    // Loaded once, then only invoked.
+    expect(invoke('iris.tar.gz').status).toBe(0);
+    expect(invoke('iris2.tar.gz').status).toBe(0);
+    const list = spawnSync('curl', ['-s', `http://localhost:${port}/models`], { encoding: 'utf8' });
+    expect(JSON.parse(list.stdout).models.map((m: { modelName: string }) => m.modelName)).toEqual(['iris', 'iris2']);
+    const missing = invoke('nothing-here.tar.gz');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/invoke-model: loading nothing-here from .*nothing-here\/model failed \(404\).*NO_MODEL_AT_URL/);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+  }
+});
+
 test.each([
+  ['invoke-model.sh', ['only-a-target'], /^usage: .*invoke-model\.sh TARGET PAYLOAD \[CONTENT_TYPE \[ACCEPT\]\]/],
+  ['serve-multi-model.sh', ['a', 'b'], /^usage: .*serve-multi-model\.sh \[IMAGE\]/],
   ['predict.sh', [], /^usage: .*predict\.sh PAYLOAD \[CONTENT_TYPE \[ACCEPT\]\]/],
   ['predict.sh', ['/no/such/file'], /predict: no such file: \/no\/such\/file/],
   ['serve-local.sh', ['a', 'b'], /^usage: .*serve-local\.sh \[IMAGE\]/],

@@ -57,6 +57,7 @@ export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPL
     PROXY_TIMEOUT_SECONDS: String(Math.ceil(config.timeoutSeconds) + 5),
     MODELS_TIMEOUT_SECONDS: String(Math.max(Math.ceil(config.timeoutSeconds), 360) + 5),
     MODEL_COPY_SPLIT: copySplit(config.modelCopies),
+    MODEL_INVOKE_UPSTREAM: config.modelCopies >= config.workers ? 'model_server' : 'model_holders',
     TIMEOUT_SECONDS: String(config.timeoutSeconds),
     PAYLOAD_LIMIT_TEXT: limit === undefined ? 'unlimited' : `${config.maxPayloadMb} MB (${limit} bytes)`,
   };

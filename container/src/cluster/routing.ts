@@ -32,8 +32,12 @@ export function firstChoice(key: string, workers: number): number {
   return ((crc32(key) >>> 16) & 0x7fff) % workers;
 }
 
-/** The slots that hold a model: one per copy (fewer when two copies land on the same worker). */
+/**
+ * The slots that hold a model: one per copy (fewer when two copies land on the same worker), or every
+ * worker when there are as many copies as workers (nginx then routes invocations by least connections).
+ */
 export function holderSlots(name: string, workers: number, copies: number): number[] {
+  if (copies >= workers) return Array.from({ length: workers }, (_, slot) => slot);
   const slots = new Set<number>();
   for (let copy = 0; copy < copies; copy++) slots.add(firstChoice(routingKey(name, copy), workers));
   return [...slots].sort((a, b) => a - b);

@@ -151,6 +151,26 @@ async function main(): Promise<void> {
     } finally {
       await stop(server);
     }
+    // The same model on a multi-model endpoint, invoked through /models/<name>/invoke, with a copy in every
+    // worker (MODEL_SERVER_MODEL_COPIES = workers: a hot model using every core), against the numbers above.
+    const mmePort = await freePort();
+    const mme = start(SERVE, [], { ...env(mmePort, `${m.name.split(' ')[0]}-mme`), SAGEMAKER_BASE_DIR: m.dir, SAGEMAKER_MULTI_MODEL: 'true', MODEL_SERVER_MODEL_COPIES: String(workers) });
+    try {
+      await waitForPing(`http://127.0.0.1:${mmePort}`, mme, 30);
+      const loadStarted = performance.now();
+      const loaded = await fetch(`http://127.0.0.1:${mmePort}/models`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model_name: 'bench', url: path.join(m.dir, 'model') }) });
+      if (loaded.status !== 200) throw new Error(`loading the model on the multi-model endpoint answered ${loaded.status}: ${await loaded.text()}`);
+      const loadMs = Math.round(performance.now() - loadStarted);
+      for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n')).filter((x) => x.method === 'POST' && x.connections > 1)) {
+        const own = await drive(mmePort, { ...s, path: '/models/bench/invoke' }, seconds, s.rows);
+        const single = results.find((r) => r.model === m.name && r.scenario === s.name) as { requestsPerSecond: number } | undefined;
+        const top = ceilingResults.get(`${m.name}|${s.name}`)!;
+        results.push({ model: m.name, scenario: `${s.name}, multi-model`, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)), vsSingleModel: single ? Number((own.requestsPerSecond / single.requestsPerSecond).toFixed(3)) : undefined, loadMs });
+      }
+    } finally {
+      await stop(mme);
+    }
+
     // The effect of opportunistic batching: the busiest scenario again with it turned off.
     const offPort = await freePort();
     const off = start(SERVE, [], { ...env(offPort, `${m.name.split(' ')[0]}-nobatch`), SAGEMAKER_BASE_DIR: m.dir, MODEL_SERVER_MAX_BATCH: '1' });
@@ -178,7 +198,8 @@ async function main(): Promise<void> {
       continue;
     }
     const c = r.ceiling as Measure;
-    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${r.rowsPerSecond}`);
+    const vs = r.vsSingleModel !== undefined ? `  (${r.vsSingleModel} of single-model; load ${r.loadMs} ms)` : '';
+    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${r.rowsPerSecond}${vs}`);
   }
   console.log(`\nwrote ${out} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
