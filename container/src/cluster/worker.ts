@@ -130,6 +130,9 @@ export class WorkerProcess {
   /** Releases a model once its in-flight invocations are done (up to the grace period), then says so. */
   private async unload(name: string): Promise<void> {
     const started = performance.now();
+    // No longer needed before listening (a replacement may be told to let go of a model it is reloading).
+    this.required.delete(name);
+    this.listenWhenReady();
     await this.models.remove(name, this.config.graceSeconds * 1000).catch(() => undefined);
     this.logger.debug({ model: name, ms: Math.round(performance.now() - started) }, 'model released');
     send({ type: 'model-unloaded', slot: this.slot, name });
