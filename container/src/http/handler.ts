@@ -37,11 +37,20 @@ function pathOf(url: string): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
-/** The route a request is for; `allowed` names the method a known path takes when this one is not it. */
+/** The methods a route answers: HEAD too on GET routes (the GET answer's status and headers, no body). */
+const allowedMethods = (route: Route): string => (route.method === 'GET' ? 'GET, HEAD' : route.method);
+
+/** The methods a known path answers (for a 405's Allow), or undefined for an unknown path. */
+export const allowedOn = (path: string): string | undefined => {
+  const route = byPath.get(path);
+  return route && allowedMethods(route);
+};
+
+/** The route a request is for; `allowed` names the methods a known path takes when this one is not among them. */
 function match(method: string | undefined, path: string): { route: Route } | { allowed: string } | undefined {
   const route = byPath.get(path);
   if (!route) return undefined;
-  return route.method === method ? { route } : { allowed: route.method };
+  return route.method === method || (method === 'HEAD' && route.method === 'GET') ? { route } : { allowed: allowedMethods(route) };
 }
 
 const ENDPOINTS = ROUTES.map((r) => `${r.method} ${r.path}`).join(', ');
