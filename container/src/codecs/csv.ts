@@ -1,7 +1,7 @@
 // text/csv: one record per line, numbers; an optional header naming the features; one output line per record.
 import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
-import { decodeCsvBytes } from './csv-bytes';
+import { decodeCsvBytes, NO_RECORDS } from './csv-bytes';
 import { recordValues, type FieldValue } from './records';
 import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
@@ -21,6 +21,13 @@ function parseRecords(text: string): ParsedRecord[] {
     const reason = (e.message ?? 'cannot be parsed').replace(/^Invalid Record Length: /, '').replace(/\s*at line \d+\.?$/, '');
     throw new ServerError('MALFORMED_CSV', `${where}: ${reason}`);
   }
+}
+
+/** Cells of the line text[start, end), counted without splitting it. */
+function cellCount(text: string, start: number, end: number): number {
+  let cells = 1;
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) === 44) cells += 1;
+  return cells;
 }
 
 /**
@@ -43,7 +50,9 @@ function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): D
     line += 1;
     if (end > start && text.charCodeAt(end - 1) === 13) end -= 1;
     if (end > start) {
-      if (first && headerParam !== 'absent') {
+      const count = cellCount(text, start, end);
+      // A first line far wider than the model is refused as a row rather than split to look for a header.
+      if (first && headerParam !== 'absent' && (schema.features === null || count <= schema.features * 4 + 16)) {
         const cells = text.slice(start, end).split(',');
         if (headerParam === 'present' || looksLikeHeader(cells)) {
           columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
@@ -53,11 +62,12 @@ function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): D
         }
       }
       first = false;
+      builder.checkLength(count, `line ${line}`);
       builder.addCells(text.slice(start, end).split(','), line, columns);
     }
     start = next;
   }
-  return { kind: 'rows', matrix: builder.finish('the CSV body has no records: send one line of comma-separated numbers per record') };
+  return { kind: 'rows', matrix: builder.finish(NO_RECORDS) };
 }
 
 function decode(text: string, ctx: DecodeContext): Decoded {
@@ -76,7 +86,7 @@ function decode(text: string, ctx: DecodeContext): Decoded {
     }
   }
   for (let i = start; i < records.length; i++) builder.addCells(records[i].record, records[i].info.lines, columns);
-  return { kind: 'rows', matrix: builder.finish('the CSV body has no records: send one line of comma-separated numbers per record') };
+  return { kind: 'rows', matrix: builder.finish(NO_RECORDS) };
 }
 
 function csvField(v: FieldValue): string {
