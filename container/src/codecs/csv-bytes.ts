@@ -141,104 +141,109 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
   let rows = 0;
   let first = true;
   let line = 0;
+  let lineStart = 0;
   let i = n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  while (i < n) {
-    line += 1;
-    at.line = line;
-    at.lineStart = i;
-    // A blank line (or one holding only a CR) is skipped, as the text path does.
-    if (b[i] === LF || (b[i] === CR && (i + 1 === n || b[i + 1] === LF))) {
-      i = lineEnd(b, i, n) + 1;
-      continue;
-    }
-    if (first && headerParam !== 'absent') {
-      first = false;
-      const end = lineEnd(b, i, n);
-      // A first line far wider than the model is a row of the wrong width, without a string of it.
-      if (width !== null) {
-        let cells = 1;
-        for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
-        at.width = width;
-        if (cells > width * 4 + 16) throw WRONG_WIDTH;
-      }
-      const text = ascii(b, i, end > i && b[end - 1] === CR ? end - 1 : end);
-      if (text === undefined) return undefined;
-      const cells = text.split(',');
-      if (headerParam === 'present' || looksLikeHeader(cells)) {
-        at.header = true;
-        columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
-        at.header = false;
-        i = end + 1;
+  try {
+    while (i < n) {
+      line += 1;
+      lineStart = i;
+      // A blank line (or one holding only a CR) is skipped, as the text path does.
+      if (b[i] === LF || (b[i] === CR && (i + 1 === n || b[i + 1] === LF))) {
+        i = lineEnd(b, i, n) + 1;
         continue;
       }
-    }
-    first = false;
-    if (!values) {
-      const end = lineEnd(b, i, n);
-      let cells = 1;
-      for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
-      // A first row of the wrong width fails before anything is allocated.
-      at.width = width;
-      if (width !== null && cells !== width) throw WRONG_WIDTH;
-      width = cells;
-      // Room for the body's rows judged by this first row's length (never more values than the body has
-      // bytes); grown by doubling if that is short.
-      values = new Values(Math.min(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width, n + width));
-    }
-    const w: number = width!;
-    at.width = w;
-    if ((rows + 1) * w > values.length) {
-      const grown = new Values(values.length * 2);
-      grown.set(values);
-      values = grown;
-    }
-    const base = rows * w;
-    for (let c = 0; ; c++) {
-      // The usual cell, inline (this loop is most of a large batch's cost): [-]digits[.digits] of up to
-      // 15 digits, ended by a comma or a newline. Integer / power of ten, both exact, is correctly
-      // rounded: the double Number() gives. Any other form goes to readCell.
-      let k = i;
-      let ch = k < n ? b[k] : LF;
-      const negative = ch === 45;
-      if (negative) ch = ++k < n ? b[k] : LF;
-      const from = k;
-      let mantissa = 0;
-      while (ch >= 48 && ch <= 57) {
-        mantissa = mantissa * 10 + (ch - 48);
-        ch = ++k < n ? b[k] : LF;
+      if (first && headerParam !== 'absent') {
+        first = false;
+        const end = lineEnd(b, i, n);
+        // A first line far wider than the model is a row of the wrong width, without a string of it.
+        if (width !== null) {
+          let cells = 1;
+          for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
+          if (cells > width * 4 + 16) throw WRONG_WIDTH;
+        }
+        const text = ascii(b, i, end > i && b[end - 1] === CR ? end - 1 : end);
+        if (text === undefined) return undefined;
+        const cells = text.split(',');
+        if (headerParam === 'present' || looksLikeHeader(cells)) {
+          at.header = true;
+          columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
+          at.header = false;
+          i = end + 1;
+          continue;
+        }
       }
-      let digits = k - from;
-      let fraction = 0;
-      if (ch === 46) {
-        ch = ++k < n ? b[k] : LF;
-        const fractionFrom = k;
+      first = false;
+      if (!values) {
+        const end = lineEnd(b, i, n);
+        let cells = 1;
+        for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
+        // A first row of the wrong width fails before anything is allocated.
+        if (width !== null && cells !== width) throw WRONG_WIDTH;
+        width = cells;
+        // Room for the body's rows judged by this first row's length (never more values than the body has
+        // bytes); grown by doubling if that is short.
+        values = new Values(Math.min(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width, n + width));
+      }
+      const w: number = width!;
+      if ((rows + 1) * w > values.length) {
+        const grown = new Values(values.length * 2);
+        grown.set(values);
+        values = grown;
+      }
+      const base = rows * w;
+      for (let c = 0; ; c++) {
+        // The usual cell, inline (this loop is most of a large batch's cost): [-]digits[.digits] of up to
+        // 15 digits, ended by a comma or a newline. Integer / power of ten, both exact, is correctly
+        // rounded: the double Number() gives. Any other form goes to readCell.
+        let k = i;
+        let ch = k < n ? b[k] : LF;
+        const negative = ch === 45;
+        if (negative) ch = ++k < n ? b[k] : LF;
+        const from = k;
+        let mantissa = 0;
         while (ch >= 48 && ch <= 57) {
           mantissa = mantissa * 10 + (ch - 48);
           ch = ++k < n ? b[k] : LF;
         }
-        fraction = k - fractionFrom;
-        digits += fraction;
+        let digits = k - from;
+        let fraction = 0;
+        if (ch === 46) {
+          ch = ++k < n ? b[k] : LF;
+          const fractionFrom = k;
+          while (ch >= 48 && ch <= 57) {
+            mantissa = mantissa * 10 + (ch - 48);
+            ch = ++k < n ? b[k] : LF;
+          }
+          fraction = k - fractionFrom;
+          digits += fraction;
+        }
+        let v: number;
+        if ((ch === COMMA || ch === LF) && digits > 0 && digits <= 15) {
+          v = fraction === 0 ? mantissa : mantissa / POW10[fraction];
+          if (negative) v = -v;
+        } else {
+          const read = readCell(b, i, n, line, c + 1, schema.inputType);
+          if (read === undefined) return undefined;
+          v = read;
+          k = cellEnd;
+          ch = k < n ? b[k] : LF;
+        }
+        if (c >= w) throw WRONG_WIDTH;
+        values[base + (columns === undefined ? c : columns[c])] = v;
+        i = k + 1;
+        if (ch === LF) {
+          if (c + 1 !== w) throw WRONG_WIDTH;
+          break;
+        }
       }
-      let v: number;
-      if ((ch === COMMA || ch === LF) && digits > 0 && digits <= 15) {
-        v = fraction === 0 ? mantissa : mantissa / POW10[fraction];
-        if (negative) v = -v;
-      } else {
-        const read = readCell(b, i, n, line, c + 1, schema.inputType);
-        if (read === undefined) return undefined;
-        v = read;
-        k = cellEnd;
-        ch = k < n ? b[k] : LF;
-      }
-      if (c >= w) throw WRONG_WIDTH;
-      values[base + (columns === undefined ? c : columns[c])] = v;
-      i = k + 1;
-      if (ch === LF) {
-        if (c + 1 !== w) throw WRONG_WIDTH;
-        break;
-      }
+      rows += 1;
     }
-    rows += 1;
+  } catch (err) {
+    // Where it failed, for decodeCsvBytes to word the error as the text path would.
+    at.line = line;
+    at.lineStart = lineStart;
+    at.width = width;
+    throw err;
   }
   // Nothing but blank lines and a header (all ASCII): the text path's answer too, without reading it again.
   if (rows === 0) throw new ServerError('EMPTY_PAYLOAD', NO_RECORDS);
