@@ -173,6 +173,15 @@ describe('text/csv decoding', () => {
     expect(performance.now() - started).toBeLessThan(500);
   });
 
+  test('quoted CSV fails at its first bad record, and a single record of millions of fields once it is too long', () => {
+    const wrong = fails(() => csv(`"1",2,3\n"1",2\n${'"1",2,3\n'.repeat(100_000)}`, named));
+    expect([wrong.code, wrong.message]).toEqual(['WRONG_FEATURE_COUNT', 'line 2: 2 value(s), but the model has 3 feature(s)']);
+    const started = performance.now();
+    const wide = fails(() => csv('"1",'.repeat(1_000_000), named));
+    expect([wide.code, wide.message]).toEqual(['MALFORMED_CSV', "line 1: a record longer than 66304 characters, far more than the model's features take"]);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
   test('a header of many unknown names shows the first five, shortened', () => {
     const err = fails(() => csv(`${Array.from({ length: 9 }, (_, i) => `${'n'.repeat(60)}${i}`).join(',')}\n1,2,3`, { features: null, featureNames: NAMES, inputType: 'float32' }));
     expect(err.code).toBe('UNKNOWN_FEATURE');
