@@ -23,7 +23,7 @@ export function clientErrorAnswer(err: ParseError): WireError | undefined {
       // As the app answers a known method on the wrong path: 405 with Allow on a known path, else 404.
       const { method, path } = requestLine(err.rawPacket);
       const allowed = path === undefined ? undefined : allowedOn(path.split('?')[0]);
-      const what = method ? `method ${method}` : 'the request method';
+      const what = method ?? 'the request method';
       return allowed
         ? { code: 'METHOD_NOT_ALLOWED', message: `${what} is not allowed on ${path!.split('?')[0]}; use ${allowed}` }
         : { code: 'NOT_FOUND', message: `no endpoint for ${what}${path ? ` on ${path.split('?')[0].slice(0, 100)}` : ''}` };
