@@ -19,7 +19,7 @@ export const CATALOGUE = {
   INVALID_VALUE: { status: 400, meaning: 'A value is not a number the model can take; the message gives line/record and column/field.' },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
   UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
-  INVALID_TENSOR: { status: 400, meaning: 'A KServe V2 input does not fit the model (unknown or missing input, wrong datatype, shape or value count); the message names the input.' },
+  INVALID_TENSOR: { status: 400, meaning: 'An input does not fit the model: a KServe V2 input is unknown, missing, or of the wrong datatype, rank, dimension, scalar-ness or value count, or onnxruntime refused the input while running (shapes that do not broadcast or reshape, an invalid argument, an index or value out of range); the message names the input or the node.' },
   INVALID_PARAMETER: { status: 400, meaning: 'A header or query parameter has a value the server cannot use; the message names it.' },
   // Routing and negotiation
   NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },
@@ -38,7 +38,7 @@ export const CATALOGUE = {
   INSUFFICIENT_MEMORY: { status: 507, meaning: 'POST /models: loading the model would exceed the memory this server may use; the message gives both figures (SageMaker then unloads unused models and retries).' },
   MODEL_UNAVAILABLE: { status: 503, meaning: 'The model is loaded, but the worker holding it is restarting and reloading it; retry after the Retry-After seconds.' },
   // Server side
-  MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model on valid-looking input; the message carries its reason.' },
+  MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model for a reason of the model itself, not a shape or value of the input; the message carries its reason.' },
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
   WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash); it was not retried because it may have run.' },
   NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },

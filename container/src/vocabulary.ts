@@ -25,6 +25,11 @@ export interface TensorInfo {
   type: string;
   /** Fixed sizes as numbers, named (symbolic) dimensions as strings. */
   shape: (number | string)[];
+  /**
+   * Set when the ONNX file declares the input a scalar (a shape with no dimensions): onnxruntime reports
+   * both a scalar and an input of unknown rank as shape [], and only the first refuses other shapes.
+   */
+  scalar?: true;
 }
 
 /** What a decoder needs to know about a tabular model's single [N, F] input. */

@@ -123,3 +123,15 @@ export function addModel(): Uint8Array {
   g.output('sum', 'FLOAT', ['K']);
   return serializeModel(g);
 }
+
+/** y = x * scale + sum(anything): x float [N], scale a declared scalar (shape []), anything of unknown rank (no shape at all). */
+export function scalarModel(): Uint8Array {
+  const g = new GraphBuilder('scalar');
+  g.input('x', 'FLOAT', ['N']);
+  g.input('scale', 'FLOAT', []);
+  g.input('anything', 'FLOAT');
+  const total = g.node('ReduceSum', ['anything'], { keepdims: attr.int(0) });
+  g.node('Add', [g.node('Mul', ['x', 'scale']), total], {}, { outputs: ['y'] });
+  g.output('y', 'FLOAT', ['N']);
+  return serializeModel(g);
+}

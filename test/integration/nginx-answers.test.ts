@@ -1,46 +1,9 @@
 // The answers nginx makes itself, before (or instead of) a worker: driven with raw sockets so that
 // requests no HTTP client would send reach the real server. Each keeps its status and is JSON in the
 // product's shape.
-import * as net from 'node:net';
 import { exampleBase } from '../helpers/models';
+import { raw, type RawReply } from '../helpers/raw-http';
 import { requireNginx, startServer, type Server } from '../helpers/server';
-
-interface RawReply {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  /** Milliseconds until nginx closed the connection, or undefined if it was still open at the end. */
-  closedAfterMs?: number;
-}
-
-/** Writes `text` as is on a fresh connection and reads until nginx closes it, or `waitMs` pass. */
-function raw(port: number, text: string | Buffer, waitMs = 3000): Promise<RawReply & { bytes: string }> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const started = Date.now();
-    let bytes = '';
-    const finish = (closedAfterMs?: number) => {
-      clearTimeout(timer);
-      socket.destroy();
-      const split = bytes.indexOf('\r\n\r\n');
-      const head = split >= 0 ? bytes.slice(0, split).split('\r\n') : [];
-      const headers = Object.fromEntries(head.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head[0] ?? '')?.[1] ?? 0);
-      resolve({ status, headers, body: split >= 0 ? bytes.slice(split + 4) : '', closedAfterMs, bytes });
-    };
-    const timer = setTimeout(() => finish(undefined), waitMs);
-    socket.on('data', (chunk) => {
-      bytes += chunk.toString('latin1');
-      // A complete answer is enough (nginx may linger before closing, e.g. after a 413).
-      const split = bytes.indexOf('\r\n\r\n');
-      const length = /\r\ncontent-length: (\d+)/i.exec(bytes.slice(0, split))?.[1];
-      if (split >= 0 && length !== undefined && bytes.length >= split + 4 + Number(length)) finish(Date.now() - started);
-    });
-    socket.on('close', () => finish(Date.now() - started));
-    socket.on('error', () => undefined);
-    socket.write(text);
-  });
-}
 
 function expectJsonError(reply: RawReply, status: number, code: string): void {
   expect({ status: reply.status, contentType: reply.headers['content-type'] }).toEqual({ status, contentType: 'application/json' });
@@ -109,4 +72,42 @@ test('a body that stops arriving gets the connection closed without an answer; a
   }
   const after = await raw(server.port, `POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: ${CSV_ROW.length}\r\nConnection: close\r\n\r\n${CSV_ROW}`);
   expect(after.status).toBe(200);
+});
+
+describe('requests nginx passes on and Node\'s HTTP parser refuses: answered by the worker in JSON, with a log line', () => {
+  test.each([
+    ['a control byte (0x01) in a header value', 400, 'INVALID_PARAMETER', 'GET /execution-parameters HTTP/1.1\r\nHost: x\r\nX-Odd: a\x01b\r\nConnection: close\r\n\r\n'],
+    ['a DEL byte (0x7f) in a header value', 400, 'INVALID_PARAMETER', 'GET /execution-parameters HTTP/1.1\r\nHost: x\r\nX-Odd: a\x7fb\r\nConnection: close\r\n\r\n'],
+    ['an unknown method on a known path', 405, 'METHOD_NOT_ALLOWED', 'FROB /invocations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+    ['an unknown method on an unknown path', 404, 'NOT_FOUND', 'FROB /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
+  ])('%s: %d %s', async (what, status, code, text) => {
+    const reply = await raw(server.port, text);
+    expectJsonError(reply, status, code);
+    if (status === 405) expect(reply.headers.allow).toBe('POST');
+    const id = reply.headers['x-request-id'];
+    expect(id).toBeTruthy();
+    const line = await server.waitForLog((l) => l.reqId === id, 5000);
+    expect(line).toMatchObject({ level: 'warn', res: { status }, error: code });
+  });
+});
+
+describe('HEAD on a GET route answers like GET without a body', () => {
+  test.each(['/ping', '/execution-parameters', '/predict_parameters?sepal_length=5.1&sepal_width=3.5&petal_length=1.4&petal_width=0.2'])('HEAD %s', async (target) => {
+    const get = await raw(server.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const head = await raw(server.port, `HEAD ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 2000);
+    expect(get.status).toBe(200);
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect(head.headers['content-type']).toBe(get.headers['content-type']);
+  });
+
+  test('HEAD /invocations is 405 with Allow: POST, and a wrong method on /ping names GET and HEAD', async () => {
+    const head = await raw(server.port, 'HEAD /invocations HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 2000);
+    expect(head.status).toBe(405);
+    expect(head.headers.allow).toBe('POST');
+    const post = await raw(server.port, 'POST /ping HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+  });
 });

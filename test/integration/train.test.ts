@@ -268,3 +268,31 @@ describe('training failures: reason in output/failure naming the place, non-zero
     expect(modelFiles(dir)).toEqual([]);
   });
 });
+
+describe('validation files', () => {
+  test('a validation file without the header line is read by position when the training files have one', () => {
+    const rand = lcg(7);
+    const make = (n: number) =>
+      Array.from({ length: n }, () => {
+        const x = [rand() * 10 - 5, rand() * 10 - 5];
+        return [x[0], 3 * x[0] - 2 * x[1] + 1, x[1]];
+      });
+    const rows = (r: number[][]) => r.map((v) => v.join(',')).join('\n');
+    const withHeader = base({
+      hyperparameters: { algorithm: 'linear', target: 'y' },
+      channels: { training: { 'train.csv': `a,y,b\n${rows(make(200))}\n` }, validation: { 'v.csv': `${rows(make(50))}\n` } },
+    });
+    const run = train(withHeader);
+    expect(run.status).toBe(0);
+    expect(metricLines(run.stdout)['validation:r2']).toBeGreaterThan(0.99);
+    expect(JSON.parse(fs.readFileSync(path.join(withHeader, 'model/model.json'), 'utf8'))).toMatchObject({ features: ['a', 'b'], rows: { training: 200, validation: 50 } });
+    // A first line of other names is still a header that does not match.
+    const other = base({
+      hyperparameters: { algorithm: 'linear', target: 'y' },
+      channels: { training: { 'train.csv': `a,y,b\n${rows(make(20))}\n` }, validation: { 'v.csv': `p,y,q\n${rows(make(5))}\n` } },
+    });
+    const refused = train(other);
+    expect(refused.status).toBe(1);
+    expect(fs.readFileSync(path.join(other, 'output/failure'), 'utf8')).toMatch(/^v\.csv, line 1 \(header\): columns p, y, q differ from the training data's/);
+  });
+});

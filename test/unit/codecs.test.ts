@@ -163,6 +163,31 @@ describe('text/csv decoding', () => {
     expect([err.code, err.message]).toEqual(['WRONG_FEATURE_COUNT', 'line 1: 1 value(s), but the model has 100000 feature(s)']);
   });
 
+  test('a line far wider than the model fails at once, without splitting it, wherever it is', () => {
+    const started = performance.now();
+    const commas = fails(() => csv(','.repeat(2_000_000), named));
+    expect([commas.code, commas.message]).toEqual(['WRONG_FEATURE_COUNT', 'line 1: 2000001 value(s), but the model has 3 feature(s)']);
+    const later = fails(() => csv(`1,2,3\n${'1,'.repeat(1_000_000)}1\n`, named));
+    expect(later.message).toBe('line 2: 1000001 value(s), but the model has 3 feature(s)');
+    // Splitting those lines into millions of strings took over a second; counting them takes milliseconds.
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  test('quoted CSV fails at its first bad record, and a single record of millions of fields once it is too long', () => {
+    const wrong = fails(() => csv(`"1",2,3\n"1",2\n${'"1",2,3\n'.repeat(100_000)}`, named));
+    expect([wrong.code, wrong.message]).toEqual(['WRONG_FEATURE_COUNT', 'line 2: 2 value(s), but the model has 3 feature(s)']);
+    const started = performance.now();
+    const wide = fails(() => csv('"1",'.repeat(1_000_000), named));
+    expect([wide.code, wide.message]).toEqual(['MALFORMED_CSV', "line 1: a record longer than 66304 characters, far more than the model's features take"]);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  test('a header of many unknown names shows the first five, shortened', () => {
+    const err = fails(() => csv(`${Array.from({ length: 9 }, (_, i) => `${'n'.repeat(60)}${i}`).join(',')}\n1,2,3`, { features: null, featureNames: NAMES, inputType: 'float32' }));
+    expect(err.code).toBe('UNKNOWN_FEATURE');
+    expect(err.message).toMatch(/^line 1 \(header\): unknown feature\(s\) "n{40}\.\.\.", .* and 4 more; expected a, b, c$/);
+  });
+
   test('a request body is read by the byte path when it fits, else as text in its charset', () => {
     const read = (text: string | Buffer, params: Record<string, string> = {}) => decodeRequest(csvCodec, new Uint8Array(Buffer.from(text)), { schema: anonymous, params });
     expect(read('1,2,3\n4,5,6\n').path).toBe('bytes');
@@ -288,6 +313,8 @@ describe('application/jsonlines decoding', () => {
   test('errors name the line', () => {
     expect(fails(() => jsonl('[1,2,3]\n[1,2\n')).message).toBe('line 2, column 5: unexpected end of input, expected "," or "]"');
     expect(fails(() => jsonl('[1,2,3]\n[1,"q",3]')).message).toBe('line 2, column 2: "q" is not a number');
+    expect(fails(() => jsonl('[1,2,3]\r\n\r\n[1,2]\r\n')).message).toBe('line 3: 2 value(s), but the model has 3 feature(s)');
+    expect(fails(() => jsonl('\n'.repeat(10))).code).toBe('EMPTY_PAYLOAD');
   });
 });
 

@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { mediaTypes } from '../../container/src/codecs/registry';
 import { checkDefaultAccept, loadConfig, payloadLimitBytes } from '../../container/src/config';
 import { thrown } from '../helpers/errors';
@@ -11,6 +13,12 @@ describe('config', () => {
     expect(c.workers).toBeGreaterThanOrEqual(1);
     expect(c.defaultAccept).toBeUndefined();
     expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  test('the default run directory names the port, so servers on two ports need no setting', () => {
+    expect(loadConfig({}).runDir).toBe(path.join(os.tmpdir(), 'model-server-8080'));
+    expect(loadConfig({ SAGEMAKER_BIND_TO_PORT: '9001' }).runDir).toBe(path.join(os.tmpdir(), 'model-server-9001'));
+    expect(loadConfig({ SAGEMAKER_BIND_TO_PORT: '9001', MODEL_SERVER_RUN_DIR: '/tmp/mine' }).runDir).toBe('/tmp/mine');
   });
 
   test('batch transform raises the default payload limit to 100 MB', () => {

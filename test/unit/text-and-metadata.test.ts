@@ -54,6 +54,21 @@ describe('ONNX metadata reading', () => {
   });
 });
 
+describe('graph inputs', () => {
+  test('a tensor type with a shape of no dimensions is a declared scalar; one without a shape is of unknown rank', () => {
+    const g = new GraphBuilder('inputs');
+    g.input('x', 'FLOAT', ['N', 2]);
+    g.input('scale', 'FLOAT', []);
+    g.input('anything', 'FLOAT');
+    g.input('flag', 'BOOL', []);
+    g.node('Identity', ['x'], {}, { outputs: ['y'] });
+    g.output('y', 'FLOAT', ['N', 2]);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-inputs-')), 'm.onnx');
+    fs.writeFileSync(file, serializeModel(g));
+    expect(readModelMetadata(file).scalarInputs).toEqual(['scale', 'flag']);
+  });
+});
+
 describe('class labels from the graph', () => {
   const write = (bytes: Uint8Array) => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-labels-')), 'm.onnx');

@@ -87,6 +87,18 @@ describe('KServe V2 decoding', () => {
     expect(r.inputs.map((i) => i.dims)).toEqual([[2, 1], [3]]);
   });
 
+  test('a declared scalar takes only shape []; an input of unknown rank (also [] in onnxruntime) takes any shape', () => {
+    const spec: TensorInfo[] = [{ name: 's', type: 'float32', shape: [], scalar: true }, { name: 'u', type: 'float32', shape: [] }];
+    const v = (s: unknown, u: unknown) => ({ inputs: [{ name: 's', datatype: 'FP32', ...(s as object) }, { name: 'u', datatype: 'FP32', ...(u as object) }] });
+    const err = thrown(() => decodeV2(v({ shape: [1], data: [2] }, { shape: [], data: [1] }), spec, []));
+    expect(err.code).toBe('INVALID_TENSOR');
+    expect(err.message).toBe('input "s": shape [1] has 1 dimension(s), but the model takes a scalar (shape [])');
+    expect(thrown(() => decodeV2(v({ shape: [1, 1], data: [[2]] }, { shape: [], data: [1] }), spec, [])).message).toMatch(/^input "s": shape \[1, 1\] has 2 dimension/);
+    const r = decodeV2(v({ shape: [], data: 2 }, { shape: [2, 3], data: [1, 2, 3, 4, 5, 6] }), spec, []);
+    expect(r.inputs.map((i) => i.dims)).toEqual([[], [2, 3]]);
+    expect(thrown(() => decodeV2(v({ shape: [], data: [1, 2] }, { shape: [1], data: [1] }), spec, [])).message).toBe('input "s": 2 value(s) for shape [], which holds 1');
+  });
+
   test('a number beyond a double (1e400 parses as Infinity) is refused', () => {
     const err = fails(withInput('a', { data: [[1, 1e400], [3, 4]] }));
     expect(err.message).toBe('input "a", data[1]: the number is too large');

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config';
 import { ServerError, type WireError } from '../errors';
+import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
 import { OnnxModel } from '../inference/pool';
 import { SMALL } from '../inference/protocol';
@@ -173,6 +174,7 @@ export class WorkerProcess {
       isLoaded: (name) => this.modelNames.has(name),
     });
     const server = http.createServer(handler);
+    server.on('clientError', answerClientErrors(this.logger));
     this.server = server;
     // Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes idle connections first.
     server.keepAliveTimeout = 65_000;

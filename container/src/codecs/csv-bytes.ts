@@ -3,9 +3,11 @@
 // SageMaker batch takes (a 100,000-row batch parsed ~4x faster than through a string).
 //
 // It accepts only what it can read exactly and bails out (returns undefined) on anything else: a quote,
-// a byte that is not ASCII, a row of the wrong length, a cell that is neither a number nor empty. The
-// text path then reads the body from the start and gives its answer or its exact error, so both paths
-// always agree (tests compare them).
+// a byte that is not ASCII, a row of the wrong length. The text path then reads the body from the start
+// and gives its answer or its exact error, so both paths always agree (tests compare them). A cell that is
+// neither a number nor empty, in a row of the right width of a valid UTF-8 body, is the body's first error
+// whichever path reads it: that one is thrown at once, so a large body with a bad cell costs one reading.
+import { isUtf8 } from 'node:buffer';
 import { ServerError } from '../errors';
 import { headerColumns, looksLikeHeader, parseCell } from './rows';
 import type { TabularSchema } from '../vocabulary';
@@ -20,6 +22,11 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /** The bytes from..to as a string, or undefined when one is not ASCII (the text path checks the encoding). */
 function ascii(b: Uint8Array, from: number, to: number): string | undefined {
+  if (to - from > 64) {
+    // A long line (a header, or a hostile one): checked, then converted natively.
+    for (let i = from; i < to; i++) if (b[i] >= 0x80) return undefined;
+    return Buffer.from(b.buffer, b.byteOffset + from, to - from).toString('latin1');
+  }
   let s = '';
   for (let i = from; i < to; i++) {
     const c = b[i];
@@ -27,6 +34,16 @@ function ascii(b: Uint8Array, from: number, to: number): string | undefined {
     s += String.fromCharCode(c);
   }
   return s;
+}
+
+/** What both CSV paths answer to a body without a record (blank lines, or only a header). */
+export const NO_RECORDS = 'the CSV body has no records: send one line of comma-separated numbers per record';
+
+/** Cells of the line that starts at `i`. */
+function cellsOfLine(b: Uint8Array, i: number): number {
+  let cells = 1;
+  for (; i < b.length && b[i] !== LF; i++) if (b[i] === COMMA) cells++;
+  return cells;
 }
 
 /** Index of the LF ending the line that starts at `i`, or n. */
@@ -37,6 +54,12 @@ function lineEnd(b: Uint8Array, i: number, n: number): number {
 
 /** Where the last readCell() stopped: the comma or LF ending the cell (after a CR before the LF), or n. */
 let cellEnd = 0;
+
+/** Where parse() is: the line it reads and where it starts, the width rows must have, whether it is the header. */
+const at = { line: 0, lineStart: 0, width: null as number | null, header: false };
+
+/** Thrown by parse() for a row of the wrong width; decodeCsvBytes words it as the text path does. */
+const WRONG_WIDTH = new ServerError('WRONG_FEATURE_COUNT', 'a row of the wrong width');
 
 /**
  * A cell in every form the text path reads (spaces, a sign, an exponent, a CR before the newline, empty,
@@ -118,99 +141,120 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
   let rows = 0;
   let first = true;
   let line = 0;
+  let lineStart = 0;
   let i = n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
-  while (i < n) {
-    line += 1;
-    // A blank line (or one holding only a CR) is skipped, as the text path does.
-    if (b[i] === LF || (b[i] === CR && (i + 1 === n || b[i + 1] === LF))) {
-      i = lineEnd(b, i, n) + 1;
-      continue;
-    }
-    if (first && headerParam !== 'absent') {
-      first = false;
-      const end = lineEnd(b, i, n);
-      const text = ascii(b, i, end > i && b[end - 1] === CR ? end - 1 : end);
-      if (text === undefined) return undefined;
-      const cells = text.split(',');
-      if (headerParam === 'present' || looksLikeHeader(cells)) {
-        columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
-        i = end + 1;
+  try {
+    while (i < n) {
+      line += 1;
+      lineStart = i;
+      // A blank line (or one holding only a CR) is skipped, as the text path does.
+      if (b[i] === LF || (b[i] === CR && (i + 1 === n || b[i + 1] === LF))) {
+        i = lineEnd(b, i, n) + 1;
         continue;
       }
-    }
-    first = false;
-    if (!values) {
-      const end = lineEnd(b, i, n);
-      let cells = 1;
-      for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
-      // A first row of the wrong width is the text path's error to word (and no reason to allocate).
-      if (width !== null && cells !== width) return undefined;
-      width = cells;
-      // Room for the body's rows judged by this first row's length (never more values than the body has
-      // bytes); grown by doubling if that is short.
-      values = new Values(Math.min(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width, n + width));
-    }
-    const w: number = width!;
-    if ((rows + 1) * w > values.length) {
-      const grown = new Values(values.length * 2);
-      grown.set(values);
-      values = grown;
-    }
-    const base = rows * w;
-    for (let c = 0; ; c++) {
-      // The usual cell, inline (this loop is most of a large batch's cost): [-]digits[.digits] of up to
-      // 15 digits, ended by a comma or a newline. Integer / power of ten, both exact, is correctly
-      // rounded: the double Number() gives. Any other form goes to readCell.
-      let k = i;
-      let ch = k < n ? b[k] : LF;
-      const negative = ch === 45;
-      if (negative) ch = ++k < n ? b[k] : LF;
-      const from = k;
-      let mantissa = 0;
-      while (ch >= 48 && ch <= 57) {
-        mantissa = mantissa * 10 + (ch - 48);
-        ch = ++k < n ? b[k] : LF;
+      if (first && headerParam !== 'absent') {
+        first = false;
+        const end = lineEnd(b, i, n);
+        // A first line far wider than the model is a row of the wrong width, without a string of it.
+        if (width !== null) {
+          let cells = 1;
+          for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
+          if (cells > width * 4 + 16) throw WRONG_WIDTH;
+        }
+        const text = ascii(b, i, end > i && b[end - 1] === CR ? end - 1 : end);
+        if (text === undefined) return undefined;
+        const cells = text.split(',');
+        if (headerParam === 'present' || looksLikeHeader(cells)) {
+          at.header = true;
+          columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
+          at.header = false;
+          i = end + 1;
+          continue;
+        }
       }
-      let digits = k - from;
-      let fraction = 0;
-      if (ch === 46) {
-        ch = ++k < n ? b[k] : LF;
-        const fractionFrom = k;
+      first = false;
+      if (!values) {
+        const end = lineEnd(b, i, n);
+        let cells = 1;
+        for (let k = i; k < end; k++) if (b[k] === COMMA) cells++;
+        // A first row of the wrong width fails before anything is allocated.
+        if (width !== null && cells !== width) throw WRONG_WIDTH;
+        width = cells;
+        // Room for the body's rows judged by this first row's length (never more values than the body has
+        // bytes); grown by doubling if that is short.
+        values = new Values(Math.min(Math.ceil(((n - i) / (end - i + 1)) * 1.25 + 16) * width, n + width));
+      }
+      const w: number = width!;
+      if ((rows + 1) * w > values.length) {
+        const grown = new Values(values.length * 2);
+        grown.set(values);
+        values = grown;
+      }
+      const base = rows * w;
+      for (let c = 0; ; c++) {
+        // The usual cell, inline (this loop is most of a large batch's cost): [-]digits[.digits] of up to
+        // 15 digits, ended by a comma or a newline. Integer / power of ten, both exact, is correctly
+        // rounded: the double Number() gives. Any other form goes to readCell.
+        let k = i;
+        let ch = k < n ? b[k] : LF;
+        const negative = ch === 45;
+        if (negative) ch = ++k < n ? b[k] : LF;
+        const from = k;
+        let mantissa = 0;
         while (ch >= 48 && ch <= 57) {
           mantissa = mantissa * 10 + (ch - 48);
           ch = ++k < n ? b[k] : LF;
         }
-        fraction = k - fractionFrom;
-        digits += fraction;
+        let digits = k - from;
+        let fraction = 0;
+        if (ch === 46) {
+          ch = ++k < n ? b[k] : LF;
+          const fractionFrom = k;
+          while (ch >= 48 && ch <= 57) {
+            mantissa = mantissa * 10 + (ch - 48);
+            ch = ++k < n ? b[k] : LF;
+          }
+          fraction = k - fractionFrom;
+          digits += fraction;
+        }
+        let v: number;
+        if ((ch === COMMA || ch === LF) && digits > 0 && digits <= 15) {
+          v = fraction === 0 ? mantissa : mantissa / POW10[fraction];
+          if (negative) v = -v;
+        } else {
+          const read = readCell(b, i, n, line, c + 1, schema.inputType);
+          if (read === undefined) return undefined;
+          v = read;
+          k = cellEnd;
+          ch = k < n ? b[k] : LF;
+        }
+        if (c >= w) throw WRONG_WIDTH;
+        values[base + (columns === undefined ? c : columns[c])] = v;
+        i = k + 1;
+        if (ch === LF) {
+          if (c + 1 !== w) throw WRONG_WIDTH;
+          break;
+        }
       }
-      let v: number;
-      if ((ch === COMMA || ch === LF) && digits > 0 && digits <= 15) {
-        v = fraction === 0 ? mantissa : mantissa / POW10[fraction];
-        if (negative) v = -v;
-      } else {
-        const read = readCell(b, i, n, line, c + 1, schema.inputType);
-        if (read === undefined) return undefined;
-        v = read;
-        k = cellEnd;
-        ch = k < n ? b[k] : LF;
-      }
-      if (c >= w) return undefined;
-      values[base + (columns === undefined ? c : columns[c])] = v;
-      i = k + 1;
-      if (ch === LF) {
-        if (c + 1 !== w) return undefined;
-        break;
-      }
+      rows += 1;
     }
-    rows += 1;
+  } catch (err) {
+    // Where it failed, for decodeCsvBytes to word the error as the text path would.
+    at.line = line;
+    at.lineStart = lineStart;
+    at.width = width;
+    throw err;
   }
-  if (rows === 0 || !values || width === null) return undefined;
+  // Nothing but blank lines and a header (all ASCII): the text path's answer too, without reading it again.
+  if (rows === 0) throw new ServerError('EMPTY_PAYLOAD', NO_RECORDS);
+  if (!values || width === null) return undefined;
   return { kind: 'rows', matrix: { rows, width, values: values.subarray(0, rows * width) } };
 }
 
 /**
  * text/csv from bytes, or undefined when the body needs the text path (a charset other than UTF-8, a
- * quote, anything irregular, any error: the text path finds and words it).
+ * quote, anything irregular: the text path reads it, or finds and words its error). Throws only the error
+ * the text path would give first: a bad cell or header, or no record at all.
  */
 export function decodeCsvBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined {
   const charset = ctx.params.charset?.toLowerCase();
@@ -220,10 +264,27 @@ export function decodeCsvBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded |
   if (!ctx.schema) return undefined;
   const schema = ctx.schema;
   if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(QUOTE) >= 0) return undefined;
+  at.header = false;
+  at.width = null;
+  at.line = 0;
   try {
     return parse(bytes, ctx, schema);
   } catch (err) {
-    if (err instanceof ServerError) return undefined;
+    if (!(err instanceof ServerError)) throw err;
+    // No record at all: the body was blank lines and an ASCII header, which the text path reads alike.
+    if (err.code === 'EMPTY_PAYLOAD') throw err;
+    // A bad header, a row of the wrong width or a bad cell is the body's first error, and is worded here as
+    // the text path words it, when the body is valid UTF-8 (else the text path's INVALID_ENCODING comes
+    // first): refused at once rather than read again as text. The text path checks a row's width before
+    // its cells.
+    if (!isUtf8(bytes)) return undefined;
+    if (at.header) throw err;
+    const cells = cellsOfLine(bytes, at.lineStart);
+    if (cells !== at.width) {
+      const source = schema.features !== null ? 'the model has' : 'the first record has';
+      throw new ServerError('WRONG_FEATURE_COUNT', `line ${at.line}: ${cells} value(s), but ${source} ${at.width} feature(s)`);
+    }
+    if (err === WRONG_WIDTH) return undefined;
     throw err;
   }
 }

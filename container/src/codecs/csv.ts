@@ -1,26 +1,48 @@
 // text/csv: one record per line, numbers; an optional header naming the features; one output line per record.
 import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
-import { decodeCsvBytes } from './csv-bytes';
+import { decodeCsvBytes, NO_RECORDS } from './csv-bytes';
 import { recordValues, type FieldValue } from './records';
 import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 import type { Predictions, TabularSchema } from '../vocabulary';
 
-interface ParsedRecord {
-  record: string[];
-  info: { lines: number };
-}
-
-function parseRecords(text: string): ParsedRecord[] {
+/**
+ * Quoted CSV through csv-parse, each record handed to `take` as soon as it is read (so the first bad
+ * record fails before the rest of the body is parsed). `maxRecordChars` bounds one record's text: a
+ * single hostile line of millions of fields fails once it is that long, not after it is all parsed.
+ */
+function parseRecords(text: string, take: (record: string[], line: number) => void, maxRecordChars: number): void {
   try {
-    return parse(text, { bom: true, relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as ParsedRecord[];
+    parse(text, {
+      bom: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      info: true,
+      max_record_size: maxRecordChars,
+      // With info: true the record comes as { record, info }; the context has the same line number.
+      on_record: (value: string[] | { record: string[] }, context: { lines: number }) => {
+        take(Array.isArray(value) ? value : value.record, context.lines);
+        return undefined;
+      },
+    });
   } catch (err) {
+    if (err instanceof ServerError) throw err;
     const e = err as { code?: string; lines?: number; message?: string };
     const where = e.lines !== undefined ? `line ${e.lines}` : 'CSV';
+    if (e.code === 'CSV_MAX_RECORD_SIZE') {
+      throw new ServerError('MALFORMED_CSV', `${where}: a record longer than ${maxRecordChars} characters, far more than the model's features take`);
+    }
     const reason = (e.message ?? 'cannot be parsed').replace(/^Invalid Record Length: /, '').replace(/\s*at line \d+\.?$/, '');
     throw new ServerError('MALFORMED_CSV', `${where}: ${reason}`);
   }
+}
+
+/** Cells of the line text[start, end), counted without splitting it. */
+function cellCount(text: string, start: number, end: number): number {
+  let cells = 1;
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) === 44) cells += 1;
+  return cells;
 }
 
 /**
@@ -43,7 +65,9 @@ function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): D
     line += 1;
     if (end > start && text.charCodeAt(end - 1) === 13) end -= 1;
     if (end > start) {
-      if (first && headerParam !== 'absent') {
+      const count = cellCount(text, start, end);
+      // A first line far wider than the model is refused as a row rather than split to look for a header.
+      if (first && headerParam !== 'absent' && (schema.features === null || count <= schema.features * 4 + 16)) {
         const cells = text.slice(start, end).split(',');
         if (headerParam === 'present' || looksLikeHeader(cells)) {
           columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
@@ -53,30 +77,35 @@ function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): D
         }
       }
       first = false;
+      builder.checkLength(count, `line ${line}`);
       builder.addCells(text.slice(start, end).split(','), line, columns);
     }
     start = next;
   }
-  return { kind: 'rows', matrix: builder.finish('the CSV body has no records: send one line of comma-separated numbers per record') };
+  return { kind: 'rows', matrix: builder.finish(NO_RECORDS) };
 }
 
 function decode(text: string, ctx: DecodeContext): Decoded {
   const schema = tabularSchema(ctx);
   if (!text.includes('"')) return decodePlain(text, ctx, schema);
-  const records = parseRecords(text);
-  const builder = new MatrixBuilder(schema, records.length);
-  let columns: number[] | undefined;
-  let start = 0;
+  const builder = new MatrixBuilder(schema, Math.ceil(text.length / 16));
   const headerParam = ctx.params.header?.toLowerCase();
-  if (records.length > 0 && headerParam !== 'absent') {
-    const first = records[0];
-    if (headerParam === 'present' || looksLikeHeader(first.record)) {
-      columns = headerColumns(first.record, schema.featureNames, first.info.lines) ?? undefined;
-      start = 1;
+  let columns: number[] | undefined;
+  let first = true;
+  // Records are taken as they are read: the first bad one (header, width, cell) fails at once.
+  const take = (record: string[], line: number) => {
+    if (first) {
+      first = false;
+      if (headerParam !== 'absent' && (headerParam === 'present' || looksLikeHeader(record))) {
+        columns = headerColumns(record, schema.featureNames, line) ?? undefined;
+        return;
+      }
     }
-  }
-  for (let i = start; i < records.length; i++) builder.addCells(records[i].record, records[i].info.lines, columns);
-  return { kind: 'rows', matrix: builder.finish('the CSV body has no records: send one line of comma-separated numbers per record') };
+    builder.addCells(record, line, columns);
+  };
+  // A record's text: generous for any header or row the model takes, unbounded when its width is not fixed.
+  parseRecords(text, take, schema.features === null ? 0 : 65_536 + schema.features * 256);
+  return { kind: 'rows', matrix: builder.finish(NO_RECORDS) };
 }
 
 function csvField(v: FieldValue): string {

@@ -7,12 +7,24 @@ import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 
 function decode(text: string, ctx: DecodeContext): Decoded {
   const schema = tabularSchema(ctx);
-  const lines = text.split('\n');
-  const builder = new MatrixBuilder(schema, lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].replace(/\r$/, '');
-    if (line.trim() === '') continue;
-    addRow(builder, parseJson(line, i + 1), `line ${i + 1}`, schema.featureNames);
+  // Sized by the body (the builder caps what it allocates up front), not by counting its lines first.
+  const builder = new MatrixBuilder(schema, Math.ceil(text.length / 16));
+  // Line by line, with no array of every line first: a bad line fails before the rest is looked at, and
+  // runs of blank lines cost a character each.
+  const n = text.length;
+  let number = 1;
+  for (let start = 0; start < n; ) {
+    if (text.charCodeAt(start) === 10) {
+      number += 1;
+      start += 1;
+      continue;
+    }
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = n;
+    const line = text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end);
+    if (line.trim() !== '') addRow(builder, parseJson(line, number), `line ${number}`, schema.featureNames);
+    number += 1;
+    start = end + 1;
   }
   return { kind: 'rows', matrix: builder.finish('the JSON Lines body has no records: send one JSON row per line') };
 }

@@ -61,13 +61,21 @@ export class MatrixBuilder {
     return this.rows;
   }
 
-  /** Checks a row's length and reserves space for it; returns the offset of its first value. */
-  private begin(length: number, place: string): number {
-    if (this.width === null) this.width = length;
-    if (length !== this.width) {
+  /**
+   * Refuses a row of `length` values when the width is known already: callers count a line's cells
+   * before splitting it, so a line of millions of cells fails without making millions of strings.
+   */
+  checkLength(length: number, place: string): void {
+    if (this.width !== null && length !== this.width) {
       const source = this.schema.features !== null ? 'the model has' : 'the first record has';
       throw new ServerError('WRONG_FEATURE_COUNT', `${place}: ${length} value(s), but ${source} ${this.width} feature(s)`);
     }
+  }
+
+  /** Checks a row's length and reserves space for it; returns the offset of its first value. */
+  private begin(length: number, place: string): number {
+    if (this.width === null) this.width = length;
+    this.checkLength(length, place);
     const needed = (this.rows + 1) * this.width;
     if (needed > this.values.length) {
       const grown = new this.Values(Math.max(needed, this.values.length * 2));
@@ -166,7 +174,9 @@ export function headerColumns(cells: readonly string[], names: readonly string[]
     else columns.push(i);
   }
   if (unknown.length > 0) {
-    throw new ServerError('UNKNOWN_FEATURE', `line ${line} (header): unknown feature(s) ${unknown.map((u) => JSON.stringify(u)).join(', ')}; expected ${names.join(', ')}`);
+    // A hostile header may hold millions of names: the message shows the first few, each shortened.
+    const shown = unknown.slice(0, 5).map(preview).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+    throw new ServerError('UNKNOWN_FEATURE', `line ${line} (header): unknown feature(s) ${shown}; expected ${names.join(', ')}`);
   }
   const missing = names.filter((_, i) => !columns.includes(i));
   if (missing.length > 0 || columns.length !== names.length) {

@@ -162,7 +162,9 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
       bad(`${place}: "shape" must be an array of non-negative integers (use [] for a scalar)`);
     }
     const dims = raw.shape as number[];
-    // onnxruntime reports an unknown rank as [], so only a non-empty model shape is a promise.
+    // onnxruntime reports an unknown rank as [] too: only a declared scalar (read from the file) or a
+    // non-empty model shape is a promise.
+    if (spec.scalar && dims.length !== 0) bad(`${place}: shape [${dims.join(', ')}] has ${dims.length} dimension(s), but the model takes a scalar (shape [])`);
     if (spec.shape.length > 0) {
       if (dims.length !== spec.shape.length) bad(`${place}: shape [${dims.join(', ')}] has ${dims.length} dimension(s), but the model takes [${spec.shape.join(', ')}]`);
       spec.shape.forEach((d, i) => {

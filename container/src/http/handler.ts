@@ -57,10 +57,8 @@ function template(path: string): { path: string; name?: string } {
   return { path };
 }
 
-type Match = { route: Route; name?: string } | { allowed: string };
-
-/** The route a request is for; `allowed` names the methods a known path takes when this one is not among them. */
-function match(method: string | undefined, path: string): Match | undefined {
+/** The routes of a request path (several methods may share one), or undefined for an unknown path. */
+function routesOf(path: string): { routes: Route[]; name?: string } | undefined {
   let t: { path: string; name?: string };
   try {
     t = template(path);
@@ -68,9 +66,26 @@ function match(method: string | undefined, path: string): Match | undefined {
     return undefined; // a malformed %-escape in the name: no such endpoint
   }
   const routes = byPath.get(t.path);
-  if (!routes) return undefined;
-  const route = routes.find((r) => r.method === method);
-  return route ? { route, name: t.name } : { allowed: routes.map((r) => r.method).join(', ') };
+  return routes && { routes, name: t.name };
+}
+
+/** The methods a path answers: HEAD too on GET routes (the GET answer's status and headers, no body). */
+const allowedMethods = (routes: readonly Route[]): string => routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])).join(', ');
+
+/** The methods a known path answers (for a 405's Allow), or undefined for an unknown path. */
+export const allowedOn = (path: string): string | undefined => {
+  const found = routesOf(path);
+  return found && allowedMethods(found.routes);
+};
+
+type Match = { route: Route; name?: string } | { allowed: string };
+
+/** The route a request is for; `allowed` names the methods a known path takes when this one is not among them. */
+function match(method: string | undefined, path: string): Match | undefined {
+  const found = routesOf(path);
+  if (!found) return undefined;
+  const route = found.routes.find((r) => r.method === method) ?? (method === 'HEAD' ? found.routes.find((r) => r.method === 'GET') : undefined);
+  return route ? { route, name: found.name } : { allowed: allowedMethods(found.routes) };
 }
 
 const endpoints = (mode: 'single' | 'multi') => ROUTES.filter((r) => r.mode === mode || r.mode === 'both').map((r) => `${r.method} ${r.path}`).join(', ');

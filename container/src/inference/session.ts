@@ -9,6 +9,11 @@ import type { FloatArray, Matrix, Predictions, TabularSchema, TensorData, Tensor
 import { readModelJson, type ModelJson } from './model-json';
 import type { ThreadInit, ThreadModel } from './protocol';
 
+// onnxruntime writes its own log (coloured text) to stdout; every failure it has also comes back as an
+// exception, which the server logs as JSON. Below fatal it says nothing, so the output stays JSON lines.
+ort.env.logLevel = 'fatal';
+const QUIET = { logSeverityLevel: 4 } as const;
+
 const FLOAT_TYPES = new Set(['float32', 'float64']);
 const LABEL_TYPES = new Set(['int64', 'int32', 'string']);
 
@@ -150,13 +155,40 @@ export function checkTensorOutputs(session: ort.InferenceSession, where: string)
   }
 }
 
-/** onnxruntime's input errors are the caller's; everything else it reports is the model's. */
-function runError(err: unknown, what: string): ServerError {
-  const reason = cleanOrtMessage(String((err as Error)?.message ?? err));
-  if (/invalid (rank|dimensions?|shape)|unexpected input data type|got invalid dimensions|input .* not found/i.test(reason)) {
-    return new ServerError('INVALID_TENSOR', `onnxruntime refused the input: ${reason}`);
+/** How onnxruntime reports a failing node (after cleanOrtMessage). */
+const NODE_FAILURE = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: (.*)$/;
+
+/**
+ * Reasons onnxruntime gives when the values fed in do not fit what the graph does with them: shapes that
+ * do not broadcast, reshape or match, an invalid argument, an index or value out of range. The model
+ * loaded and warmed, so these come from this input; anything else is the model's or the server's fault.
+ */
+const INPUT_REFUSED = /invalid (\w+ )?(rank|dimensions?|shape|argument|input|indices|index|value)|unexpected input data type|input .* not found|broadcast|reshape|mismatch|must match|do not match|incompatible|out of (range|bounds)|out of data bounds|must be within|not in range|exceeds/i;
+
+/**
+ * The reason without onnxruntime's internals: its failed check ("x == y was false."), the source file and
+ * function it names ("matmul_helper.h:59 Compute"), and its advice to fix the model.
+ */
+function readableReason(reason: string): string {
+  return reason
+    .replace(/^.*? was false\.\s+(?=\S)/, '')
+    .replace(/^[\w.]+\.(?:h|cc|cpp):\d+ \w+ /, '')
+    .replace(/\s*Please fix either the inputs\/outputs or the model\.?/, '')
+    .trim();
+}
+
+const nodeName = (node: RegExpExecArray) => `${node[1]} node${node[2] ? ` "${node[2]}"` : ''}`;
+
+/** Input errors onnxruntime reports are the caller's (400, naming the node); everything else is the model's (500). */
+export function runError(err: unknown, what: string): ServerError {
+  // Some reasons go on over several lines ("for the following indices\n index: 1 Got: 3 Expected: 2").
+  const reason = cleanOrtMessage(String((err as Error)?.message ?? err).replace(/\s*\n\s*(?=\S)/g, ' '));
+  const node = NODE_FAILURE.exec(reason);
+  const detail = readableReason(node ? node[3] : reason);
+  if (INPUT_REFUSED.test(detail)) {
+    return new ServerError('INVALID_TENSOR', `the input does not fit the model: onnxruntime${node ? `'s ${nodeName(node)}` : ''} refused it: ${detail}`);
   }
-  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${reason}`);
+  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${node ? `${nodeName(node)}: ${detail}` : reason}`);
 }
 
 /** A zero-filled input (symbolic dimensions as 1), for warming a model that is not tabular. */
@@ -177,8 +209,8 @@ function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
   return m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'sequence/map', shape: [] };
 }
 
-/** Class names and feature names from model.json, else from the ONNX file itself. */
-function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel'] } {
+/** Class names and feature names from model.json, else from the ONNX file itself; the inputs the file declares scalars. */
+function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[] } {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
   // Feature names may also travel inside the model (metadata_props "features"), and class names in an
   // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
@@ -186,7 +218,7 @@ function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMeta
     const meta = readModelMetadata(init.modelFile);
     json.features ??= featuresFromMetadata(meta.metadata);
     json.labels ??= meta.classLabels;
-    return { json, argmaxLabel: meta.argmaxLabel };
+    return { json, argmaxLabel: meta.argmaxLabel, scalarInputs: meta.scalarInputs };
   } catch {
     // not readable as protobuf: onnxruntime's own error when loading says more
     return { json };
@@ -200,6 +232,7 @@ async function createSession(init: ThreadInit): Promise<ort.InferenceSession> {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      ...QUIET,
     });
   } catch (err) {
     const reason = cleanOrtMessage(String((err as Error).message ?? err));
@@ -233,10 +266,11 @@ export class OnnxSession {
 
   /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
   static async load(init: ThreadInit): Promise<OnnxSession> {
-    const { json, argmaxLabel } = readNames(init);
+    const { json, argmaxLabel, scalarInputs } = readNames(init);
     const session = await createSession(init);
     checkTensorOutputs(session, path.basename(init.modelFile));
     const inputs = session.inputMetadata.map(describeValue);
+    for (const input of inputs) if (input.shape.length === 0 && scalarInputs?.includes(input.name)) input.scalar = true;
     const outputs = session.outputMetadata.map(describeValue);
     const layout = tabularLayout(inputs, outputs, json);
     let features: number | null = null;
@@ -282,11 +316,11 @@ export class OnnxSession {
       if (this.labelsFromScores) {
         // The label is names[argmax(probabilities)]: fetch only the probabilities and look the labels
         // up, unless a row has a NaN, where onnxruntime decides.
-        result = await this.session.run(feeds, [layout.probabilityOutput!]);
+        result = await this.session.run(feeds, [layout.probabilityOutput!], QUIET);
         const labels = argmaxLabels(result[layout.probabilityOutput!].data as FloatArray, matrix.rows, this.labelsFromScores.names);
         if (labels) return toPredictions(layout, result, matrix.rows, this.json, labels);
       }
-      result = await this.session.run(feeds);
+      result = await this.session.run(feeds, QUIET);
     } catch (err) {
       throw runError(err, `${matrix.rows} row(s)`);
     }
@@ -299,7 +333,7 @@ export class OnnxSession {
     for (const t of tensors) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = outputNames ? await this.session.run(feeds, [...outputNames]) : await this.session.run(feeds);
+      result = outputNames ? await this.session.run(feeds, [...outputNames], QUIET) : await this.session.run(feeds, QUIET);
     } catch (err) {
       throw runError(err, 'the given tensors');
     }

@@ -15,6 +15,8 @@ export interface ModelMetadata {
    * source output instead of having onnxruntime build one string per row (the dearest part of a run).
    */
   argmaxLabel?: { output: string; source: string; names: (string | number)[] };
+  /** Graph inputs declared as scalars: a tensor type whose shape is present and has no dimensions (no shape = unknown rank). */
+  scalarInputs: string[];
 }
 
 class FileReader {
@@ -143,6 +145,7 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
 
 interface GraphFacts {
   classLabels?: (string | number)[];
+  scalarInputs: string[];
   nodes: { op: string; domain: string; inputs: string[]; outputs: string[]; ints: Map<string, number> }[];
   /** Small 1-D string or int64 initializers (class tables), by name. */
   tables: Map<string, (string | number)[]>;
@@ -179,13 +182,42 @@ function table(b: Buffer): { name: string; values: (string | number)[] } | undef
   return { name, values };
 }
 
+/**
+ * A graph input (ValueInfoProto: name 1, type 2) and whether it is a declared scalar: its TypeProto's
+ * tensor_type (1) has a shape (2) with no dim (1). A tensor_type without a shape is of unknown rank.
+ */
+function graphInput(b: Buffer): { name: string; scalar: boolean } {
+  let name = '';
+  let scalar = false;
+  for (const f of fields(b)) {
+    if (f.bytes === undefined) continue;
+    if (f.field === 1) name = f.bytes.toString('utf8');
+    else if (f.field === 2) {
+      const tensor = submessage(f.bytes, 1);
+      const shape = tensor && submessage(tensor, 2);
+      scalar = shape !== undefined && !fields(shape).some((d) => d.field === 1);
+    }
+  }
+  return { name, scalar };
+}
+
+/** The bytes of the first length-delimited field `field` of a small message, if it has one. */
+function submessage(b: Buffer, field: number): Buffer | undefined {
+  return fields(b).find((f) => f.field === field && f.bytes !== undefined)?.bytes;
+}
+
 /** Nodes (inputs, outputs, op, small int attributes, classifier labels) and class tables of a GraphProto. */
 function readGraph(r: FileReader, end: number): GraphFacts {
-  const facts: GraphFacts = { nodes: [], tables: new Map() };
+  const facts: GraphFacts = { nodes: [], tables: new Map(), scalarInputs: [] };
   while (r.position < end) {
     const tag = r.varint();
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
+    if (wireType === 2 && field === 11) {
+      const input = graphInput(r.bytes(r.varint()));
+      if (input.scalar) facts.scalarInputs.push(input.name);
+      continue;
+    }
     if (wireType === 2 && field === 5) {
       const length = r.varint();
       if (length > TABLE_BYTES) r.skip(length);
@@ -281,7 +313,7 @@ export function readModelMetadata(file: string): ModelMetadata {
   const fd = fs.openSync(file, 'r');
   try {
     const r = new FileReader(fd, fs.fstatSync(fd).size);
-    const out: ModelMetadata = { metadata: {} };
+    const out: ModelMetadata = { metadata: {}, scalarInputs: [] };
     while (r.position < r.size) {
       const tag = r.varint();
       const field = Math.floor(tag / 8);
@@ -292,6 +324,7 @@ export function readModelMetadata(file: string): ModelMetadata {
         const facts = readGraph(r, end);
         out.classLabels = facts.classLabels;
         out.argmaxLabel = argmaxLabel(facts);
+        out.scalarInputs = facts.scalarInputs;
         r.seek(end);
       } else if (wireType === 2 && (field === 2 || field === 3 || field === 14)) {
         const bytes = r.bytes(r.varint());

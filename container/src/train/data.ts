@@ -86,6 +86,11 @@ interface Layout {
   features: string[];
 }
 
+/** Whether a validation file's first line is data rather than a header: every feature cell is a number. */
+function isDataRow(record: readonly string[], layout: Layout): boolean {
+  return record.length === layout.width && record.every((cell, c) => c === layout.target || NUMBER.test(cell));
+}
+
 /** Reads CSV files into one dataset; `expected` (the training set's layout) checks a validation set. */
 export function loadCsv(files: string[], hp: Hyperparameters, channel: string, expected?: Layout): Dataset & { layout: Layout } {
   let layout = expected;
@@ -108,7 +113,10 @@ export function loadCsv(files: string[], hp: Hyperparameters, channel: string, e
       fail(`${name}, line ${e.lines ?? '?'}: malformed CSV (${String(e.message).replace(/\s*at line \d+\.?$/, '')})`);
     }
     let start = 0;
-    if (hp.header) {
+    // A validation file may come without the training files' header line: its columns are then read by
+    // position, in the training layout.
+    const headerless = expected !== undefined && hp.header && records.length > 0 && isDataRow(records[0].record, expected);
+    if (hp.header && !headerless) {
       if (records.length === 0) fail(`${name} is empty: the ${channel} channel needs a header line and at least one row`);
       const header = records[0].record.map((c) => c.trim());
       const target = typeof hp.target === 'number' ? hp.target : header.indexOf(hp.target);
