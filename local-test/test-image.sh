@@ -144,5 +144,15 @@ check "local-test/predict.sh answers through it" test "$(printf '%s\n' "$answer"
 kill -TERM "$serve_pid" 2>/dev/null || true
 wait "$serve_pid" 2>/dev/null || true
 
+# The multi-model scripts in image mode: models mounted at /opt/ml/models, loaded on first use by target.
+mport=$(free_port)
+DOCKER="$ENGINE" PORT="$mport" "$copy/serve-multi-model.sh" "$image" >"$work/serve-mme.log" 2>&1 &
+mme_pid=$!
+if wait_ping "$mport" 60; then ok "local-test/serve-multi-model.sh IMAGE serves a multi-model endpoint on PORT"; else not_ok "local-test/serve-multi-model.sh IMAGE serves on PORT"; tail -20 "$work/serve-mme.log"; fi
+manswer=$(PORT="$mport" MODELS_URL=/opt/ml/models "$copy/invoke-model.sh" iris2.tar.gz "$copy/payloads/iris.csv" text/csv application/jsonlines || true)
+check "local-test/invoke-model.sh loads iris2 on first use and answers through it" test "$(printf '%s\n' "$manswer" | grep -c predicted_label)" -eq 3
+kill -TERM "$mme_pid" 2>/dev/null || true
+wait "$mme_pid" 2>/dev/null || true
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
