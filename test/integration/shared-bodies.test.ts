@@ -47,6 +47,13 @@ function task(body: Uint8Array, contentType: string, accept: string, keys: Infer
   };
 }
 
+/** A CSV invocation whose body sits in one of the pool's shared slots. */
+function slottedCsv(p: TestPool, row: string): Invocation {
+  const slot = p.bodies.take(row.length)!;
+  slot.set(Buffer.from(row));
+  return task(slot, 'text/csv', 'text/csv');
+}
+
 describe('shared body slots between a worker and its threads', () => {
   test('answers match bodies in their own buffers, batched or not, and every slot comes back', async () => {
     const p = pool();
@@ -117,11 +124,7 @@ describe('shared body slots between a worker and its threads', () => {
   test('refused and timed-out invocations give their slots back, the timed-out ones once no thread reads them', async () => {
     const dir = baseDir({ 'model.onnx': slowModel() });
     const p = pool({ modelFile: path.join(dir, 'model/model.onnx'), modelJsonFile: undefined }, { timeoutMs: 400, maxQueue: 1 });
-    const slotted = (row: string) => {
-      const slot = p.bodies.take(row.length)!;
-      slot.set(Buffer.from(row));
-      return task(slot, 'text/csv', 'text/csv');
-    };
+    const slotted = (row: string) => slottedCsv(p, row);
     try {
       await p.ready();
       // ~2 s of spinning (about 0.7 us per iteration): it runs past the 400 ms deadline.
@@ -145,11 +148,7 @@ describe('shared body slots between a worker and its threads', () => {
   test('a queued invocation whose caller leaves is dropped unrun (CLIENT_GONE) and gives its slot back', async () => {
     const dir = baseDir({ 'model.onnx': slowModel() });
     const p = pool({ modelFile: path.join(dir, 'model/model.onnx'), modelJsonFile: undefined }, { timeoutMs: 20_000 });
-    const slotted = (row: string) => {
-      const slot = p.bodies.take(row.length)!;
-      slot.set(Buffer.from(row));
-      return task(slot, 'text/csv', 'text/csv');
-    };
+    const slotted = (row: string) => slottedCsv(p, row);
     try {
       await p.ready();
       // ~0.7 s of spinning holds the only thread while the second invocation waits.
