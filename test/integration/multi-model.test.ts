@@ -140,7 +140,11 @@ describe('the /models API', () => {
     await sleep(200);
     expect(server.logs.filter((l) => l.msg === 'model twin loaded')).toHaveLength(1);
     const names = Array.from({ length: 6 }, (_, i) => `p${i}`);
-    const different = await Promise.all(names.map((n) => load(server.port, n, url)));
+    // While they load, the loaded model keeps answering, and /ping stays 200.
+    const loading = Promise.all(names.map((n) => load(server.port, n, url)));
+    const during = await Promise.all([invoke(server.port, 'twin', '5.1,3.5,1.4,0.2'), request(server.port, 'GET', '/ping'), invoke(server.port, 'twin', '6.7,3.0,5.2,2.3')]);
+    expect(during.map((r) => r.status)).toEqual([200, 200, 200]);
+    const different = await loading;
     expect(different.map((r) => r.status)).toEqual(names.map(() => 200));
     for (const n of ['twin', ...names]) expect((await request(server.port, 'DELETE', `/models/${n}`)).status).toBe(200);
   });
