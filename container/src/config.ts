@@ -48,6 +48,10 @@ export interface Config {
   readonly modelCopies: number;
   /** MODEL_SERVER_MEMORY_LIMIT_MB: memory this server may use, in bytes (default: the cgroup limit, else the machine's memory). */
   readonly memoryLimitBytes: number;
+  /** SAGEMAKER_PROGRAM: the file in the model's code/ folder that holds its inference code (default inference.mjs, .js or .cjs). */
+  readonly program?: string;
+  /** SAGEMAKER_SUBMIT_DIRECTORY when it is a local folder: where the single model's code lives instead of <model>/code. */
+  readonly submitDirectory?: string;
   /** MODEL_SERVER_GRACE_PERIOD: seconds SIGTERM waits for in-flight requests before forcing exit. */
   readonly graceSeconds: number;
   /** MODEL_SERVER_NGINX: the nginx executable (a name on PATH or a path). */
@@ -202,11 +206,37 @@ export function loadConfig(env: Env = process.env): Config {
     // Copies cannot exceed the workers that could hold them.
     modelCopies: integer(env, ['MODEL_SERVER_MODEL_COPIES'], 1, 1, workers),
     memoryLimitBytes: memoryLimit(env),
+    ...inferenceCode(env),
     graceSeconds: decimal(env, ['MODEL_SERVER_GRACE_PERIOD'], 25, 0, 3600),
     nginxBinary: pick(env, 'MODEL_SERVER_NGINX')?.value ?? 'nginx',
     searchPath: Object.freeze((env.PATH ?? '').split(path.delimiter).filter(Boolean)),
   };
   return Object.freeze(config);
+}
+
+/**
+ * SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY, as the SageMaker Python SDK sets them. The program is a
+ * JavaScript module inside the code folder; a submit directory that is not a local folder (the SDK's s3://
+ * form) is left alone: nothing is downloaded at start, the code is read from <model>/code.
+ */
+function inferenceCode(env: Env): { program?: string; submitDirectory?: string } {
+  const out: { program?: string; submitDirectory?: string } = {};
+  const program = pick(env, 'SAGEMAKER_PROGRAM');
+  if (program) {
+    const value = program.value;
+    if (/\.py$/i.test(value)) fail(program.name, value, 'a JavaScript module (.mjs, .js or .cjs): this server runs hooks written in JavaScript, not Python');
+    if (!/\.(mjs|cjs|js)$/i.test(value) || path.isAbsolute(value) || value.split(/[\\/]/).includes('..')) {
+      fail(program.name, value, 'a .mjs, .js or .cjs file name inside the code folder, such as inference.mjs');
+    }
+    out.program = value;
+  }
+  const submit = pick(env, 'SAGEMAKER_SUBMIT_DIRECTORY');
+  if (submit && !/^[a-z][a-z0-9+.-]*:\/\//i.test(submit.value)) {
+    if (!path.isAbsolute(submit.value)) fail(submit.name, submit.value, 'an absolute folder path (such as /opt/ml/model/code) or an s3:// URI');
+    if (!fs.existsSync(submit.value) || !fs.statSync(submit.value).isDirectory()) fail(submit.name, submit.value, 'an existing folder holding the inference code');
+    out.submitDirectory = submit.value;
+  }
+  return out;
 }
 
 /** MODEL_SERVER_MEMORY_LIMIT_MB, else the cgroup's memory limit, else the machine's memory. */
@@ -231,7 +261,10 @@ function memoryLimit(env: Env): number {
  */
 export function checkDefaultAccept(config: Config, model: { produces: readonly string[]; aliases: Readonly<Record<string, string>> }): void {
   const wanted = config.defaultAccept;
-  if (wanted !== undefined && !model.produces.includes(model.aliases[wanted] ?? wanted)) {
+  const type = model.aliases[wanted ?? ''] ?? wanted ?? '';
+  const family = `${type.split('/')[0]}/*`;
+  // A model whose own code writes any type ("*/*", or a family such as "image/*") takes any type it covers.
+  if (wanted !== undefined && !model.produces.includes(type) && !model.produces.includes('*/*') && !model.produces.includes(family)) {
     fail('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT', wanted, `one of ${model.produces.join(', ')}`);
   }
 }

@@ -38,6 +38,7 @@ export const CATALOGUE = {
   INSUFFICIENT_MEMORY: { status: 507, meaning: 'POST /models: loading the model would exceed the memory this server may use; the message gives both figures (SageMaker then unloads unused models and retries).' },
   MODEL_UNAVAILABLE: { status: 503, meaning: 'The model is loaded, but the worker holding it is restarting and reloading it; retry after the Retry-After seconds.' },
   // Server side
+  INFERENCE_CODE_ERROR: { status: 500, meaning: 'The model\'s own inference code (code/inference.mjs) threw: an error with a numeric statusCode from 400 to 599 gives that status and the error\'s message; any other throw gives 500 naming the hook. The stack is logged once with the request id, never sent.' },
   MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model for a reason of the model itself, not a shape or value of the input; the message carries its reason.' },
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
   WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash); it was not retried because it may have run.' },
@@ -49,6 +50,7 @@ export const CATALOGUE = {
   MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
   MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
   MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), or model.json is invalid.' },
+  INFERENCE_CODE_INVALID: { status: 500, meaning: 'The model\'s inference code cannot be used: the module named by SAGEMAKER_PROGRAM is missing, does not load (a syntax error, a missing dependency, a throw at import), exports hooks that are not functions or combines transformFn with inputFn/predictFn/outputFn, or its modelFn or warmupFn threw; the message names the file and the hook.' },
   MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
   NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message is logged too.' },
@@ -68,6 +70,8 @@ export type ErrorCode = keyof typeof CATALOGUE;
 export interface WireError {
   code: ErrorCode;
   message: string;
+  /** A status other than the catalogue's: only INFERENCE_CODE_ERROR, which takes the status users' code gave. */
+  status?: number;
 }
 
 export class ServerError extends Error {
@@ -93,6 +97,11 @@ export function statusOf(code: ErrorCode): number {
   return CATALOGUE[code].status;
 }
 
+/** The status an error is answered with: its own when users' code gave one, else the catalogue's. */
+export function statusOfError(error: WireError): number {
+  return error.status ?? CATALOGUE[error.code].status;
+}
+
 /**
  * Turns anything thrown into a WireError. Unknown throwables become INTERNAL_ERROR with a generic message,
  * so a stack trace or an internal detail never reaches a caller; the original is returned for logging.
@@ -101,7 +110,10 @@ export function toWireError(err: unknown): WireError {
   if (err instanceof ServerError) return err.toWire();
   if (typeof err === 'object' && err !== null) {
     const { code, message } = err as { code?: unknown; message?: unknown };
-    if (isErrorCode(code) && typeof message === 'string') return { code, message };
+    if (isErrorCode(code) && typeof message === 'string') {
+      const { status } = err as { status?: unknown };
+      return typeof status === 'number' ? { code, message, status } : { code, message };
+    }
   }
   return { code: 'INTERNAL_ERROR', message: 'internal error; see the server log for this request id' };
 }

@@ -55,3 +55,47 @@ export function findModelJson(modelFile: string, dir: string): string | undefine
   }
   return undefined;
 }
+
+/** The module names looked for in a code folder when SAGEMAKER_PROGRAM does not name one. */
+export const CODE_FILES = ['inference.mjs', 'inference.js', 'inference.cjs'] as const;
+
+/**
+ * A model's inference code: SAGEMAKER_PROGRAM (or inference.mjs, .js, .cjs) in `codeDir` (the model's code/
+ * folder, or SAGEMAKER_SUBMIT_DIRECTORY). Undefined when there is none; SAGEMAKER_PROGRAM naming a missing
+ * file is an error only where `required` (the single model: every model of a multi-model endpoint may or
+ * may not bring code).
+ */
+export function findInferenceCode(codeDir: string, program: string | undefined, required: boolean): string | undefined {
+  if (program) {
+    const file = path.join(codeDir, program);
+    if (fs.existsSync(file)) return file;
+    if (required) throw new ServerError('INFERENCE_CODE_INVALID', `SAGEMAKER_PROGRAM=${program}, but ${file} does not exist: put the module there, or unset SAGEMAKER_PROGRAM`);
+    return undefined;
+  }
+  const found = CODE_FILES.map((name) => path.join(codeDir, name)).filter((file) => fs.existsSync(file));
+  if (found.length > 1) {
+    throw new ServerError('INFERENCE_CODE_INVALID', `${codeDir} holds ${found.map((f) => path.basename(f)).join(' and ')}: keep one, or name the one to load with SAGEMAKER_PROGRAM`);
+  }
+  return found[0];
+}
+
+/** Where a model's code lives: <model>/code, or SAGEMAKER_SUBMIT_DIRECTORY for the single model. */
+export function codeDirOf(modelDirectory: string, submitDirectory?: string): string {
+  return submitDirectory ?? path.join(modelDirectory, 'code');
+}
+
+/**
+ * What a model folder holds: its .onnx file, model.json and inference code. With code, a folder without a
+ * single .onnx file is not yet an error: the code's modelFn may load something else (checked when it loads).
+ */
+export function modelFolder(dir: string, codeDir: string, program: string | undefined, programRequired: boolean): { modelFile?: string; modelJsonFile?: string; codeFile?: string } {
+  const codeFile = fs.existsSync(dir) ? findInferenceCode(codeDir, program, programRequired) : undefined;
+  let modelFile: string | undefined;
+  try {
+    modelFile = resolveModelFile(dir);
+  } catch (err) {
+    if (!codeFile) throw err;
+  }
+  const modelJsonFile = modelFile ? findModelJson(modelFile, dir) : undefined;
+  return { ...(modelFile ? { modelFile } : {}), ...(modelJsonFile ? { modelJsonFile } : {}), ...(codeFile ? { codeFile } : {}) };
+}

@@ -91,12 +91,30 @@ export interface ModelDescription {
    * from the probabilities (same answer, without onnxruntime building a string per row).
    */
   labelsFromProbabilities?: boolean;
+  /** The model's own inference code, when it has some. */
+  code?: CodeDescription;
   /** Request media types the model reads (canonical names first, then aliases). */
   consumes: string[];
   /** Response media types the model writes, in order of preference for wildcards. */
   produces: string[];
   /** Alias -> canonical name, for the types in consumes/produces that have several names. */
   aliases: Record<string, string>;
+}
+
+/** The hook names of users' inference code, in the order a request meets them. */
+export const HOOK_NAMES = ['modelFn', 'warmupFn', 'transformFn', 'inputFn', 'predictFn', 'outputFn'] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
+
+/** What a model's inference code (code/inference.mjs) provides. */
+export interface CodeDescription {
+  file: string;
+  hooks: HookName[];
+  /** Request media types the module declares it reads; absent: its inputFn/transformFn takes any, else the built-in types. */
+  consumes?: string[];
+  /** Response media types the module declares it writes; absent: its outputFn/transformFn writes any, else the built-in types. */
+  produces?: string[];
+  /** The module says its hooks may run for queued requests together (opportunistic batching stays on). */
+  batchSafe: boolean;
 }
 
 /** Whether a worker (and the server) takes traffic: loading, serving, or finishing in-flight work before exit. */

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
-import { findModelJson, resolveModelFile } from '../paths';
+import { codeDirOf, modelFolder } from '../paths';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
@@ -83,16 +83,17 @@ export class ModelTable {
     this.entries.set(name, entry);
     const started = performance.now();
     try {
-      let modelFile: string;
+      let folder: ReturnType<typeof modelFolder>;
       try {
-        modelFile = resolveModelFile(url);
+        folder = modelFolder(url, codeDirOf(url), this.config.program, false);
       } catch (err) {
-        throw new ServerError('NO_MODEL_AT_URL', `model "${name}": ${(err as Error).message}`);
+        const error = err instanceof ServerError ? err : new ServerError('NO_MODEL_AT_URL', String(err));
+        throw new ServerError(error.code === 'INFERENCE_CODE_INVALID' ? error.code : 'NO_MODEL_AT_URL', `model "${name}": ${error.message}`);
       }
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
-      entry.bytes = this.estimate(modelFile, holders.length);
+      entry.bytes = this.estimate(folder.modelFile, holders.length);
       this.checkMemory(name, entry);
-      await this.supervisor.load({ name, dir: url, modelFile, modelJsonFile: findModelJson(modelFile, url) }, holders).catch((error: WireError) => {
+      await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
       });
       entry.state = 'loaded';
@@ -104,8 +105,9 @@ export class ModelTable {
   }
 
   /** Weights and their working copy in onnxruntime, per thread, per holder, plus each copy's own cost. */
-  private estimate(modelFile: string, holders: number): number {
-    const size = fs.statSync(modelFile).size;
+  private estimate(modelFile: string | undefined, holders: number): number {
+    // A model whose code loads its own files: its folder's size stands in for the model's.
+    const size = modelFile ? fs.statSync(modelFile).size : 0;
     return holders * this.config.threads * (2 * size + PER_COPY_BYTES);
   }
 

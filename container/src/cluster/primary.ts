@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
-import { findModelJson, modelDir, resolveModelFile, runPaths } from '../paths';
+import { codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
 import type { ModelDescription } from '../vocabulary';
 import { ModelTable } from './model-table';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from './nginx';
@@ -58,8 +58,7 @@ function prepareRunDir(config: Config): void {
 /** The single-model endpoint's one model: named "model", from $BASE/model. */
 function singleModel(config: Config): ModelSpec {
   const dir = modelDir(config.baseDir);
-  const modelFile = resolveModelFile(dir);
-  return { name: 'model', dir, modelFile, modelJsonFile: findModelJson(modelFile, dir) };
+  return { name: 'model', dir, ...modelFolder(dir, codeDirOf(dir, config.submitDirectory), config.program, true) };
 }
 
 export class Primary {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { payloadLimitBytes, type Config } from '../config';
-import { statusOf, ServerError, toWireError, type WireError } from '../errors';
+import { statusOfError, ServerError, toWireError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import { parseJson } from '../codecs/json';
 import type { ControlRequest, LoadedModel, ModelControl } from '../models/control';
@@ -126,17 +126,19 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
 
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError) => {
     sendError(res, error);
-    log.request(id, req, statusOf(error.code), started, { error: error.code });
+    log.request(id, req, statusOfError(error), started, { error: error.code });
   };
 
   const reply = (id: string, req: IncomingMessage, res: ServerResponse, started: number, answer: Answer, facts: RequestFacts = {}) => {
     if (!answer.ok) {
       if (answer.detail) log.unexpected(id, answer.detail, 'an invocation');
-      sendError(res, answer.error);
-      log.request(id, req, statusOf(answer.error.code), started, { ...facts, error: answer.error.code });
+      sendError(res, answer.error, answer.headers);
+      log.request(id, req, statusOfError(answer.error), started, { ...facts, error: answer.error.code });
       return;
     }
-    send(res, 200, answer.contentType === 'application/json' ? 'application/json' : `${answer.contentType}; charset=utf-8`, answer.body);
+    // Built-in answers are UTF-8 text; users' code says its own type (an image has no charset).
+    const type = answer.exactType || answer.contentType === 'application/json' ? answer.contentType : `${answer.contentType}; charset=utf-8`;
+    send(res, 200, type, answer.body, answer.headers);
     log.request(id, req, 200, started, { ...facts, rows: answer.records, ...(answer.batch && answer.batch > 1 ? { batch: answer.batch } : {}) });
   };
 

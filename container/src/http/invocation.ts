@@ -50,10 +50,20 @@ function parseAccept(header: string): AcceptEntry[] {
 
 const canonical = (offer: MediaOffer, type: string): string => offer.aliases[type] ?? type;
 
+/** Whether a list of media types (which may hold "*\/*" or "type/*", as users' code declares) covers a type. */
+function covers(list: readonly string[], type: string): boolean {
+  if (list.includes(type) || list.includes('*/*')) return true;
+  const slash = type.indexOf('/');
+  return list.includes(`${type.slice(0, slash)}/*`);
+}
+
 /** The canonical request type when the model reads it, else undefined (415). */
 export function consumed(offer: MediaOffer, type: string): string | undefined {
-  return offer.consumes.includes(type) ? canonical(offer, type) : undefined;
+  return covers(offer.consumes, type) ? canonical(offer, type) : undefined;
 }
+
+/** Types a wildcard-producing model (users' outputFn) mirrors from the request: the textual built-in ones. */
+const MIRRORED = new Set(['text/csv', 'application/json', 'application/jsonlines']);
 
 /**
  * The response media type for a request, or undefined when nothing acceptable can be produced (406).
@@ -61,9 +71,11 @@ export function consumed(offer: MediaOffer, type: string): string | undefined {
  * request's own type, else JSON (else the model's first type).
  */
 export function negotiate(accept: string | undefined, requestType: string, defaultAccept: string | undefined, offer: MediaOffer): string | undefined {
-  const produced = (t: string) => offer.produces.includes(canonical(offer, t));
-  const fallback = offer.produces.includes('application/json') ? 'application/json' : offer.produces[0];
-  const mirrored = produced(requestType) ? canonical(offer, requestType) : fallback;
+  const concrete = offer.produces.filter((t) => !t.endsWith('/*'));
+  const produced = (t: string) => covers(offer.produces, canonical(offer, t));
+  const fallback = produced('application/json') ? 'application/json' : concrete[0];
+  const request = canonical(offer, requestType);
+  const mirrored = concrete.includes(request) || (produced(request) && MIRRORED.has(request)) ? request : fallback;
   const preferred = defaultAccept && produced(defaultAccept) ? canonical(offer, defaultAccept) : mirrored;
   if (!accept || accept.trim() === '') return preferred;
   const entries = parseAccept(accept);
@@ -74,14 +86,14 @@ export function negotiate(accept: string | undefined, requestType: string, defau
     if (entry.q === 0) continue;
     if (entry.type === '*/*') {
       if (usable(preferred)) return preferred;
-      const other = offer.produces.find(usable);
+      const other = concrete.find(usable);
       if (other) return other;
       continue;
     }
     if (entry.type.endsWith('/*')) {
       const family = entry.type.slice(0, -1);
       if (preferred?.startsWith(family) && usable(preferred)) return preferred;
-      const match = offer.produces.find((t) => t.startsWith(family) && usable(t));
+      const match = concrete.find((t) => t.startsWith(family) && usable(t));
       if (match) return match;
       continue;
     }
@@ -207,6 +219,7 @@ export function resolveBodyInvocation(req: IncomingMessage, id: string, model: M
     input: { mediaType, params: media.params },
     output: { mediaType: answer, keys: config.inferenceOutput },
     tensorsAcceptable: acceptsJson(req.headers.accept),
+    ...customAttributes(req),
   };
 }
 
@@ -221,5 +234,11 @@ export function resolveFieldsInvocation(req: IncomingMessage, id: string, model:
     fields[name] = value;
   }
   const output: InvocationOutput = { mediaType: 'application/json', keys: config.inferenceOutput, single: true };
-  return { requestId: id, model: model.name, input: { kind: 'fields', fields }, output, tensorsAcceptable: true };
+  return { requestId: id, model: model.name, input: { kind: 'fields', fields }, output, tensorsAcceptable: true, ...customAttributes(req) };
+}
+
+/** X-Amzn-SageMaker-Custom-Attributes, for the model's own code (absent: nothing, to keep invocations small). */
+function customAttributes(req: IncomingMessage): { attributes?: string } {
+  const value = req.headers['x-amzn-sagemaker-custom-attributes'];
+  return typeof value === 'string' ? { attributes: value } : {};
 }

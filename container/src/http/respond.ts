@@ -2,7 +2,7 @@
 // with the status from the catalogue; never a stack trace), and its one JSON log line.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody, statusOf, type ErrorCode, type WireError } from '../errors';
+import { errorBody, statusOfError, type ErrorCode, type WireError } from '../errors';
 import type { Logger } from '../logger';
 
 const VALID = /^[\x21-\x7e]{1,256}$/;
@@ -33,7 +33,7 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 export function sendError(res: ServerResponse, error: WireError, headers?: Record<string, string>): void {
   errorCodes.set(res, error.code);
   if (res.headersSent) return;
-  const status = statusOf(error.code);
+  const status = statusOfError(error);
   // Every 503 is worth a retry: say when.
   send(res, status, 'application/json', Buffer.from(JSON.stringify(errorBody(error))), status === 503 ? { 'Retry-After': '1', ...headers } : headers);
 }

@@ -5,9 +5,9 @@ import { recordObject } from '../codecs/json';
 import { decodeQuery } from '../codecs/query';
 import { decodeRequest, requestCodec, responseCodec } from '../codecs/registry';
 import type { Codec } from '../codecs/types';
-import { decodeV2, encodeV2 } from '../codecs/v2';
+import { decodeV2, encodeV2, type V2Request } from '../codecs/v2';
 import { ServerError, toWireError } from '../errors';
-import type { Answer, InvocationOutput } from '../models/model';
+import type { Answer, Invocation, InvocationOutput } from '../models/model';
 import { slicePredictions, type Matrix, type Predictions } from '../vocabulary';
 import type { ThreadTask } from './protocol';
 import type { OnnxSession } from './session';
@@ -17,7 +17,7 @@ const utf8 = new TextEncoder();
 /** Rows per session run for large requests: bounds the memory of labels, probabilities and output text. */
 const CHUNK_ROWS = 65_536;
 
-function text(body: string, contentType: string, records: number): Answer {
+export function text(body: string, contentType: string, records: number): Answer {
   return { ok: true, body: utf8.encode(body), contentType, records };
 }
 
@@ -44,31 +44,53 @@ function encoderFor(output: InvocationOutput): Codec {
   return encoder;
 }
 
+/** An invocation's input decoded by the built-in codecs: rows for the tabular path, or KServe V2 tensors. */
+export type BuiltinInput = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors'; request: V2Request };
+
+/**
+ * Decodes an invocation's input with the codec the edge chose. `session` is absent for a model whose own
+ * code loaded it (then nothing is known of its columns or tensors).
+ */
+export function decodeInput(session: OnnxSession | undefined, invocation: Invocation): BuiltinInput {
+  const { input } = invocation;
+  const schema = session?.schema ?? null;
+  if (input.kind === 'fields') return { kind: 'rows', matrix: decodeQuery(input.fields, { schema, params: {} }) };
+  const decoder = requestCodec(input.mediaType);
+  if (!decoder?.decode) throw new ServerError('INTERNAL_ERROR', `no decoder for ${input.mediaType}`);
+  const { decoded } = decodeRequest(decoder, input.body, { schema, params: input.params });
+  // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
+  invocation.input = { ...input, body: new Uint8Array(0) };
+  if (decoded.kind === 'rows') return { kind: 'rows', matrix: decoded.matrix };
+  if (!session) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `model "${invocation.model}" is loaded by its own modelFn, so the server does not know its tensors: KServe V2 requests need an inputFn in its code`);
+  return { kind: 'tensors', request: decodeV2(decoded.doc, session.description.inputs, session.description.outputs) };
+}
+
+/** KServe V2 tensors through the session, answered as V2 JSON. */
+export async function runV2(session: OnnxSession, invocation: Invocation, request: V2Request): Promise<Answer> {
+  if (!invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', 'KServe V2 requests are answered with application/json, which Accept does not allow');
+  const outputs = await session.runTensors(request.inputs, request.outputs);
+  return text(encodeV2(outputs, invocation.model, request.id), 'application/json', request.inputs[0]?.dims[0] ?? 1);
+}
+
 async function prepare(session: OnnxSession, task: ThreadTask): Promise<Step> {
   if (Date.now() > task.deadline) {
     return { answer: { ok: false, error: { code: 'TIMEOUT', message: 'the deadline passed before a thread was free' } } };
   }
   const { invocation } = task;
-  const { input, output } = invocation;
+  const { output } = invocation;
   // Lookups first, outside any codec call: a missing codec is a bug upstream, not a client error.
   const encoder = encoderFor(output);
-  const schema = session.schema;
-  if (input.kind === 'fields') return { matrix: decodeQuery(input.fields, { schema, params: {} }), output, encoder };
-  const decoder = requestCodec(input.mediaType);
-  if (!decoder?.decode) throw new ServerError('INTERNAL_ERROR', `no decoder for ${input.mediaType}`);
-
-  const { decoded } = decodeRequest(decoder, input.body, { schema, params: input.params });
-  // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
-  invocation.input = { ...input, body: new Uint8Array(0) };
+  const decoded = decodeInput(session, invocation);
   if (decoded.kind === 'rows') return { matrix: decoded.matrix, output, encoder };
-  const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs);
-  if (!invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', 'KServe V2 requests are answered with application/json, which Accept does not allow');
-  const outputs = await session.runTensors(request.inputs, request.outputs);
-  return { answer: text(encodeV2(outputs, invocation.model, request.id), 'application/json', request.inputs[0]?.dims[0] ?? 1) };
+  return { answer: await runV2(session, invocation, decoded.request) };
 }
 
 /** Predictions written the way the invocation asked. */
-function encode(rows: Rows, p: Predictions): Answer {
+export function encodePredictions(output: InvocationOutput, p: Predictions): Answer {
+  return encode({ output, encoder: encoderFor(output) }, p);
+}
+
+function encode(rows: Pick<Rows, 'output' | 'encoder'>, p: Predictions): Answer {
   const { output, encoder } = rows;
   if (output.single) return text(JSON.stringify(recordObject(p, output, 0)), 'application/json', 1);
   const bytes = encoder.encodeBytes?.(p, output);

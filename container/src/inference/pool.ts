@@ -14,7 +14,8 @@ import type { Logger } from '../logger';
 import type { Answer, Invocation, Model, ModelSpec } from '../models/model';
 import type { BodyMemory } from '../shared-bodies';
 import type { ModelDescription } from '../vocabulary';
-import { SMALL, type ThreadEvent, type ThreadInit, type ThreadModel, type ThreadTask } from './protocol';
+import { claimForStop } from './native-guard';
+import { SMALL, type Task, type ThreadEvent, type ThreadInit, type ThreadModel, type ThreadTask } from './protocol';
 
 export interface PoolOptions {
   init: ThreadInit;
@@ -50,6 +51,10 @@ interface Pending {
 interface Batch {
   entries: Pending[];
   abandoned: number;
+  /** Counted in `stuck`: every invocation timed out while the thread is inside onnxruntime. */
+  stuck?: boolean;
+  /** Models with code: the thread's native-run flag, and the way to stop the thread (see native-guard.ts). */
+  guard?: { flag: Int32Array; stop: AbortController };
 }
 
 export class InferencePool {
@@ -62,12 +67,16 @@ export class InferencePool {
   private readonly queue: Pending[] = [];
   private running = 0;
   private stuck = 0;
+  /** The model has inference code: a timed-out thread outside onnxruntime is stopped, and batching needs its consent. */
+  private guarded = false;
+  private maxBatch: number;
 
   constructor(private readonly options: PoolOptions) {
     this.whenSettled = new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
     });
     this.whenSettled.catch(() => undefined);
+    this.maxBatch = options.maxBatch;
     this.pool = new Piscina({
       filename: THREAD_FILE,
       workerData: options.init,
@@ -88,6 +97,10 @@ export class InferencePool {
   }
 
   private onThreadEvent(event: ThreadEvent): void {
+    if (event.type === 'code-fault') {
+      this.options.logger.error({ threadId: event.threadId, detail: event.detail }, event.message);
+      return;
+    }
     if (this.initialised) {
       if (event.type === 'thread-load-failed') this.options.logger.error({ error: event.error }, 'a replacement inference thread failed to load the model');
       else this.options.logger.info({ threadId: event.threadId, loadMs: event.loadMs }, 'replacement inference thread loaded and warmed the model');
@@ -100,7 +113,15 @@ export class InferencePool {
     if (this.readyThreads.size + this.failures.length < this.options.threads) return;
     this.initialised = true;
     if (this.failures.length > 0) this.settle.reject(new ServerError(this.failures[0].code, this.failures[0].message));
-    else if (event.type === 'thread-ready') this.settle.resolve(event.model);
+    else if (event.type === 'thread-ready') {
+      const code = event.model.code;
+      if (code) {
+        this.guarded = true;
+        // Hooks run for one request at a time unless the module says they may share a run.
+        if (!code.batchSafe) this.maxBatch = 1;
+      }
+      this.settle.resolve(event.model);
+    }
   }
 
   /** Resolves once every thread has loaded and warmed the model; rejects with the first load failure. */
@@ -167,16 +188,23 @@ export class InferencePool {
     for (const { invocation: { input } } of tasks) {
       if (input.kind === 'body' && input.body.byteLength >= SMALL && !(input.body.buffer instanceof SharedArrayBuffer)) transferList.push(input.body.buffer as ArrayBuffer);
     }
-    const task = tasks.length === 1 ? tasks[0] : { batch: tasks };
-    this.pool.run(task, { transferList }).then(
+    const task: Task = tasks.length === 1 ? tasks[0] : { batch: tasks };
+    let signal: AbortSignal | undefined;
+    if (this.guarded) {
+      batch.guard = { flag: new Int32Array(new SharedArrayBuffer(4)), stop: new AbortController() };
+      task.native = batch.guard.flag;
+      signal = batch.guard.stop.signal;
+    }
+    const failed = this.guarded ? `the inference thread stopped while running model "${this.options.init.name}"'s code; see the server log` : 'the inference thread failed; see the server log';
+    this.pool.run(task, { transferList, signal }).then(
       (result) => this.finish(batch, tasks.length === 1 ? [result as Answer] : (result as Answer[])),
-      (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: 'the inference thread failed; see the server log' }, detail: err.stack ?? err.message }) as Answer)),
+      (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: failed }, detail: err.stack ?? err.message }) as Answer)),
     );
   }
 
   private finish(batch: Batch, results: Answer[]): void {
     this.running -= 1;
-    if (batch.abandoned === batch.entries.length) {
+    if (batch.stuck) {
       this.stuck -= 1;
       this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
     }
@@ -201,6 +229,13 @@ export class InferencePool {
     batch.abandoned += 1;
     // The thread is stuck only once nobody waits for any of its invocations: then a fresh one takes its place.
     if (batch.abandoned === batch.entries.length) {
+      // Outside onnxruntime (in the model's own code, a loop perhaps) the thread can be stopped at once.
+      if (batch.guard && claimForStop(batch.guard.flag)) {
+        this.options.logger.warn({ invocations: batch.entries.length }, "an invocation ran past MODEL_SERVER_TIMEOUT in the model's code; its thread was stopped and a fresh one takes its place");
+        batch.guard.stop.abort();
+        return;
+      }
+      batch.stuck = true;
       this.stuck += 1;
       this.options.logger.warn({ stuck: this.stuck }, 'invocation timed out while running; a fresh thread takes its place until it finishes');
       this.pump();
@@ -208,7 +243,7 @@ export class InferencePool {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.hasCapacity()) this.startBatch(this.queue.splice(0, this.options.maxBatch));
+    while (this.queue.length > 0 && this.hasCapacity()) this.startBatch(this.queue.splice(0, this.maxBatch));
   }
 
   /**
@@ -235,6 +270,20 @@ export interface OnnxModelOptions {
   logger: Logger;
 }
 
+/**
+ * The media types the model reads and writes: the built-in codecs', unless its code reads the body itself
+ * (inputFn, transformFn: any type, or what the module declares) or writes the answer (outputFn, transformFn).
+ */
+function offer(model: ThreadModel): Pick<ModelDescription, 'consumes' | 'produces' | 'aliases'> {
+  const builtin = mediaTypes();
+  const code = model.code;
+  if (!code) return builtin;
+  const has = (h: string) => code.hooks.includes(h as never);
+  const consumes = code.consumes ?? (has('inputFn') || has('transformFn') ? ['*/*'] : builtin.consumes);
+  const produces = code.produces ?? (has('outputFn') || has('transformFn') ? ['*/*'] : builtin.produces);
+  return { consumes, produces, aliases: builtin.aliases };
+}
+
 export class OnnxModel implements Model {
   readonly name: string;
   private readonly pool: InferencePool;
@@ -245,7 +294,7 @@ export class OnnxModel implements Model {
     this.name = spec.name;
     const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, logger } = options;
     this.pool = new InferencePool({
-      init: { name: spec.name, modelFile: spec.modelFile, modelJsonFile: spec.modelJsonFile, intraOpThreads },
+      init: { name: spec.name, dir: spec.dir, modelFile: spec.modelFile, modelJsonFile: spec.modelJsonFile, codeFile: spec.codeFile, intraOpThreads },
       threads,
       maxQueue,
       maxBatch,
@@ -254,7 +303,7 @@ export class OnnxModel implements Model {
       logger: logger.child({ model: spec.name }),
     });
     this.loaded = this.pool.ready().then((model) => {
-      this.description = { ...model, name: spec.name, ...mediaTypes() };
+      this.description = { ...model, name: spec.name, ...offer(model) };
       return this.description;
     });
     this.loaded.catch(() => undefined);

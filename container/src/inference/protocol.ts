@@ -10,8 +10,13 @@ export const SMALL = 64 * 1024;
 /** piscina workerData: what every thread needs to load the model. */
 export interface ThreadInit {
   name: string;
-  modelFile: string;
+  /** The model's folder (what users' modelFn is given). */
+  dir: string;
+  /** Absent only when the model's code has a modelFn (see ModelSpec). */
+  modelFile?: string;
   modelJsonFile?: string;
+  /** The model's inference code, loaded once per thread. */
+  codeFile?: string;
   intraOpThreads: number;
 }
 
@@ -22,10 +27,18 @@ export interface ThreadTask {
   deadline: number;
 }
 
+/** Tasks of a model with its own code carry the native-run flag of their thread (see native-guard.ts). */
+export interface GuardedTask {
+  native?: Int32Array;
+}
+
 /** Several queued invocations handed to one thread at once (opportunistic batching). */
 export interface BatchTask {
   batch: ThreadTask[];
 }
+
+/** What a pool hands a thread. */
+export type Task = (ThreadTask | BatchTask) & GuardedTask;
 
 /** What a thread describes of the model it loaded (the worker adds the name and media types). */
 export type ThreadModel = Omit<ModelDescription, 'name' | 'consumes' | 'produces' | 'aliases'>;
@@ -33,6 +46,8 @@ export type ThreadModel = Omit<ModelDescription, 'name' | 'consumes' | 'produces
 /** Posted by a thread on its parentPort (piscina re-emits these as the pool's 'message' events). */
 export type ThreadEvent =
   | { type: 'thread-ready'; threadId: number; model: ThreadModel; loadMs: number }
-  | { type: 'thread-load-failed'; threadId: number; error: WireError };
+  | { type: 'thread-load-failed'; threadId: number; error: WireError }
+  /** Users' code left a promise rejection unhandled or threw outside a hook; the thread goes on. */
+  | { type: 'code-fault'; threadId: number; message: string; detail: string };
 
 export type { Answer };

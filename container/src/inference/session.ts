@@ -7,6 +7,7 @@ import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../
 import { ServerError } from '../errors';
 import type { FloatArray, Matrix, Predictions, TabularSchema, TensorData, TensorInfo } from '../vocabulary';
 import { readModelJson, type ModelJson } from './model-json';
+import { native } from './native-guard';
 import type { ThreadInit, ThreadModel } from './protocol';
 
 // onnxruntime writes its own log (coloured text) to stdout; every failure it has also comes back as an
@@ -16,6 +17,9 @@ const QUIET = { logSeverityLevel: 4 } as const;
 
 const FLOAT_TYPES = new Set(['float32', 'float64']);
 const LABEL_TYPES = new Set(['int64', 'int32', 'string']);
+
+/** What loading a session needs: a ThreadInit whose model file is known. */
+export type SessionInit = Pick<ThreadInit, 'intraOpThreads' | 'modelJsonFile'> & { modelFile: string };
 
 export type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
 
@@ -210,7 +214,7 @@ function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
 }
 
 /** Class names and feature names from model.json, else from the ONNX file itself; the inputs the file declares scalars. */
-function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[] } {
+function readNames(init: SessionInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[] } {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
   // Feature names may also travel inside the model (metadata_props "features"), and class names in an
   // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
@@ -225,7 +229,7 @@ function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMeta
   }
 }
 
-async function createSession(init: ThreadInit): Promise<ort.InferenceSession> {
+export async function createSession(init: SessionInit): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(init.modelFile, {
       intraOpNumThreads: init.intraOpThreads,
@@ -264,8 +268,13 @@ export class OnnxSession {
     if (derivable) description.labelsFromProbabilities = true;
   }
 
+  /** The onnxruntime session itself (what users' inference code gets as its model, wrapped). */
+  get ortSession(): ort.InferenceSession {
+    return this.session;
+  }
+
   /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
-  static async load(init: ThreadInit): Promise<OnnxSession> {
+  static async load(init: SessionInit): Promise<OnnxSession> {
     const { json, argmaxLabel, scalarInputs } = readNames(init);
     const session = await createSession(init);
     checkTensorOutputs(session, path.basename(init.modelFile));
@@ -316,11 +325,11 @@ export class OnnxSession {
       if (this.labelsFromScores) {
         // The label is names[argmax(probabilities)]: fetch only the probabilities and look the labels
         // up, unless a row has a NaN, where onnxruntime decides.
-        result = await this.session.run(feeds, [layout.probabilityOutput!], QUIET);
+        result = await native(() => this.session.run(feeds, [layout.probabilityOutput!], QUIET));
         const labels = argmaxLabels(result[layout.probabilityOutput!].data as FloatArray, matrix.rows, this.labelsFromScores.names);
         if (labels) return toPredictions(layout, result, matrix.rows, this.json, labels);
       }
-      result = await this.session.run(feeds, QUIET);
+      result = await native(() => this.session.run(feeds, QUIET));
     } catch (err) {
       throw runError(err, `${matrix.rows} row(s)`);
     }
@@ -333,7 +342,7 @@ export class OnnxSession {
     for (const t of tensors) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = outputNames ? await this.session.run(feeds, [...outputNames], QUIET) : await this.session.run(feeds, QUIET);
+      result = await native(() => (outputNames ? this.session.run(feeds, [...outputNames], QUIET) : this.session.run(feeds, QUIET)));
     } catch (err) {
       throw runError(err, 'the given tensors');
     }

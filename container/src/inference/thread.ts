@@ -1,11 +1,17 @@
-// The inference thread (piscina worker file): loads and warms the model once, then runs the tasks the
-// pool hands it (see invoke.ts), so the worker's event loop only moves bytes.
+// The inference thread (piscina worker file): loads and warms the model once (and the model's own
+// inference code, when it has some), then runs the tasks the pool hands it (see invoke.ts and hooks.ts),
+// so the worker's event loop only moves bytes.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { mediaTypes } from '../codecs/registry';
 import { ServerError } from '../errors';
+import { resolveModelFile } from '../paths';
+import { GuardedSession, HookRunner, LoadContext } from './hooks';
 import { failure, invokeBatch, invokeOne } from './invoke';
-import { SMALL, type Answer, type BatchTask, type ThreadEvent, type ThreadInit, type ThreadTask } from './protocol';
+import { guardTask } from './native-guard';
+import { SMALL, type Answer, type Task, type ThreadEvent, type ThreadInit, type ThreadModel } from './protocol';
 import { OnnxSession } from './session';
+import { codeName, loadUserCode } from './user-code';
 
 const init = workerData as ThreadInit;
 
@@ -34,26 +40,80 @@ function toWire(value: Answer | Answer[]): unknown {
   } as never);
 }
 
-async function start(): Promise<(task: ThreadTask | BatchTask) => Promise<unknown>> {
-  const started = performance.now();
-  let session: OnnxSession | undefined;
+type Runner = (task: Task) => Promise<Answer | Answer[]>;
+
+/** A model without code: the built-in path, with opportunistic batching. */
+async function builtin(): Promise<{ model: ThreadModel; run: Runner }> {
+  const session = await OnnxSession.load({ ...init, modelFile: init.modelFile ?? resolveModelFile(init.dir) });
+  return { model: session.description, run: (task) => ('batch' in task ? invokeBatch(session, task.batch) : invokeOne(session, task)) };
+}
+
+/** Runs a load-time hook (modelFn, warmupFn): what it throws stops the load, naming the hook and file. */
+async function loadHook<T>(hook: string, file: string, run: () => T | Promise<T>): Promise<T> {
   try {
-    session = await OnnxSession.load(init);
-    post({ type: 'thread-ready', threadId, model: session.description, loadMs: Math.round(performance.now() - started) });
+    return await run();
+  } catch (err) {
+    const e = err as { name?: string; message?: string };
+    throw new ServerError('INFERENCE_CODE_INVALID', `${hook} in ${codeName(file)} failed: ${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`);
+  }
+}
+
+/**
+ * A model with inference code: the module is imported, modelFn (or the server) loads the model, and
+ * warmupFn runs, all before the thread says it is ready. Faults the code leaves behind (an unhandled
+ * rejection, a throw in a timer) are logged, and the thread goes on.
+ */
+async function withCode(codeFile: string): Promise<{ model: ThreadModel; run: Runner }> {
+  const types = mediaTypes();
+  const code = await loadUserCode(codeFile, types.consumes, types.produces);
+  const fault = (what: string) => (reason: unknown) => {
+    const e = reason as { message?: string; stack?: string };
+    post({ type: 'code-fault', threadId, message: `${codeName(codeFile)} ${what}: ${e?.message ?? String(reason)}`, detail: String(e?.stack ?? reason) });
+  };
+  process.on('unhandledRejection', fault('left a promise rejection unhandled'));
+  process.on('uncaughtException', fault('threw outside a hook'));
+  const context = new LoadContext(init.name, init.dir, init.intraOpThreads);
+  const { modelFn, warmupFn } = code.hooks;
+  let session: OnnxSession | undefined;
+  let model: unknown;
+  if (modelFn) {
+    model = await loadHook('modelFn', codeFile, () => modelFn(init.dir, context));
+  } else {
+    session = await OnnxSession.load({ ...init, modelFile: init.modelFile ?? resolveModelFile(init.dir) });
+    model = new GuardedSession(session.ortSession);
+  }
+  if (warmupFn) await loadHook('warmupFn', codeFile, () => warmupFn(model, context));
+  const described: ThreadModel = session?.description ?? { file: codeFile, kind: 'tensor', inputs: [], outputs: [], features: null, warmed: false };
+  if (warmupFn) described.warmed = true;
+  described.code = code.description;
+  const runner = new HookRunner(code, session, model, context);
+  return { model: described, run: (task) => ('batch' in task ? runner.invokeBatch(task.batch) : runner.invoke(task)) };
+}
+
+async function start(): Promise<(task: Task) => Promise<unknown>> {
+  const started = performance.now();
+  let run: Runner | undefined;
+  try {
+    const loaded = init.codeFile ? await withCode(init.codeFile) : await builtin();
+    run = loaded.run;
+    post({ type: 'thread-ready', threadId, model: loaded.model, loadMs: Math.round(performance.now() - started) });
   } catch (err) {
     // This goes to the start-up log, not to a caller: keep an unexpected error's own message.
-    const error = err instanceof ServerError ? err.toWire() : { code: 'MODEL_INVALID' as const, message: `loading ${init.modelFile} failed: ${String((err as Error)?.message ?? err)}` };
+    const error = err instanceof ServerError ? err.toWire() : { code: 'MODEL_INVALID' as const, message: `loading ${init.modelFile ?? init.dir} failed: ${String((err as Error)?.message ?? err)}` };
     post({ type: 'thread-load-failed', threadId, error });
   }
-  return async (task: ThreadTask | BatchTask) => {
-    if (!session) {
+  return async (task: Task) => {
+    if (!run) {
       const notReady: Answer = { ok: false, error: { code: 'NOT_READY', message: `model "${init.name}" failed to load in this thread` } };
       return 'batch' in task ? task.batch.map(() => notReady) : notReady;
     }
+    guardTask(task.native);
     try {
-      return toWire('batch' in task ? await invokeBatch(session, task.batch) : await invokeOne(session, task));
+      return toWire(await run(task));
     } catch (err) {
       return failure(err);
+    } finally {
+      guardTask(undefined);
     }
   };
 }

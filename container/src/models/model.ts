@@ -10,8 +10,11 @@ export interface ModelSpec {
   name: string;
   /** The model's folder (laid out like /opt/ml/model). */
   dir: string;
-  modelFile: string;
+  /** The .onnx file; absent only when the model's inference code has its own modelFn (found when that loads). */
+  modelFile?: string;
   modelJsonFile?: string;
+  /** The model's inference code (code/inference.mjs, .js, .cjs or SAGEMAKER_PROGRAM), when it has some. */
+  codeFile?: string;
 }
 
 /** What the request holds: a body and the decoder (canonical media type) with its parameters, or named fields. */
@@ -36,6 +39,8 @@ export interface Invocation {
   output: InvocationOutput;
   /** Tensor (KServe V2) requests are answered with application/json: whether the caller accepts that. */
   tensorsAcceptable: boolean;
+  /** X-Amzn-SageMaker-Custom-Attributes as the caller sent it (for users' inference code). */
+  attributes?: string;
 }
 
 /** A model's answer to one invocation: bytes to send, or a catalogue error. */
@@ -48,8 +53,19 @@ export type Answer =
       records: number;
       /** Invocations that shared this model call (opportunistic batching). */
       batch?: number;
+      /** contentType is complete as it is (users' code chose it): no charset is added. */
+      exactType?: boolean;
+      /** Response headers users' code set (context.setHeader). */
+      headers?: Record<string, string>;
     }
-  | { ok: false; error: WireError; records?: number; /** Unexpected failures: detail for the server log only. */ detail?: string };
+  | {
+      ok: false;
+      error: WireError;
+      records?: number;
+      /** Unexpected failures: detail for the server log only. */
+      detail?: string;
+      headers?: Record<string, string>;
+    };
 
 /** What the edge talks to. */
 export interface Model {
