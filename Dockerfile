@@ -24,6 +24,8 @@ WORKDIR /opt/program
 COPY --from=build /opt/program/node_modules node_modules
 COPY --from=build /opt/program/container/dist container/dist
 COPY package.json nginx.conf ./
+# Typed declarations of the inference-code hooks, for users' editors (see README: Your own inference code).
+COPY container/types container/types
 COPY container/serve container/train container/
 # Guard against CRLF shebangs and lost run bits from a Windows checkout.
 RUN sed -i 's/\r$//' container/serve container/train && chmod 755 container/serve container/train

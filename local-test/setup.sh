@@ -34,4 +34,6 @@ fi
 
 npm ci
 npm run build
+# The inference-code examples (local-test/examples): their models, and their code/node_modules.
+node container/dist/tools/make-hook-examples.js >/dev/null
 echo "setup: done. Serve the example model with: npm start"

@@ -87,7 +87,16 @@ async function withCode(codeFile: string): Promise<{ model: ThreadModel; run: Ru
   if (warmupFn) described.warmed = true;
   described.code = code.description;
   const runner = new HookRunner(code, session, model, context);
-  return { model: described, run: (task) => ('batch' in task ? runner.invokeBatch(task.batch) : runner.invoke(task)) };
+  return {
+    model: described,
+    run: async (task) => {
+      const answer = await ('batch' in task ? runner.invokeBatch(task.batch) : runner.invoke(task));
+      // One turn of the event loop before answering, so that a rejection the hooks left unhandled is
+      // reported now (Node checks for them between macrotasks), with this request still the latest.
+      await new Promise((resolve) => setImmediate(resolve));
+      return answer;
+    },
+  };
 }
 
 async function start(): Promise<(task: Task) => Promise<unknown>> {

@@ -1,6 +1,7 @@
 // Users' inference code: the module in a model's code/ folder (inference.mjs, .js, .cjs or SAGEMAKER_PROGRAM),
 // imported once per inference thread, and checked before the model is declared ready. Its hooks carry the
 // names of AWS's inference toolkit in camelCase (model_fn -> modelFn, ...).
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ServerError } from '../errors';
@@ -29,12 +30,24 @@ function invalid(file: string, why: string): never {
   throw new ServerError('INFERENCE_CODE_INVALID', `${codeName(file)} (${file}): ${why}`);
 }
 
-/** Where a syntax error is (ESM puts "file:line" on the first line of its stack). */
+/**
+ * The line of a syntax error. A failed import() does not say where it is, so Node's own check of the file
+ * (node --check, which prints "file:line" first) is asked; this runs only when loading has failed.
+ */
+function syntaxErrorLine(file: string, err: { stack?: string }): string | undefined {
+  const inStack = /^(?:file:\/\/)?\/[^\n]*?:(\d+)\n/.exec(err.stack ?? '');
+  if (inStack) return inStack[1];
+  const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  return new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)`, 'm').exec(check.stderr ?? '')?.[1];
+}
+
 function loadFailure(file: string, err: unknown): string {
   const e = err as { name?: string; message?: string; stack?: string; code?: string };
   const message = `${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`;
-  const where = /^(?:file:\/\/)?(\/[^\n]*?):(\d+)\n/.exec(e?.stack ?? '');
-  if (where && e?.name === 'SyntaxError') return `${message} (line ${where[2]})`;
+  if (e?.name === 'SyntaxError') {
+    const line = syntaxErrorLine(file, e);
+    return line ? `${message} (line ${line})` : message;
+  }
   if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') {
     return `${message}. Its dependencies must be in ${path.join(path.dirname(file), 'node_modules')} (nothing is installed at start: run npm install there before packing the model)`;
   }
