@@ -19,7 +19,7 @@ export function inputFn(body, contentType, context) {
   try {
     png = PNG.sync.read(body);
   } catch (err) {
-    throw Object.assign(new Error(`the body is not a readable PNG: ${err.message}`), { statusCode: 400 });
+    throw Object.assign(new Error(`the body is not a readable PNG: ${err instanceof Error ? err.message : err}`), { statusCode: 400 });
   }
   const { width, height, data } = png;
   if (width * height > MAX_PIXELS) throw Object.assign(new Error(`${width}x${height} is over the ${MAX_PIXELS}-pixel limit`), { statusCode: 413 });
