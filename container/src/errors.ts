@@ -50,7 +50,7 @@ export const CATALOGUE = {
   MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
   MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
   MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), or model.json is invalid.' },
-  INFERENCE_CODE_INVALID: { status: 500, meaning: 'The model\'s inference code cannot be used: the module named by SAGEMAKER_PROGRAM is missing, does not load (a syntax error, a missing dependency, a throw at import), exports hooks that are not functions or combines transformFn with inputFn/predictFn/outputFn, or its modelFn or warmupFn threw; the message names the file and the hook.' },
+  INFERENCE_CODE_INVALID: { status: 500, meaning: 'The model\'s inference code cannot be used: the module named by SAGEMAKER_PROGRAM is missing, does not load (a syntax error, a missing dependency, a throw at import), exports hooks that are not functions or combines transformFn with inputFn/predictFn/outputFn, or its modelFn or warmupFn threw; the message names the file and the hook. A POST /models of such a model is refused with it.' },
   MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
   NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message is logged too.' },
