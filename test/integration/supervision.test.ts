@@ -36,7 +36,9 @@ describe('MODEL_SERVER_TIMEOUT', () => {
     try {
       const started = Date.now();
       const slow = csv(server.port, SLOW);
-      await sleep(100);
+      // Queued shortly before the stuck run's deadline: it then has most of its own second for the
+      // replacement thread to load (a loaded machine needs more than the 100 ms this once allowed).
+      await sleep(800);
       const waiting = csv(server.port, FAST);
       const reply = await slow;
       expect(reply.status).toBe(504);
