@@ -111,6 +111,19 @@ check "DELETE /models/iris unloads it (got $unloaded)" test "$unloaded" = 200
 mcode=$("$ENGINE" inspect "$mname" --format '{{.State.ExitCode}}')
 check "multi-model SIGTERM: exit code 0 (got $mcode)" test "$mcode" = 0
 
+# Inference code in the image: the PNG example (its own code/node_modules, mounted read-only as SageMaker
+# extracts model.tar.gz), and the hooks' typed declarations shipped for editors.
+[ -d "$here/examples/png-colour/model/code/node_modules/pngjs" ] || (cd "$root" && node container/dist/tools/make-hook-examples.js >/dev/null)
+cport=$(free_port)
+cname="sm-code-$$"
+containers+=("$cname")
+"$ENGINE" run -d --name "$cname" --read-only --tmpfs /tmp -p "127.0.0.1:$cport:8080" -v "$here/examples/png-colour/model:/opt/ml/model:ro" "$image" serve >/dev/null
+if wait_ping "$cport" 60; then ok "IMAGE serve loads a model with code/inference.mjs"; else not_ok "IMAGE serve loads a model with code/inference.mjs"; "$ENGINE" logs "$cname" 2>&1 | tail -20; fi
+canswer=$(curl -s -H 'Content-Type: image/png' --data-binary "@$here/examples/png-colour/red.png" "http://127.0.0.1:$cport/invocations" || true)
+check "its inputFn decodes a PNG with its own pngjs and outputFn answers (got: $canswer)" bash -c "[[ '$canswer' == '{\"colour\":\"red\"'* ]]"
+check "the hooks' typed declarations are in the image" "$ENGINE" exec "$cname" test -s /opt/program/container/types/inference.d.ts
+"$ENGINE" stop -t 30 "$cname" >/dev/null
+
 mkdir -p "$work/ml/input/config" "$work/ml/input/data/training"
 cp "$here/test-dir/input/data/training/iris.csv" "$work/ml/input/data/training/"
 cp "$here/test-dir/input/config/hyperparameters.json" "$work/ml/input/config/"
