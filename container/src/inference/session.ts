@@ -199,6 +199,7 @@ function zeroTensor(info: TensorInfo): TensorData {
     float32: () => new Float32Array(n), float64: () => new Float64Array(n), int8: () => new Int8Array(n), uint8: () => new Uint8Array(n),
     int16: () => new Int16Array(n), uint16: () => new Uint16Array(n), int32: () => new Int32Array(n), uint32: () => new Uint32Array(n),
     int64: () => new BigInt64Array(n), uint64: () => new BigUint64Array(n), bool: () => new Uint8Array(n), string: () => new Array<string>(n).fill(''),
+    float16: () => new Uint16Array(n),
   };
   const make = arrays[info.type];
   if (!make) throw new Error(`no warm-up value for type ${info.type}`);
