@@ -27,9 +27,15 @@ export interface TabularLayout {
   scoreOutput?: string;
 }
 
-/** The tabular layout of a model, or null when it is only servable as tensors. */
+/**
+ * The tabular layout of a model, or null when it is only servable as tensors. Rows are a batch, so the
+ * input's first dimension must be dynamic ([N, F]); a fixed one ([2, 2]: a matrix) is a tensor model
+ * unless model.json says the model is tabular (features, labels or task).
+ */
 export function tabularLayout(inputs: readonly TensorMeta[], outputs: readonly TensorMeta[], json: ModelJson): TabularLayout | null {
   if (inputs.length !== 1 || !FLOAT_TYPES.has(inputs[0].type) || inputs[0].shape.length !== 2) return null;
+  const declaredTabular = json.features !== undefined || json.labels !== undefined || json.task !== undefined;
+  if (typeof inputs[0].shape[0] === 'number' && !declaredTabular) return null;
   const floats2d = outputs.filter((o) => FLOAT_TYPES.has(o.type) && o.shape.length === 2);
   const labelLike = outputs.filter((o) => LABEL_TYPES.has(o.type) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
   if (json.task !== 'regression' && outputs.length === 2 && labelLike.length === 1 && floats2d.length === 1) {
@@ -288,16 +294,21 @@ export class OnnxSession {
     return loaded;
   }
 
-  /** One real run, so the first caller does not pay for lazy initialisation. */
+  /**
+   * One real run, so the first caller does not pay for lazy initialisation. A run the model refuses
+   * (inputs that need real values, a fixed batch size) is reported as warmed: false with its reason and
+   * never stops start-up: the first caller pays for the initialisation instead.
+   */
   private async warm(): Promise<void> {
-    if (this.layout) {
-      const width = this.description.features ?? 1;
-      await this.predict({ rows: 1, width, values: new Float64Array(width) });
-      this.description.warmed = true;
-      return;
-    }
     try {
-      await this.runTensors(this.description.inputs.map(zeroTensor));
+      if (this.layout) {
+        const width = this.description.features ?? 1;
+        const declaredRows = this.input.shape[0];
+        const rows = typeof declaredRows === 'number' && declaredRows > 0 ? declaredRows : 1;
+        await this.predict({ rows, width, values: new Float64Array(rows * width) });
+      } else {
+        await this.runTensors(this.description.inputs.map(zeroTensor));
+      }
       this.description.warmed = true;
     } catch (err) {
       this.description.warmupError = String((err as Error)?.message ?? err).split('\n')[0];
