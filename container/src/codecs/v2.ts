@@ -149,8 +149,12 @@ export function tensorValuesFromJson(values: unknown[], type: string, place: str
   }
 }
 
-/** Checks a parsed V2 request against the model's inputs and outputs, and converts its data. */
-export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[]): V2Request {
+/**
+ * Checks a parsed V2 request against the model's inputs and outputs, and converts its data.
+ * `zeroSizeRefusal`, when given, says why inputs with a zero-size dimension are refused for this model
+ * (onnxruntime aborts the process on them in some operators); without it they go to the model.
+ */
+export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[], zeroSizeRefusal?: string): V2Request {
   if (!isObject(doc) || !Array.isArray(doc.inputs)) bad('a V2 request needs "inputs": [{"name", "shape", "datatype", "data"}]');
   const byName = new Map(modelInputs.map((i) => [i.name, i]));
   const seen = new Set<string>();
@@ -183,10 +187,10 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
         if (typeof d === 'number' && d !== dims[i]) bad(`${place}: dimension ${i} is ${dims[i]}, but the model needs ${d} (shape [${spec.shape.join(', ')}])`);
       });
     }
-    // Refused before the model runs: several onnxruntime kernels (GRU, LSTM, TopK, DFT, InstanceNormalization,
-    // ConvTranspose, RoiAlign, ...) abort the whole process on an empty tensor instead of failing the run.
+    // Refused before the model runs when the model uses an operator whose onnxruntime kernel aborts the
+    // whole process on an empty tensor instead of failing the run (GRU, TopK, ...: see session.ts).
     const zero = dims.indexOf(0);
-    if (zero >= 0) bad(`${place}: dimension ${zero} is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators`);
+    if (zero >= 0 && zeroSizeRefusal) bad(`${place}: dimension ${zero} is 0; zero-size tensors are refused for this model because ${zeroSizeRefusal}`);
     const inputName: string = raw.name;
     if (spec.shape.length > 0) {
       spec.shape.forEach((d, i) => {

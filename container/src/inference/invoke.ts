@@ -61,7 +61,7 @@ async function prepare(session: OnnxSession, task: ThreadTask): Promise<Step> {
   // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
   invocation.input = { ...input, body: new Uint8Array(0) };
   if (decoded.kind === 'rows') return { matrix: decoded.matrix, output, encoder };
-  const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs);
+  const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs, session.zeroSizeRefusal);
   if (!invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', 'KServe V2 requests are answered with application/json, which Accept does not allow');
   const outputs = await session.runTensors(request.inputs, request.outputs);
   return { answer: text(encodeV2(outputs, invocation.model, request.id), 'application/json', request.inputs[0]?.dims[0] ?? 1) };

@@ -19,6 +19,22 @@ const LABEL_TYPES = new Set(['int64', 'int32', 'string']);
 
 export type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
 
+/**
+ * Operators in which onnxruntime 1.30 aborts the whole process (SIGSEGV, SIGABRT, SIGFPE) on an input with
+ * a zero-size dimension instead of failing the run: found by running every ONNX backend node test with each
+ * input dimension made 0 (test/integration/onnx-conformance.test.ts checks the list still covers every
+ * such crash). V2 requests with a zero-size dimension are refused for models that use one of them; other
+ * models get onnxruntime's own answer (an empty result, or its error).
+ */
+export const ZERO_SIZE_ABORTS: readonly string[] = ['ConvTranspose', 'DFT', 'GRU', 'InstanceNormalization', 'LSTM', 'RoiAlign', 'STFT', 'TopK', 'Unique'];
+
+/** Why zero-size inputs are refused for a model using `opTypes` (undefined: unreadable), or undefined when they are not. */
+export function zeroSizeRefusal(opTypes: readonly string[] | undefined): string | undefined {
+  if (!opTypes) return 'the server could not read which operators the model uses, and onnxruntime aborts on them in some';
+  const aborting = ZERO_SIZE_ABORTS.filter((op) => opTypes.includes(op));
+  return aborting.length > 0 ? `onnxruntime aborts on them in its ${aborting.join(', ')} operator${aborting.length > 1 ? 's' : ''}` : undefined;
+}
+
 /** Classifier/regressor layout of a model's outputs. */
 export interface TabularLayout {
   kind: 'classifier' | 'regressor';
@@ -217,7 +233,7 @@ function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
 }
 
 /** Class names and feature names from model.json, else from the ONNX file itself; the inputs the file declares scalars. */
-function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[] } {
+function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[]; opTypes?: string[] } {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
   // Feature names may also travel inside the model (metadata_props "features"), and class names in an
   // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
@@ -225,7 +241,7 @@ function readNames(init: ThreadInit): { json: ModelJson; argmaxLabel?: ModelMeta
     const meta = readModelMetadata(init.modelFile);
     json.features ??= featuresFromMetadata(meta.metadata);
     json.labels ??= meta.classLabels;
-    return { json, argmaxLabel: meta.argmaxLabel, scalarInputs: meta.scalarInputs };
+    return { json, argmaxLabel: meta.argmaxLabel, scalarInputs: meta.scalarInputs, opTypes: meta.opTypes };
   } catch {
     // not readable as protobuf: onnxruntime's own error when loading says more
     return { json };
@@ -260,6 +276,8 @@ export class OnnxSession {
     private readonly layout: TabularLayout | null,
     private readonly json: ModelJson,
     argmaxLabel: ModelMetadata['argmaxLabel'],
+    /** Why V2 inputs with a zero-size dimension are refused for this model; undefined when they run. */
+    readonly zeroSizeRefusal: string | undefined,
   ) {
     const { inputs, outputs, features } = description;
     this.input = inputs[0];
@@ -273,7 +291,7 @@ export class OnnxSession {
 
   /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
   static async load(init: ThreadInit): Promise<OnnxSession> {
-    const { json, argmaxLabel, scalarInputs } = readNames(init);
+    const { json, argmaxLabel, scalarInputs, opTypes } = readNames(init);
     const session = await createSession(init);
     checkTensorOutputs(session, path.basename(init.modelFile));
     const inputs = session.inputMetadata.map(describeValue);
@@ -289,7 +307,7 @@ export class OnnxSession {
       }
     }
     const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false };
-    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel);
+    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes));
     await loaded.warm();
     return loaded;
   }
