@@ -67,7 +67,7 @@ class FileReader {
 }
 
 /** Varint at `i` in `b`: [value, next index]. */
-function varintAt(b: Buffer, i: number): [number, number] {
+export function varintAt(b: Buffer, i: number): [number, number] {
   let v = 0;
   let shift = 0;
   for (;;) {
@@ -78,8 +78,11 @@ function varintAt(b: Buffer, i: number): [number, number] {
   }
 }
 
-/** One field of a small message: a varint (as a signed 64-bit value) or length-delimited bytes. */
-type Field = { field: number; int: bigint; bytes?: undefined } | { field: number; bytes: Buffer; int?: undefined };
+/** One field of a small message: a varint (as a signed 64-bit value), length-delimited bytes, or a fixed 4 or 8 bytes. */
+export type Field =
+  | { field: number; int: bigint; bytes?: undefined; fixed?: undefined }
+  | { field: number; bytes: Buffer; int?: undefined; fixed?: undefined }
+  | { field: number; fixed: Buffer; int?: undefined; bytes?: undefined };
 
 /** Signed 64-bit varint at `i` in `b`: [value, next index] (negative int64s take ten bytes). */
 function int64At(b: Buffer, i: number): [bigint, number] {
@@ -94,8 +97,8 @@ function int64At(b: Buffer, i: number): [bigint, number] {
   }
 }
 
-/** Every field of a small message held in `b`, in order (fixed-width fields are skipped). */
-function fields(b: Buffer): Field[] {
+/** Every field of a small message held in `b`, in order. */
+export function fields(b: Buffer): Field[] {
   const out: Field[] = [];
   for (let i = 0; i < b.length; ) {
     let tag: number;
@@ -111,15 +114,17 @@ function fields(b: Buffer): Field[] {
       [len, i] = varintAt(b, i);
       out.push({ field, bytes: b.subarray(i, i + len) });
       i += len;
-    } else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else break;
+    } else if (wire === 1 || wire === 5) {
+      const width = wire === 1 ? 8 : 4;
+      out.push({ field, fixed: b.subarray(i, i + width) });
+      i += width;
+    } else break;
   }
   return out;
 }
 
 /** Packed int64s (a repeated field's bytes). */
-function packedInts(bytes: Buffer): bigint[] {
+export function packedInts(bytes: Buffer): bigint[] {
   const out: bigint[] = [];
   for (let k = 0; k < bytes.length; ) {
     let v: bigint;
@@ -138,7 +143,8 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
       else if (f.field === 3) out.i = Number(f.int);
       // An INT attribute equal to 0 has no i field at all (proto3 leaves defaults out).
       else if (f.field === 20 && f.int === 2n) out.i ??= 0;
-    } else if (f.field === 1) out.name = f.bytes.toString('utf8');
+    } else if (f.bytes === undefined) continue;
+    else if (f.field === 1) out.name = f.bytes.toString('utf8');
     else if (f.field === 9) out.strings.push(f.bytes.toString('utf8'));
     else if (f.field === 8) out.ints.push(...packedInts(f.bytes).map(Number));
   }
@@ -168,7 +174,8 @@ function table(b: Buffer): { name: string; values: (string | number)[] } | undef
       if (f.field === 1) dims.push(f.int);
       else if (f.field === 2) type = f.int;
       else if (f.field === 7) ints.push(f.int);
-    } else if (f.field === 8) name = f.bytes.toString('utf8');
+    } else if (f.bytes === undefined) continue;
+    else if (f.field === 8) name = f.bytes.toString('utf8');
     else if (f.field === 6) strings.push(f.bytes.toString('utf8'));
     else if (f.field === 1) dims.push(...packedInts(f.bytes));
     else if (f.field === 7) ints.push(...packedInts(f.bytes));
