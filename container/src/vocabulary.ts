@@ -83,7 +83,7 @@ export interface ModelDescription {
   features: number | null;
   featureNames?: string[];
   labels?: (string | number)[];
-  /** False when the warm-up run could not be made (a non-tabular model whose inputs need real values). */
+  /** False when the warm-up run could not be made (inputs that need real values, a fixed batch size); warmupError says why. */
   warmed: boolean;
   warmupError?: string;
   /**

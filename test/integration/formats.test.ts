@@ -234,7 +234,7 @@ describe('malformed input through the real stack: a 4xx naming the place, and th
     ['an unterminated quote', '5.1,3.5,1.4,0.2\n"6.4,3.2,4.5,1.5\n', 'text/csv', 400, 'MALFORMED_CSV', 'line'],
     ['a ragged row', '5.1,3.5,1.4,0.2\n6.4,3.2,4.5\n', 'text/csv', 400, 'WRONG_FEATURE_COUNT', 'line 2: 3 value(s), but the model has 4 feature(s)'],
     ['a non-number', '5.1,3.5,1.4,0.2\n6.4,3.2,four,1.5', 'text/csv', 400, 'INVALID_VALUE', 'line 2, column 3: "four" is not a number'],
-    ['NaN in JSON', '{"instances": [[5.1, NaN, 1.4, 0.2]]}', 'application/json', 400, 'MALFORMED_JSON', 'line 1, column 22: unexpected "N", expected a value (NaN and Infinity are not JSON)'],
+    ['NaN in JSON', '{"instances": [[5.1, NaN, 1.4, 0.2]]}', 'application/json', 400, 'MALFORMED_JSON', 'line 1, column 22: unexpected "N", expected a value (NaN and Infinity are not JSON: write "NaN", "Infinity", "-Infinity")'],
     ['a huge number', '[[5.1, 1e400, 1.4, 0.2]]', 'application/json', 400, 'INVALID_VALUE', 'record 1, column 2: the number is too large'],
     ['a value beyond float32', '5.1,3.5,1e39,0.2', 'text/csv', 400, 'INVALID_VALUE', "line 1, column 3: \"1e39\" is outside the range the model's float32 input can hold"],
     ['deeply nested JSON', `{"instances": [[5.1, 3.5, 1.4, ${'['.repeat(50000)}0${']'.repeat(50000)}]]}`, 'application/json', 400, 'INVALID_VALUE', 'instances[0], column 4: an array is not a number'],

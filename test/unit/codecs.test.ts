@@ -245,6 +245,12 @@ describe('application/json decoding', () => {
     expect(rows(json('[[1,null,3]]'))[0][1]).toBeNaN();
   });
 
+  test('"NaN", "Infinity" and "-Infinity" are read as the answers write them; other words are not numbers', () => {
+    expect(rows(json('[["NaN","Infinity","-Infinity"]]'))[0]).toEqual([NaN, Infinity, -Infinity]);
+    expect(rows(jsonl('{"a":"NaN","b":1,"c":"-Infinity"}'))[0]).toEqual([NaN, 1, -Infinity]);
+    expect(fails(() => json('[["nan",1,2]]')).message).toBe('record 1, column 1: "nan" is not a number');
+  });
+
   test.each([
     ['{"instances": [[1,2,3],[4,"x",6]]}', 'INVALID_VALUE', 'instances[1], column 2: "x" is not a number'],
     ['{"instances": [[1,2]]}', 'WRONG_FEATURE_COUNT', 'instances[0]: 2 value(s), but the model has 3 feature(s)'],
@@ -252,7 +258,7 @@ describe('application/json decoding', () => {
     ['{"instances": [{"a":1,"b":2}]}', 'WRONG_FEATURE_COUNT', 'instances[0]: missing feature(s) c'],
     ['{"instances": [[1,2,[3]]]}', 'INVALID_VALUE', 'instances[0], column 3: an array is not a number'],
     ['{"instances": [[1,2,3]', 'MALFORMED_JSON', 'line 1, column 23'],
-    ['[1,2,NaN]', 'MALFORMED_JSON', 'line 1, column 6: unexpected "N", expected a value (NaN and Infinity are not JSON)'],
+    ['[1,2,NaN]', 'MALFORMED_JSON', 'line 1, column 6: unexpected "N", expected a value (NaN and Infinity are not JSON: write "NaN", "Infinity", "-Infinity")'],
     ['{\n"instances": [[1,2,3],\n [4,5,}', 'MALFORMED_JSON', 'line 3, column 7: unexpected "}", expected a value'],
     ['', 'EMPTY_PAYLOAD', 'empty'],
     ['{"instances": []}', 'EMPTY_PAYLOAD', 'no rows'],
@@ -278,7 +284,7 @@ describe('application/json decoding', () => {
     expect(err.code).toBe('INVALID_VALUE');
     expect(err.message).toBe('instances[0], column 3: an array is not a number');
     const broken = `[${'['.repeat(100000)}`;
-    expect(fails(() => json(broken)).message).toBe('line 1, column 100002: unexpected end of input, expected a value (NaN and Infinity are not JSON)');
+    expect(fails(() => json(broken)).message).toBe('line 1, column 100002: unexpected end of input, expected a value (NaN and Infinity are not JSON: write "NaN", "Infinity", "-Infinity")');
   });
 
   test('application/octet-stream is read as JSON (the H2O scorer usage)', () => {
@@ -364,6 +370,19 @@ describe('encoding', () => {
 
   test('JSON Lines: one object per record', () => {
     expect(jsonLinesCodec.encode!(regression, { keys: ['predicted_label'] })).toBe('{"score":1.5}\n{"score":-0.1}\n');
+  });
+
+  test('NaN and the infinities are written NaN, Infinity, -Infinity by every format: bare in a CSV cell, JSON strings elsewhere', () => {
+    const scores: Predictions = { kind: 'regression', rows: 4, scores: Float32Array.from([NaN, Infinity, -Infinity, 0.5]) };
+    expect(csvCodec.encode!(scores, { keys: ['predicted_label'] })).toBe('NaN\nInfinity\n-Infinity\n0.5\n');
+    expect(JSON.parse(jsonCodec.encode!(scores, { keys: ['predicted_label'] })).predictions).toEqual([{ score: 'NaN' }, { score: 'Infinity' }, { score: '-Infinity' }, { score: 0.5 }]);
+    expect(jsonLinesCodec.encode!(scores, { keys: ['predicted_label'] })).toBe('{"score":"NaN"}\n{"score":"Infinity"}\n{"score":"-Infinity"}\n{"score":0.5}\n');
+    const probs: Predictions = { kind: 'classification', rows: 1, classes: 3, labels: ['b'], probabilities: Float64Array.from([NaN, Infinity, -Infinity]), classNames: ['a', 'b', 'c'] };
+    const keys = { keys: ['probability', 'probabilities'] as const };
+    expect(csvCodec.encode!(probs, { keys: [...keys.keys] })).toBe('NaN,"[""NaN"",""Infinity"",""-Infinity""]"\n');
+    expect(JSON.parse(jsonCodec.encode!(probs, { keys: [...keys.keys] })).predictions).toEqual([{ probability: 'NaN', probabilities: ['NaN', 'Infinity', '-Infinity'] }]);
+    // What an answer says goes back in: the CSV words and the JSON strings are read as the same numbers.
+    expect(rows(csv('NaN,Infinity,-Infinity'))[0]).toEqual([NaN, Infinity, -Infinity]);
   });
 });
 

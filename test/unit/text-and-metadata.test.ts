@@ -6,6 +6,7 @@ import { thrown } from '../helpers/errors';
 import { GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
 import { featuresFromMetadata, readModelMetadata } from '../../container/src/onnx/reader';
 import { treeEnsembleModel } from '../../container/src/tools/tree-model';
+import { slowModel } from '../helpers/models';
 
 const fails = thrown;
 
@@ -66,6 +67,14 @@ describe('graph inputs', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-inputs-')), 'm.onnx');
     fs.writeFileSync(file, serializeModel(g));
     expect(readModelMetadata(file).scalarInputs).toEqual(['scale', 'flag']);
+  });
+});
+
+describe('op types', () => {
+  test('every op the model uses, those inside subgraphs (a Loop body) included, sorted and once each', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-ops-')), 'm.onnx');
+    fs.writeFileSync(file, slowModel());
+    expect(readModelMetadata(file).opTypes).toEqual(['Add', 'Cast', 'Gather', 'Identity', 'Loop', 'Mul', 'ReduceMax']);
   });
 });
 

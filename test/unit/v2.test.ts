@@ -1,4 +1,6 @@
 import { decodeV2, encodeV2 } from '../../container/src/codecs/v2';
+import { halfToNumber, numberToHalf } from '../../container/src/codecs/numbers';
+import { zeroSizeRefusal } from '../../container/src/inference/session';
 import { thrown } from '../helpers/errors';
 import type { TensorData, TensorInfo } from '../../container/src/vocabulary';
 
@@ -62,17 +64,28 @@ describe('KServe V2 decoding', () => {
     expect(err.message).toContain(message);
   });
 
-  test('a zero-size dimension is refused before the model runs, naming the input and the dimension', () => {
-    const err = fails({ inputs: [{ name: 'a', shape: [0, 2], datatype: 'FP32', data: [] }] });
+  test('a zero-size dimension is refused before the model runs when the model uses an operator that aborts on it, naming the input, the dimension and the reason', () => {
+    const refusal = 'onnxruntime aborts on them in its GRU operator';
+    const err = thrown(() => decodeV2({ inputs: [{ name: 'a', shape: [0, 2], datatype: 'FP32', data: [] }] }, INPUTS, OUTPUTS, refusal));
     expect(err.code).toBe('INVALID_TENSOR');
-    expect(err.message).toBe('input "a": dimension 0 is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators');
-    expect(fails(withInput('tag', { shape: [0], data: [] })).message).toMatch(/^input "tag": dimension 0 is 0; zero-size/);
+    expect(err.message).toBe('input "a": dimension 0 is 0; zero-size tensors are refused for this model because onnxruntime aborts on them in its GRU operator');
+    expect(thrown(() => decodeV2(withInput('tag', { shape: [0], data: [] }), INPUTS, OUTPUTS, refusal)).message).toMatch(/^input "tag": dimension 0 is 0; zero-size/);
+    const unknownRank: TensorInfo[] = [{ name: 'x', type: 'float32', shape: [] }];
+    expect(thrown(() => decodeV2({ inputs: [{ name: 'x', shape: [3, 0, 2], datatype: 'FP32', data: [] }] }, unknownRank, [], refusal)).message)
+      .toBe('input "x": dimension 1 is 0; zero-size tensors are refused for this model because onnxruntime aborts on them in its GRU operator');
   });
 
-  test('a zero-size dimension is refused when the model does not declare a rank either', () => {
-    const unknownRank: TensorInfo[] = [{ name: 'x', type: 'float32', shape: [] }];
-    const err = thrown(() => decodeV2({ inputs: [{ name: 'x', shape: [3, 0, 2], datatype: 'FP32', data: [] }] }, unknownRank, []));
-    expect(err.message).toBe('input "x": dimension 1 is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators');
+  test('a zero-size dimension goes to other models (an empty axes list, an empty batch)', () => {
+    const spec: TensorInfo[] = [{ name: 'x', type: 'float32', shape: ['N', 3] }, { name: 'axes', type: 'int64', shape: [''] }];
+    const r = decodeV2({ inputs: [{ name: 'x', shape: [0, 3], datatype: 'FP32', data: [] }, { name: 'axes', shape: [0], datatype: 'INT64', data: [] }] }, spec, []);
+    expect(r.inputs.map((i) => [i.dims, i.data.length])).toEqual([[[0, 3], 0], [[0], 0]]);
+  });
+
+  test('which models refuse zero-size inputs: those using an operator onnxruntime aborts in, or whose operators are unknown', () => {
+    expect(zeroSizeRefusal(['Add', 'MatMul', 'Concat'])).toBeUndefined();
+    expect(zeroSizeRefusal(['Add', 'TopK'])).toBe('onnxruntime aborts on them in its TopK operator');
+    expect(zeroSizeRefusal(['GRU', 'LSTM', 'Relu'])).toBe('onnxruntime aborts on them in its GRU, LSTM operators');
+    expect(zeroSizeRefusal(undefined)).toMatch(/could not read which operators the model uses/);
   });
 
   test('inputs sharing a named dimension must agree on its size; the message names both inputs', () => {
@@ -104,6 +117,61 @@ describe('KServe V2 decoding', () => {
     expect(err.message).toBe('input "a", data[1]: the number is too large');
   });
 
+  test('NaN and the infinities come as the strings "NaN", "Infinity", "-Infinity" for FP16, FP32 and FP64; null and other words are refused', () => {
+    for (const [datatype, type] of [['FP16', 'float16'], ['FP32', 'float32'], ['FP64', 'float64']]) {
+      const spec: TensorInfo[] = [{ name: 'x', type, shape: [4] }];
+      const r = decodeV2({ inputs: [{ name: 'x', shape: [4], datatype, data: ['NaN', 'Infinity', '-Infinity', 1.5] }] }, spec, []);
+      const values = Array.from(r.inputs[0].data as ArrayLike<number>, (v) => (type === 'float16' ? halfToNumber(v) : v));
+      expect(values).toEqual([NaN, Infinity, -Infinity, 1.5]);
+      for (const wrong of [null, 'nan', 'inf', '+Infinity', '1.5']) {
+        const err = thrown(() => decodeV2({ inputs: [{ name: 'x', shape: [1], datatype, data: [wrong] }] }, [{ name: 'x', type, shape: [1] }], []));
+        expect(err.message).toBe(`input "x", data[0]: ${wrong === null ? 'null' : JSON.stringify(wrong)} is not a number (NaN and the infinities are written "NaN", "Infinity", "-Infinity")`);
+      }
+    }
+  });
+
+  test('FP16 values are rounded to the nearest half (ties to even); beyond its range they are refused', () => {
+    const spec: TensorInfo[] = [{ name: 'h', type: 'float16', shape: [5] }];
+    const r = decodeV2({ inputs: [{ name: 'h', shape: [5], datatype: 'FP16', data: [1 / 3, 65504, -0, 2 ** -24, 1 + 2 ** -11] }] }, spec, []);
+    expect(Array.from(r.inputs[0].data as Uint16Array)).toEqual([0x3555, 0x7bff, 0x8000, 0x0001, 0x3c00]);
+    const err = thrown(() => decodeV2({ inputs: [{ name: 'h', shape: [1], datatype: 'FP16', data: [70000] }] }, [{ name: 'h', type: 'float16', shape: [1] }], []));
+    expect(err.message).toBe('input "h", data[0]: 70000 is outside the range FP16 can hold');
+    for (let bits = 0; bits < 0x10000; bits++) {
+      const v = halfToNumber(bits);
+      if (v === v && numberToHalf(v) !== bits) throw new Error(`half ${bits.toString(16)} does not round-trip`);
+    }
+  });
+
+  test('INT64 and UINT64: JSON numbers up to 2^53 - 1 in magnitude, decimal strings for any value; 2^53 as a number is refused (it may be a rounded 2^53 + 1)', () => {
+    const spec: TensorInfo[] = [{ name: 'i', type: 'int64', shape: [4] }, { name: 'u', type: 'uint64', shape: [2] }];
+    const r = decodeV2({ inputs: [
+      { name: 'i', shape: [4], datatype: 'INT64', data: [9007199254740991, -9007199254740991, '9007199254740992', '-9223372036854775808'] },
+      { name: 'u', shape: [2], datatype: 'UINT64', data: ['18446744073709551615', '7'] },
+    ] }, spec, []);
+    expect(r.inputs[0].data).toEqual(BigInt64Array.from([2n ** 53n - 1n, -(2n ** 53n - 1n), 2n ** 53n, -(2n ** 63n)]));
+    expect(r.inputs[1].data).toEqual(BigUint64Array.from([2n ** 64n - 1n, 7n]));
+    const err = thrown(() => decodeV2({ inputs: [{ name: 'i', shape: [1], datatype: 'INT64', data: [9007199254740992] }] }, [{ name: 'i', type: 'int64', shape: [1] }], []));
+    expect(err.message).toBe('input "i", data[0]: 9007199254740992 is not an integer (INT64 values beyond 2^53 - 1 go as decimal strings)');
+  });
+
+  test('every value the server answers goes back in unchanged: FP16/FP32/FP64 with NaN and infinities, INT64/UINT64 at and beyond 2^53, BOOL, BYTES', () => {
+    const tensors: TensorData[] = [
+      { name: 'h', type: 'float16', dims: [4], data: Uint16Array.from([0x7e00, 0x7c00, 0xfc00, 0x3555]) },
+      { name: 'f', type: 'float32', dims: [4], data: Float32Array.from([NaN, Infinity, -Infinity, 0.1]) },
+      { name: 'd', type: 'float64', dims: [4], data: Float64Array.from([NaN, Infinity, -Infinity, 0.1]) },
+      { name: 'i', type: 'int64', dims: [6], data: BigInt64Array.from([2n ** 53n - 1n, 2n ** 53n, -(2n ** 53n - 1n), -(2n ** 53n), 2n ** 63n - 1n, -(2n ** 63n)]) },
+      { name: 'u', type: 'uint64', dims: [3], data: BigUint64Array.from([2n ** 53n - 1n, 2n ** 53n, 2n ** 64n - 1n]) },
+      { name: 'b', type: 'bool', dims: [2], data: Uint8Array.from([1, 0]) },
+      { name: 's', type: 'string', dims: [1], data: ['é'] },
+    ];
+    const answer = JSON.parse(encodeV2(tensors, 'model'));
+    expect(answer.outputs[1].data).toEqual(['NaN', 'Infinity', '-Infinity', 0.1]);
+    expect(answer.outputs[3].data).toEqual([9007199254740991, '9007199254740992', -9007199254740991, '-9007199254740992', '9223372036854775807', '-9223372036854775808']);
+    const spec: TensorInfo[] = tensors.map((t) => ({ name: t.name, type: t.type, shape: t.dims }));
+    const back = decodeV2({ inputs: answer.outputs }, spec, []);
+    back.inputs.forEach((t, k) => expect(t).toEqual(tensors[k]));
+  });
+
   test('deep nesting is refused without exhausting the stack', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 10000; i++) deep = [deep];
@@ -112,7 +180,7 @@ describe('KServe V2 decoding', () => {
 });
 
 describe('KServe V2 encoding', () => {
-  test('flat data, V2 datatypes, float32 in shortest form, int64 as numbers (strings beyond 2^53), bools', () => {
+  test('flat data, V2 datatypes, float32 in shortest form, int64 as numbers (strings beyond 2^53 - 1), bools', () => {
     const outputs: TensorData[] = [
       { name: 'p', type: 'float32', dims: [1, 2], data: Float32Array.from([0.1, 0.9]) },
       { name: 'n', type: 'int64', dims: [2], data: BigInt64Array.from([3n, 2n ** 60n]) },

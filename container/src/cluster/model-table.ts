@@ -93,11 +93,13 @@ export class ModelTable {
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
       entry.bytes = this.estimate(folder.modelFile, holders.length);
       this.checkMemory(name, entry);
-      await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
+      const model = await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
       });
       entry.state = 'loaded';
-      this.logger.info({ model: name, url, holders, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
+      // A warm-up that could not run is said here, as the single-model start-up line says it.
+      const warm = { kind: model.kind, warmed: model.warmed, ...(model.warmupError ? { warmupError: model.warmupError } : {}) };
+      this.logger.info({ model: name, url, holders, ...warm, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
     } catch (err) {
       this.entries.delete(name);
       throw err;

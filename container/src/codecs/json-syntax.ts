@@ -70,7 +70,7 @@ export function findJsonSyntaxError(text: string): SyntaxProblem | undefined {
       i += m[0].length;
       return undefined;
     }
-    return { offset: i, reason: `${describe()}, expected a value (NaN and Infinity are not JSON)` };
+    return { offset: i, reason: `${describe()}, expected a value (NaN and Infinity are not JSON: write "NaN", "Infinity", "-Infinity")` };
   };
 
   let problem = value();

@@ -1,6 +1,9 @@
 // Output records of a tabular prediction: the values of each configured key, with float32 numbers printed
-// in their shortest exact form. Every response codec writes records through these.
+// in their shortest exact form and NaN and the infinities as their words ("NaN", "Infinity", "-Infinity",
+// see numbers.ts), so CSV, JSON and JSON Lines say the same thing. Every response codec writes records
+// through these.
 import type { FloatArray, InferenceOutputKey, Predictions } from '../vocabulary';
+import { jsonFloat } from './numbers';
 
 const f32 = new Float32Array(1);
 
@@ -19,8 +22,8 @@ export function tidyFloat32(v: number): number {
   return Number(v.toPrecision(9));
 }
 
-function tidy(values: FloatArray, i: number): number {
-  return values instanceof Float32Array ? tidyFloat32(values[i]) : values[i];
+function tidy(values: FloatArray, i: number): number | string {
+  return jsonFloat(values instanceof Float32Array ? tidyFloat32(values[i]) : values[i]);
 }
 
 export type FieldValue = string | number | (string | number)[];
@@ -37,11 +40,11 @@ export function recordValues(p: Predictions, keys: readonly InferenceOutputKey[]
       case 'probability': {
         let max = -Infinity;
         for (let j = 0; j < p.classes; j++) max = Math.max(max, p.probabilities[row * p.classes + j]);
-        out.push(p.probabilities instanceof Float32Array ? tidyFloat32(max) : max);
+        out.push(jsonFloat(p.probabilities instanceof Float32Array ? tidyFloat32(max) : max));
         break;
       }
       case 'probabilities': {
-        const list: number[] = new Array(p.classes);
+        const list: (number | string)[] = new Array(p.classes);
         for (let j = 0; j < p.classes; j++) list[j] = tidy(p.probabilities, row * p.classes + j);
         out.push(list);
         break;

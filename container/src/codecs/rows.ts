@@ -2,6 +2,7 @@
 // naming its place ("line 3, column 2") when it is not usable.
 import { ServerError } from '../errors';
 import type { Matrix, TabularSchema } from '../vocabulary';
+import { readNonFinite } from './numbers';
 import type { DecodeContext } from './types';
 
 /** The schema rows need; a model that is not tabular takes only V2 tensors. */
@@ -104,7 +105,7 @@ export class MatrixBuilder {
     }
   }
 
-  /** A JSON value that should be a number (null = missing). */
+  /** A JSON value that should be a number (null = missing; "NaN", "Infinity", "-Infinity" as the answers spell them). */
   private jsonNumber(v: unknown, place: string): number {
     // JSON has no Infinity: an infinite number here is a literal too large for a double (1e400).
     if (typeof v === 'number') {
@@ -112,6 +113,8 @@ export class MatrixBuilder {
       return this.checkRange(v, String(v), place);
     }
     if (v === null) return NaN;
+    const special = typeof v === 'string' ? readNonFinite(v) : undefined;
+    if (special !== undefined) return special;
     const shown = typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : String(v);
     throw new ServerError('INVALID_VALUE', `${place}: ${shown} is not a number`);
   }

@@ -2,9 +2,11 @@
 // {"inputs": [{"name", "shape", "datatype", "data"}], "outputs"?: [{"name"}], "id"?} in, and
 // {"model_name", "id"?, "outputs": [{"name", "shape", "datatype", "data"}]} out.
 // Every input is checked against the model's own inputs, because onnxruntime-node silently ignores
-// unknown names and reports shape problems without saying which request field caused them.
+// unknown names and reports shape problems without saying which request field caused them. Values JSON
+// cannot hold (NaN, infinities, 64-bit integers beyond 2^53 - 1) are spelled as numbers.ts says, both ways.
 import { ServerError } from '../errors';
 import type { TensorData, TensorInfo, TensorValues } from '../vocabulary';
+import { halfToNumber, jsonFloat, jsonInt64, numberToHalf, readNonFinite } from './numbers';
 import { tidyFloat32 } from './records';
 
 export interface V2Request {
@@ -24,6 +26,7 @@ const V2_TO_ORT: Record<string, string> = {
   INT32: 'int32',
   UINT64: 'uint64',
   INT64: 'int64',
+  FP16: 'float16',
   FP32: 'float32',
   FP64: 'float64',
   BYTES: 'string',
@@ -81,18 +84,26 @@ function flatten(data: unknown, place: string): unknown[] {
   return out;
 }
 
-function convert(values: unknown[], type: string, place: string): TensorValues {
+/** V2 JSON values (flattened) as a typed tensor of onnxruntime type `type`; `place` names them in errors. */
+export function tensorValuesFromJson(values: unknown[], type: string, place: string): TensorValues {
   const at = (i: number) => `${place}, data[${i}]`;
   const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v));
   switch (type) {
+    case 'float16':
     case 'float32':
     case 'float64': {
-      const out = type === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
-      values.forEach((v, i) => {
-        if (typeof v !== 'number') bad(`${at(i)}: ${show(v)} is not a number`);
-        if (!Number.isFinite(v)) bad(`${at(i)}: the number is too large`);
-        if (type === 'float32' && Math.abs(v) > 3.4028234663852886e38) bad(`${at(i)}: ${v} is outside the range FP32 can hold`);
-        out[i] = v;
+      const out = type === 'float16' ? new Uint16Array(values.length) : type === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
+      values.forEach((raw, i) => {
+        // JSON has no NaN or infinities: they come as the strings "NaN", "Infinity", "-Infinity" (see numbers.ts).
+        const v = typeof raw === 'string' ? readNonFinite(raw) : raw;
+        if (typeof v !== 'number') bad(`${at(i)}: ${show(raw)} is not a number (NaN and the infinities are written "NaN", "Infinity", "-Infinity")`);
+        if (typeof raw === 'number' && !Number.isFinite(v)) bad(`${at(i)}: the number is too large`);
+        if (type === 'float32' && Math.abs(v) > 3.4028234663852886e38 && Number.isFinite(v)) bad(`${at(i)}: ${v} is outside the range FP32 can hold`);
+        if (out instanceof Uint16Array) {
+          const bits = numberToHalf(v);
+          if (Number.isFinite(v) && (bits & 0x7c00) === 0x7c00) bad(`${at(i)}: ${v} is outside the range FP16 can hold`);
+          out[i] = bits;
+        } else out[i] = v;
       });
       return out;
     }
@@ -100,11 +111,12 @@ function convert(values: unknown[], type: string, place: string): TensorValues {
     case 'uint64': {
       const out = type === 'int64' ? new BigInt64Array(values.length) : new BigUint64Array(values.length);
       values.forEach((v, i) => {
-        // Integers beyond 2^53 lose precision as JSON numbers; a decimal string carries them exactly.
+        // Integers beyond 2^53 - 1 lose precision as JSON numbers; a decimal string carries any value exactly,
+        // and the server answers those values as strings too, so every answer can be sent back unchanged.
         let big: bigint;
         if (typeof v === 'number' && Number.isSafeInteger(v)) big = BigInt(v);
         else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) big = BigInt(v);
-        else bad(`${at(i)}: ${show(v)} is not an integer (${v2Type(type)} values beyond 2^53 go as decimal strings)`);
+        else bad(`${at(i)}: ${show(v)} is not an integer (${v2Type(type)} values beyond 2^53 - 1 go as decimal strings)`);
         const [lo, hi] = type === 'int64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
         if (big < lo || big > hi) bad(`${at(i)}: ${show(v)} is outside the ${v2Type(type)} range`);
         out[i] = big;
@@ -137,8 +149,12 @@ function convert(values: unknown[], type: string, place: string): TensorValues {
   }
 }
 
-/** Checks a parsed V2 request against the model's inputs and outputs, and converts its data. */
-export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[]): V2Request {
+/**
+ * Checks a parsed V2 request against the model's inputs and outputs, and converts its data.
+ * `zeroSizeRefusal`, when given, says why inputs with a zero-size dimension are refused for this model
+ * (onnxruntime aborts the process on them in some operators); without it they go to the model.
+ */
+export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[], zeroSizeRefusal?: string): V2Request {
   if (!isObject(doc) || !Array.isArray(doc.inputs)) bad('a V2 request needs "inputs": [{"name", "shape", "datatype", "data"}]');
   const byName = new Map(modelInputs.map((i) => [i.name, i]));
   const seen = new Set<string>();
@@ -171,10 +187,10 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
         if (typeof d === 'number' && d !== dims[i]) bad(`${place}: dimension ${i} is ${dims[i]}, but the model needs ${d} (shape [${spec.shape.join(', ')}])`);
       });
     }
-    // Refused before the model runs: several onnxruntime kernels (GRU, LSTM, TopK, DFT, InstanceNormalization,
-    // ConvTranspose, RoiAlign, ...) abort the whole process on an empty tensor instead of failing the run.
+    // Refused before the model runs when the model uses an operator whose onnxruntime kernel aborts the
+    // whole process on an empty tensor instead of failing the run (GRU, TopK, ...: see session.ts).
     const zero = dims.indexOf(0);
-    if (zero >= 0) bad(`${place}: dimension ${zero} is 0; zero-size tensors are refused because onnxruntime aborts on them in some operators`);
+    if (zero >= 0 && zeroSizeRefusal) bad(`${place}: dimension ${zero} is 0; zero-size tensors are refused for this model because ${zeroSizeRefusal}`);
     const inputName: string = raw.name;
     if (spec.shape.length > 0) {
       spec.shape.forEach((d, i) => {
@@ -190,7 +206,7 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
     const values = flatten(raw.data, place);
     const expected = dims.reduce((a, b) => a * b, 1);
     if (values.length !== expected) bad(`${place}: ${values.length} value(s) for shape [${dims.join(', ')}], which holds ${expected}`);
-    return { name: raw.name, type, dims, data: convert(values, type, place) };
+    return { name: raw.name, type, dims, data: tensorValuesFromJson(values, type, place) };
   });
   const missing = modelInputs.filter((i) => !seen.has(i.name));
   if (missing.length > 0) bad(`missing input(s) ${missing.map((i) => `"${i.name}"`).join(', ')}; the model takes ${describeInputs(modelInputs)}`);
@@ -210,13 +226,17 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
   return { id, inputs, outputs };
 }
 
-function jsonValues(t: TensorData): unknown[] {
+/**
+ * A tensor's values as V2 JSON "data", flat: what the server answers, and exactly what it takes back
+ * (non-finite floats and 64-bit integers beyond 2^53 - 1 as strings, see numbers.ts).
+ */
+export function tensorJson(t: TensorData): unknown[] {
   const d = t.data;
   if (Array.isArray(d)) return d;
-  if (d instanceof Float32Array) return Array.from(d, tidyFloat32);
-  if (d instanceof BigInt64Array || d instanceof BigUint64Array) {
-    return Array.from(d as ArrayLike<bigint>, (v) => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString()));
-  }
+  if (d instanceof Float32Array) return Array.from(d, (v) => jsonFloat(tidyFloat32(v)));
+  if (d instanceof Float64Array) return Array.from(d, jsonFloat);
+  if (t.type === 'float16') return Array.from(d as Uint16Array, (v) => jsonFloat(halfToNumber(v)));
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d as ArrayLike<bigint>, jsonInt64);
   if (t.type === 'bool') return Array.from(d as Uint8Array, (v) => v !== 0);
   return Array.from(d as ArrayLike<number>);
 }
@@ -225,6 +245,6 @@ export function encodeV2(outputs: readonly TensorData[], modelName: string, id?:
   return JSON.stringify({
     model_name: modelName,
     ...(id !== undefined ? { id } : {}),
-    outputs: outputs.map((t) => ({ name: t.name, datatype: v2Type(t.type), shape: t.dims, data: jsonValues(t) })),
+    outputs: outputs.map((t) => ({ name: t.name, datatype: v2Type(t.type), shape: t.dims, data: tensorJson(t) })),
   });
 }

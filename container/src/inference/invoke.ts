@@ -62,7 +62,7 @@ export function decodeInput(session: OnnxSession | undefined, invocation: Invoca
   invocation.input = { ...input, body: new Uint8Array(0) };
   if (decoded.kind === 'rows') return { kind: 'rows', matrix: decoded.matrix };
   if (!session) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `model "${invocation.model}" is loaded by its own modelFn, so the server does not know its tensors: KServe V2 requests need an inputFn in its code`);
-  return { kind: 'tensors', request: decodeV2(decoded.doc, session.description.inputs, session.description.outputs) };
+  return { kind: 'tensors', request: decodeV2(decoded.doc, session.description.inputs, session.description.outputs, session.zeroSizeRefusal) };
 }
 
 /** KServe V2 tensors through the session, answered as V2 JSON. */

@@ -23,6 +23,22 @@ export type SessionInit = Pick<ThreadInit, 'intraOpThreads' | 'modelJsonFile'> &
 
 export type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
 
+/**
+ * Operators in which onnxruntime 1.30 aborts the whole process (SIGSEGV, SIGABRT, SIGFPE) on an input with
+ * a zero-size dimension instead of failing the run: found by running every ONNX backend node test with each
+ * input dimension made 0 (test/integration/onnx-conformance.test.ts checks the list still covers every
+ * such crash). V2 requests with a zero-size dimension are refused for models that use one of them; other
+ * models get onnxruntime's own answer (an empty result, or its error).
+ */
+export const ZERO_SIZE_ABORTS: readonly string[] = ['ConvTranspose', 'DFT', 'GRU', 'InstanceNormalization', 'LSTM', 'RoiAlign', 'STFT', 'TopK', 'Unique'];
+
+/** Why zero-size inputs are refused for a model using `opTypes` (undefined: unreadable), or undefined when they are not. */
+export function zeroSizeRefusal(opTypes: readonly string[] | undefined): string | undefined {
+  if (!opTypes) return 'the server could not read which operators the model uses, and onnxruntime aborts on them in some';
+  const aborting = ZERO_SIZE_ABORTS.filter((op) => opTypes.includes(op));
+  return aborting.length > 0 ? `onnxruntime aborts on them in its ${aborting.join(', ')} operator${aborting.length > 1 ? 's' : ''}` : undefined;
+}
+
 /** Classifier/regressor layout of a model's outputs. */
 export interface TabularLayout {
   kind: 'classifier' | 'regressor';
@@ -31,9 +47,15 @@ export interface TabularLayout {
   scoreOutput?: string;
 }
 
-/** The tabular layout of a model, or null when it is only servable as tensors. */
+/**
+ * The tabular layout of a model, or null when it is only servable as tensors. Rows are a batch, so the
+ * input's first dimension must be dynamic ([N, F]); a fixed one ([2, 2]: a matrix) is a tensor model
+ * unless model.json says the model is tabular (features, labels or task).
+ */
 export function tabularLayout(inputs: readonly TensorMeta[], outputs: readonly TensorMeta[], json: ModelJson): TabularLayout | null {
   if (inputs.length !== 1 || !FLOAT_TYPES.has(inputs[0].type) || inputs[0].shape.length !== 2) return null;
+  const declaredTabular = json.features !== undefined || json.labels !== undefined || json.task !== undefined;
+  if (typeof inputs[0].shape[0] === 'number' && !declaredTabular) return null;
   const floats2d = outputs.filter((o) => FLOAT_TYPES.has(o.type) && o.shape.length === 2);
   const labelLike = outputs.filter((o) => LABEL_TYPES.has(o.type) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
   if (json.task !== 'regression' && outputs.length === 2 && labelLike.length === 1 && floats2d.length === 1) {
@@ -203,6 +225,7 @@ function zeroTensor(info: TensorInfo): TensorData {
     float32: () => new Float32Array(n), float64: () => new Float64Array(n), int8: () => new Int8Array(n), uint8: () => new Uint8Array(n),
     int16: () => new Int16Array(n), uint16: () => new Uint16Array(n), int32: () => new Int32Array(n), uint32: () => new Uint32Array(n),
     int64: () => new BigInt64Array(n), uint64: () => new BigUint64Array(n), bool: () => new Uint8Array(n), string: () => new Array<string>(n).fill(''),
+    float16: () => new Uint16Array(n),
   };
   const make = arrays[info.type];
   if (!make) throw new Error(`no warm-up value for type ${info.type}`);
@@ -214,7 +237,7 @@ function describeValue(m: ort.InferenceSession.ValueMetadata): TensorInfo {
 }
 
 /** Class names and feature names from model.json, else from the ONNX file itself; the inputs the file declares scalars. */
-function readNames(init: SessionInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[] } {
+function readNames(init: SessionInit): { json: ModelJson; argmaxLabel?: ModelMetadata['argmaxLabel']; scalarInputs?: string[]; opTypes?: string[] } {
   const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
   // Feature names may also travel inside the model (metadata_props "features"), and class names in an
   // ai.onnx.ml classifier node (skl2onnx, onnxmltools).
@@ -222,7 +245,7 @@ function readNames(init: SessionInit): { json: ModelJson; argmaxLabel?: ModelMet
     const meta = readModelMetadata(init.modelFile);
     json.features ??= featuresFromMetadata(meta.metadata);
     json.labels ??= meta.classLabels;
-    return { json, argmaxLabel: meta.argmaxLabel, scalarInputs: meta.scalarInputs };
+    return { json, argmaxLabel: meta.argmaxLabel, scalarInputs: meta.scalarInputs, opTypes: meta.opTypes };
   } catch {
     // not readable as protobuf: onnxruntime's own error when loading says more
     return { json };
@@ -257,6 +280,8 @@ export class OnnxSession {
     private readonly layout: TabularLayout | null,
     private readonly json: ModelJson,
     argmaxLabel: ModelMetadata['argmaxLabel'],
+    /** Why V2 inputs with a zero-size dimension are refused for this model; undefined when they run. */
+    readonly zeroSizeRefusal: string | undefined,
   ) {
     const { inputs, outputs, features } = description;
     this.input = inputs[0];
@@ -275,7 +300,7 @@ export class OnnxSession {
 
   /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
   static async load(init: SessionInit): Promise<OnnxSession> {
-    const { json, argmaxLabel, scalarInputs } = readNames(init);
+    const { json, argmaxLabel, scalarInputs, opTypes } = readNames(init);
     const session = await createSession(init);
     checkTensorOutputs(session, path.basename(init.modelFile));
     const inputs = session.inputMetadata.map(describeValue);
@@ -291,21 +316,26 @@ export class OnnxSession {
       }
     }
     const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false };
-    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel);
+    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes));
     await loaded.warm();
     return loaded;
   }
 
-  /** One real run, so the first caller does not pay for lazy initialisation. */
+  /**
+   * One real run, so the first caller does not pay for lazy initialisation. A run the model refuses
+   * (inputs that need real values, a fixed batch size) is reported as warmed: false with its reason and
+   * never stops start-up: the first caller pays for the initialisation instead.
+   */
   private async warm(): Promise<void> {
-    if (this.layout) {
-      const width = this.description.features ?? 1;
-      await this.predict({ rows: 1, width, values: new Float64Array(width) });
-      this.description.warmed = true;
-      return;
-    }
     try {
-      await this.runTensors(this.description.inputs.map(zeroTensor));
+      if (this.layout) {
+        const width = this.description.features ?? 1;
+        const declaredRows = this.input.shape[0];
+        const rows = typeof declaredRows === 'number' && declaredRows > 0 ? declaredRows : 1;
+        await this.predict({ rows, width, values: new Float64Array(rows * width) });
+      } else {
+        await this.runTensors(this.description.inputs.map(zeroTensor));
+      }
       this.description.warmed = true;
     } catch (err) {
       this.description.warmupError = String((err as Error)?.message ?? err).split('\n')[0];

@@ -84,6 +84,7 @@ message TensorProto {
   string name = 8;
   bytes raw_data = 9;
   repeated double double_data = 10 [packed = true];
+  repeated uint64 uint64_data = 11 [packed = true];
   string doc_string = 12;
 }
 
@@ -122,6 +123,7 @@ message TypeProto {
 const root = protobuf.parse(SCHEMA, { keepCase: true }).root;
 
 export const ModelProto = root.lookupType('onnx.ModelProto');
+export const TensorProto = root.lookupType('onnx.TensorProto');
 
 /** TensorProto.DataType values. */
 export const DataType = {

@@ -1,5 +1,5 @@
-// Reads an ONNX file's metadata (producer, metadata_props), a classifier node's class labels and how a
-// label output is computed, without loading its weights: large initializers and other fields are skipped
+// Reads an ONNX file's metadata (producer, metadata_props), a classifier node's class labels, how a
+// label output is computed and the op types it uses, without loading its weights: large initializers and other fields are skipped
 // by length, so this costs a few small reads whatever the model's size.
 import * as fs from 'node:fs';
 
@@ -17,6 +17,8 @@ export interface ModelMetadata {
   argmaxLabel?: { output: string; source: string; names: (string | number)[] };
   /** Graph inputs declared as scalars: a tensor type whose shape is present and has no dimensions (no shape = unknown rank). */
   scalarInputs: string[];
+  /** Every op type the model uses: its graph's nodes, their subgraphs (If, Loop, Scan) and its local functions'. */
+  opTypes: string[];
 }
 
 class FileReader {
@@ -65,7 +67,7 @@ class FileReader {
 }
 
 /** Varint at `i` in `b`: [value, next index]. */
-function varintAt(b: Buffer, i: number): [number, number] {
+export function varintAt(b: Buffer, i: number): [number, number] {
   let v = 0;
   let shift = 0;
   for (;;) {
@@ -76,8 +78,11 @@ function varintAt(b: Buffer, i: number): [number, number] {
   }
 }
 
-/** One field of a small message: a varint (as a signed 64-bit value) or length-delimited bytes. */
-type Field = { field: number; int: bigint; bytes?: undefined } | { field: number; bytes: Buffer; int?: undefined };
+/** One field of a small message: a varint (as a signed 64-bit value), length-delimited bytes, or a fixed 4 or 8 bytes. */
+export type Field =
+  | { field: number; int: bigint; bytes?: undefined; fixed?: undefined }
+  | { field: number; bytes: Buffer; int?: undefined; fixed?: undefined }
+  | { field: number; fixed: Buffer; int?: undefined; bytes?: undefined };
 
 /** Signed 64-bit varint at `i` in `b`: [value, next index] (negative int64s take ten bytes). */
 function int64At(b: Buffer, i: number): [bigint, number] {
@@ -92,8 +97,8 @@ function int64At(b: Buffer, i: number): [bigint, number] {
   }
 }
 
-/** Every field of a small message held in `b`, in order (fixed-width fields are skipped). */
-function fields(b: Buffer): Field[] {
+/** Every field of a small message held in `b`, in order. */
+export function fields(b: Buffer): Field[] {
   const out: Field[] = [];
   for (let i = 0; i < b.length; ) {
     let tag: number;
@@ -109,15 +114,17 @@ function fields(b: Buffer): Field[] {
       [len, i] = varintAt(b, i);
       out.push({ field, bytes: b.subarray(i, i + len) });
       i += len;
-    } else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else break;
+    } else if (wire === 1 || wire === 5) {
+      const width = wire === 1 ? 8 : 4;
+      out.push({ field, fixed: b.subarray(i, i + width) });
+      i += width;
+    } else break;
   }
   return out;
 }
 
 /** Packed int64s (a repeated field's bytes). */
-function packedInts(bytes: Buffer): bigint[] {
+export function packedInts(bytes: Buffer): bigint[] {
   const out: bigint[] = [];
   for (let k = 0; k < bytes.length; ) {
     let v: bigint;
@@ -136,7 +143,8 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
       else if (f.field === 3) out.i = Number(f.int);
       // An INT attribute equal to 0 has no i field at all (proto3 leaves defaults out).
       else if (f.field === 20 && f.int === 2n) out.i ??= 0;
-    } else if (f.field === 1) out.name = f.bytes.toString('utf8');
+    } else if (f.bytes === undefined) continue;
+    else if (f.field === 1) out.name = f.bytes.toString('utf8');
     else if (f.field === 9) out.strings.push(f.bytes.toString('utf8'));
     else if (f.field === 8) out.ints.push(...packedInts(f.bytes).map(Number));
   }
@@ -166,7 +174,8 @@ function table(b: Buffer): { name: string; values: (string | number)[] } | undef
       if (f.field === 1) dims.push(f.int);
       else if (f.field === 2) type = f.int;
       else if (f.field === 7) ints.push(f.int);
-    } else if (f.field === 8) name = f.bytes.toString('utf8');
+    } else if (f.bytes === undefined) continue;
+    else if (f.field === 8) name = f.bytes.toString('utf8');
     else if (f.field === 6) strings.push(f.bytes.toString('utf8'));
     else if (f.field === 1) dims.push(...packedInts(f.bytes));
     else if (f.field === 7) ints.push(...packedInts(f.bytes));
@@ -207,7 +216,7 @@ function submessage(b: Buffer, field: number): Buffer | undefined {
 }
 
 /** Nodes (inputs, outputs, op, small int attributes, classifier labels) and class tables of a GraphProto. */
-function readGraph(r: FileReader, end: number): GraphFacts {
+function readGraph(r: FileReader, end: number, ops: Set<string>): GraphFacts {
   const facts: GraphFacts = { nodes: [], tables: new Map(), scalarInputs: [] };
   while (r.position < end) {
     const tag = r.varint();
@@ -231,32 +240,63 @@ function readGraph(r: FileReader, end: number): GraphFacts {
       skipField(r, wireType);
       continue;
     }
-    // A NodeProto: op_type (4) comes before its attributes (5) in every serialiser's field order.
-    const nodeLength = r.varint();
-    const nodeEnd = r.position + nodeLength;
-    const node = { op: '', domain: '', inputs: [] as string[], outputs: [] as string[], ints: new Map<string, number>() };
-    while (r.position < nodeEnd) {
-      const t = r.varint();
-      const f = Math.floor(t / 8);
-      const w = t % 8;
-      if (w === 2 && (f === 1 || f === 2 || f === 4 || f === 7)) {
-        const text = r.bytes(r.varint()).toString('utf8');
-        if (f === 1) node.inputs.push(text);
-        else if (f === 2) node.outputs.push(text);
-        else if (f === 4) node.op = text;
-        else node.domain = text;
-      } else if (w === 2 && f === 5 && (node.op.endsWith('Classifier') || node.op === 'ArgMax' || node.op === 'Gather')) {
-        const a = attribute(r.bytes(r.varint()));
-        if (a.i !== undefined) node.ints.set(a.name, a.i);
-        if (!node.op.endsWith('Classifier')) continue;
-        if (a.name === 'classlabels_strings' && a.strings.length > 0) facts.classLabels = a.strings;
-        else if ((a.name === 'classlabels_int64s' || a.name === 'classlabels_ints') && a.ints.length > 0) facts.classLabels = a.ints;
-      } else skipField(r, w);
-    }
-    r.seek(nodeEnd);
-    facts.nodes.push(node);
+    facts.nodes.push(readNode(r, r.varint(), facts, ops));
   }
   return facts;
+}
+
+/** A NodeProto of `length` bytes at the reader's position; its op and those of its subgraphs go into `ops`. */
+function readNode(r: FileReader, length: number, facts: Pick<GraphFacts, 'classLabels'>, ops: Set<string>): GraphFacts['nodes'][number] {
+  // op_type (4) comes before its attributes (5) in every serialiser's field order.
+  const nodeEnd = r.position + length;
+  const node = { op: '', domain: '', inputs: [] as string[], outputs: [] as string[], ints: new Map<string, number>() };
+  while (r.position < nodeEnd) {
+    const t = r.varint();
+    const f = Math.floor(t / 8);
+    const w = t % 8;
+    if (w === 2 && (f === 1 || f === 2 || f === 4 || f === 7)) {
+      const text = r.bytes(r.varint()).toString('utf8');
+      if (f === 1) node.inputs.push(text);
+      else if (f === 2) node.outputs.push(text);
+      else if (f === 4) node.op = text;
+      else node.domain = text;
+    } else if (w === 2 && f === 5 && (node.op.endsWith('Classifier') || node.op === 'ArgMax' || node.op === 'Gather')) {
+      const a = attribute(r.bytes(r.varint()));
+      if (a.i !== undefined) node.ints.set(a.name, a.i);
+      if (!node.op.endsWith('Classifier')) continue;
+      if (a.name === 'classlabels_strings' && a.strings.length > 0) facts.classLabels = a.strings;
+      else if ((a.name === 'classlabels_int64s' || a.name === 'classlabels_ints') && a.ints.length > 0) facts.classLabels = a.ints;
+    } else if (w === 2 && f === 5) readSubgraphs(r, r.varint(), ops);
+    else skipField(r, w);
+  }
+  r.seek(nodeEnd);
+  ops.add(node.op);
+  return node;
+}
+
+/** The op types of the subgraphs (If, Loop, Scan bodies: AttributeProto g = 6, graphs = 11) of an attribute; other fields skipped unread. */
+function readSubgraphs(r: FileReader, length: number, ops: Set<string>): void {
+  const end = r.position + length;
+  while (r.position < end) {
+    const tag = r.varint();
+    const field = Math.floor(tag / 8);
+    if (tag % 8 === 2 && (field === 6 || field === 11)) {
+      const graphLength = r.varint();
+      const graphEnd = r.position + graphLength;
+      readGraph(r, graphEnd, ops);
+      r.seek(graphEnd);
+    } else skipField(r, tag % 8);
+  }
+}
+
+/** The op types of a model-local FunctionProto's nodes (field 7). */
+function readFunction(r: FileReader, length: number, ops: Set<string>): void {
+  const end = r.position + length;
+  while (r.position < end) {
+    const tag = r.varint();
+    if (tag === (7 << 3) + 2) readNode(r, r.varint(), {}, ops);
+    else skipField(r, tag % 8);
+  }
 }
 
 /** The Gather(table, ArgMax(source)) label pattern, when the graph computes a label that way. */
@@ -313,7 +353,8 @@ export function readModelMetadata(file: string): ModelMetadata {
   const fd = fs.openSync(file, 'r');
   try {
     const r = new FileReader(fd, fs.fstatSync(fd).size);
-    const out: ModelMetadata = { metadata: {}, scalarInputs: [] };
+    const ops = new Set<string>();
+    const out: ModelMetadata = { metadata: {}, scalarInputs: [], opTypes: [] };
     while (r.position < r.size) {
       const tag = r.varint();
       const field = Math.floor(tag / 8);
@@ -321,11 +362,13 @@ export function readModelMetadata(file: string): ModelMetadata {
       if (wireType === 2 && field === 7) {
         const length = r.varint();
         const end = r.position + length;
-        const facts = readGraph(r, end);
+        const facts = readGraph(r, end, ops);
         out.classLabels = facts.classLabels;
         out.argmaxLabel = argmaxLabel(facts);
         out.scalarInputs = facts.scalarInputs;
         r.seek(end);
+      } else if (wireType === 2 && field === 25) {
+        readFunction(r, r.varint(), ops);
       } else if (wireType === 2 && (field === 2 || field === 3 || field === 14)) {
         const bytes = r.bytes(r.varint());
         if (field === 2) out.producerName = bytes.toString('utf8');
@@ -338,6 +381,7 @@ export function readModelMetadata(file: string): ModelMetadata {
         skipField(r, wireType);
       }
     }
+    out.opTypes = [...ops].filter((op) => op !== '').sort();
     return out;
   } finally {
     fs.closeSync(fd);
