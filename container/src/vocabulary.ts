@@ -32,20 +32,65 @@ export interface TensorInfo {
   scalar?: true;
 }
 
-/** What a decoder needs to know about a tabular model's single [N, F] input. */
+/** The type of one column of a mixed-type tabular model (one input per column, or string inputs). */
+export type ColumnType = 'float32' | 'float64' | 'int64' | 'int32' | 'string';
+
+/** What a decoder needs to know about a tabular model: one [N, F] float input, or typed columns. */
 export interface TabularSchema {
   /** Columns per row, when the model fixes it. */
   features: number | null;
   featureNames?: readonly string[];
   /** float32 inputs cannot hold values beyond ±3.4e38. */
   inputType?: 'float32' | 'float64';
+  /**
+   * Set for mixed-type models: every column's type, in column order (features is then its length). Rows
+   * are decoded into a Float64Array for the number columns and `strings` for the string columns.
+   */
+  columnTypes?: readonly ColumnType[];
 }
 
-/** Decoded rows, row-major, already in the model input's precision (float32 models get a Float32Array). */
+/**
+ * Decoded rows, row-major, already in the model input's precision (float32 models get a Float32Array).
+ * Mixed-type rows hold every column in `values` (a Float64Array; 0 in string columns) and the string
+ * columns' text in `strings`, row-major over the string columns only (see stringSlots).
+ */
 export interface Matrix {
   rows: number;
   width: number;
   values: FloatArray;
+  strings?: string[];
+}
+
+/** For each column, its index among the string columns (-1 for a number column), and how many there are. */
+export function stringSlots(types: readonly ColumnType[]): { slots: Int32Array; count: number } {
+  const slots = new Int32Array(types.length);
+  let count = 0;
+  for (let c = 0; c < types.length; c++) slots[c] = types[c] === 'string' ? count++ : -1;
+  return { slots, count };
+}
+
+/** Rows [from, to) of a matrix (views of its values, a copy of its strings). */
+export function sliceMatrix(m: Matrix, from: number, to: number): Matrix {
+  const values = m.values.subarray(from * m.width, to * m.width);
+  if (!m.strings) return { rows: to - from, width: m.width, values };
+  const per = m.rows > 0 ? m.strings.length / m.rows : 0;
+  return { rows: to - from, width: m.width, values, strings: m.strings.slice(from * per, to * per) };
+}
+
+/** Matrices of the same width and kind, one after another (opportunistic batching runs them as one). */
+export function concatMatrices(ms: readonly Matrix[]): Matrix {
+  const rows = ms.reduce((n, m) => n + m.rows, 0);
+  const width = ms[0].width;
+  const values = new (ms[0].values.constructor as Float32ArrayConstructor)(rows * width);
+  let offset = 0;
+  for (const m of ms) {
+    values.set(m.values, offset);
+    offset += m.values.length;
+  }
+  if (!ms[0].strings) return { rows, width, values };
+  const strings: string[] = [];
+  for (const m of ms) for (const s of m.strings ?? []) strings.push(s);
+  return { rows, width, values, strings };
 }
 
 /** What a tabular model returns, independent of any wire format; codecs turn these into response bodies. */
@@ -82,6 +127,10 @@ export interface ModelDescription {
   /** Feature count for tabular models, when fixed. */
   features: number | null;
   featureNames?: string[];
+  /** Mixed-type models: every column's type, in column order. */
+  columnTypes?: ColumnType[];
+  /** Why rows cannot be mapped onto this model's inputs, when they look like columns but do not fit unambiguously. */
+  rowsRefused?: string;
   labels?: (string | number)[];
   /** False when the warm-up run could not be made (inputs that need real values, a fixed batch size); warmupError says why. */
   warmed: boolean;

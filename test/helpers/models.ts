@@ -135,3 +135,81 @@ export function scalarModel(): Uint8Array {
   g.output('y', 'FLOAT', ['N']);
   return serializeModel(g);
 }
+
+/** The skl2onnx-shaped pipeline's columns, in graph order, and its classes. */
+export const PIPELINE_COLUMNS = [
+  { name: 'age', type: 'float32' },
+  { name: 'gender', type: 'string' },
+  { name: 'category', type: 'string' },
+  { name: 'amount', type: 'float64' },
+  { name: 'step', type: 'int64' },
+] as const;
+export const PIPELINE_GENDERS = ['F', 'M', 'Ü'];
+export const PIPELINE_CATEGORIES = ['es_food', 'es_transportation', 'es_travel, "long haul"'];
+export const PIPELINE_CLASSES = ['fraud', 'ok', 'review'];
+
+/**
+ * A scikit-learn pipeline as skl2onnx exports it with zipmap=False: one input per column with unknown
+ * batch size ([None, 1]; float, string, double, int64), a ColumnTransformer of Imputer + StandardScaler
+ * (Scaler) on the numbers and OneHotEncoder(handle_unknown="ignore": zeros=1) on each string column,
+ * Concat, then a LinearClassifier with string class labels: outputs label [N] and probabilities [N, 3].
+ */
+export function sklearnPipelineModel(): Uint8Array {
+  const g = new GraphBuilder('pipeline');
+  for (const c of PIPELINE_COLUMNS) g.input(c.name, ({ float32: 'FLOAT', float64: 'DOUBLE', int64: 'INT64', string: 'STRING' } as const)[c.type], [null, 1]);
+  const ml = { domain: 'ai.onnx.ml' };
+  const amount = g.node('Cast', ['amount'], { to: attr.int(1) });
+  const step = g.node('Cast', ['step'], { to: attr.int(1) });
+  const numbers = g.node('Concat', ['age', amount, step], { axis: attr.int(1) });
+  const imputed = g.node('Imputer', [numbers], { imputed_value_floats: attr.floats([40, 25, 3]), replaced_value_float: attr.float(NaN) }, ml);
+  const scaled = g.node('Scaler', [imputed], { offset: attr.floats([40, 25, 3]), scale: attr.floats([0.1, 0.02, 0.5]) }, ml);
+  const oneHot = (input: string, cats: string[]) =>
+    g.node('Reshape', [g.node('OneHotEncoder', [input], { cats_strings: attr.strings(cats), zeros: attr.int(1) }, ml), g.constant('shape', 'INT64', [2], [-1, cats.length])]);
+  const features = g.node('Concat', [scaled, oneHot('gender', PIPELINE_GENDERS), oneHot('category', PIPELINE_CATEGORIES)], { axis: attr.int(1) });
+  const width = 3 + PIPELINE_GENDERS.length + PIPELINE_CATEGORIES.length;
+  const coefficients = Array.from({ length: PIPELINE_CLASSES.length * width }, (_, i) => Math.sin(i * 1.7) * 1.5);
+  g.node('LinearClassifier', [features], {
+    coefficients: attr.floats(coefficients),
+    intercepts: attr.floats([0.2, 0.5, -0.3]),
+    classlabels_strings: attr.strings(PIPELINE_CLASSES),
+    multi_class: attr.int(1),
+    post_transform: attr.string('SOFTMAX'),
+  }, { outputs: ['label', 'probabilities'], ...ml });
+  g.output('label', 'STRING', [null]);
+  g.output('probabilities', 'FLOAT', [null, PIPELINE_CLASSES.length]);
+  return serializeModel(g, { opset: 15, domains: { 'ai.onnx.ml': 1 } });
+}
+
+/** One string [N, 3] input: each cell one-hot over a, b, c, weighted into a score [N]. */
+export function stringMatrixModel(): Uint8Array {
+  const g = new GraphBuilder('strings');
+  g.input('codes', 'STRING', ['N', 3]);
+  const encoded = g.node('OneHotEncoder', ['codes'], { cats_strings: attr.strings(['a', 'b', 'c']), zeros: attr.int(1) }, { domain: 'ai.onnx.ml' });
+  const flat = g.node('Reshape', [encoded, g.constant('shape', 'INT64', [2], [-1, 9])]);
+  g.node('MatMul', [flat, g.constant('w', 'FLOAT', [9], [1, 2, 3, 10, 20, 30, 100, 200, 300])], {}, { outputs: ['score'] });
+  g.output('score', 'FLOAT', ['N']);
+  return serializeModel(g, { domains: { 'ai.onnx.ml': 3 } });
+}
+
+/** A float [N, 2] input beside a string [N, 1] one: score = x0 + 2 x1 + (color == "red" ? 100 : 0). */
+export function numbersAndStringModel(): Uint8Array {
+  const g = new GraphBuilder('numbers_and_string');
+  g.input('numbers', 'FLOAT', ['N', 2]);
+  g.input('color', 'STRING', ['N', 1]);
+  const red = g.node('Reshape', [g.node('OneHotEncoder', ['color'], { cats_strings: attr.strings(['red']), zeros: attr.int(1) }, { domain: 'ai.onnx.ml' }), g.constant('shape', 'INT64', [1], [-1])]);
+  const linear = g.node('MatMul', ['numbers', g.constant('w', 'FLOAT', [2], [1, 2])]);
+  g.node('Add', [linear, g.node('Mul', [red, g.constant('hundred', 'FLOAT', [], [100])])], {}, { outputs: ['score'] });
+  g.output('score', 'FLOAT', ['N']);
+  return serializeModel(g, { domains: { 'ai.onnx.ml': 3 } });
+}
+
+/** A float [N, k] input beside a string [N, j] one: how a row splits between them is unknowable. */
+export function ambiguousColumnsModel(): Uint8Array {
+  const g = new GraphBuilder('ambiguous');
+  g.input('numbers', 'FLOAT', ['N', 'k']);
+  g.input('codes', 'STRING', ['N', 'j']);
+  const count = g.node('Cast', [g.node('Size', ['codes'])], { to: attr.int(1) });
+  g.node('Add', [g.node('ReduceSum', ['numbers', g.constant('axes', 'INT64', [1], [1])], { keepdims: attr.int(0) }), count], {}, { outputs: ['score'] });
+  g.output('score', 'FLOAT', ['N']);
+  return serializeModel(g);
+}

@@ -129,6 +129,8 @@ export class Primary {
         inputs: m.inputs,
         outputs: m.outputs,
         features: m.featureNames ?? m.features,
+        ...(m.columnTypes ? { columnTypes: m.columnTypes } : {}),
+        ...(m.rowsRefused ? { rowsRefused: m.rowsRefused } : {}),
         warmed: m.warmed,
         ...(m.warmupError ? { warmupError: m.warmupError } : {}),
         ...(m.labelsFromProbabilities ? { labelsFromProbabilities: true } : {}),

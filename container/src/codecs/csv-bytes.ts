@@ -9,7 +9,8 @@
 // whichever path reads it: that one is thrown at once, so a large body with a bad cell costs one reading.
 import { isUtf8 } from 'node:buffer';
 import { ServerError } from '../errors';
-import { headerColumns, looksLikeHeader, parseCell } from './rows';
+import { looksLikeHeader, parseCell } from './cells';
+import { MatrixBuilder, headerColumns } from './rows';
 import type { TabularSchema } from '../vocabulary';
 import type { DecodeContext, Decoded } from './types';
 
@@ -164,7 +165,7 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
         const text = ascii(b, i, end > i && b[end - 1] === CR ? end - 1 : end);
         if (text === undefined) return undefined;
         const cells = text.split(',');
-        if (headerParam === 'present' || looksLikeHeader(cells)) {
+        if (headerParam === 'present' || looksLikeHeader(cells, schema)) {
           at.header = true;
           columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
           at.header = false;
@@ -251,6 +252,85 @@ function parse(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decode
   return { kind: 'rows', matrix: { rows, width, values: values.subarray(0, rows * width) } };
 }
 
+/** A cell of the plain form [-]digits[.digits] (up to 15 digits, nothing else) as its double; NaN otherwise. */
+function plainNumber(b: Uint8Array, from: number, to: number): number {
+  let k = from;
+  const negative = k < to && b[k] === 45;
+  if (negative) k++;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = -1;
+  for (; k < to; k++) {
+    const ch = b[k];
+    if (ch >= 48 && ch <= 57) {
+      mantissa = mantissa * 10 + (ch - 48);
+      digits++;
+    } else if (ch === 46 && fraction < 0) fraction = digits;
+    else return NaN;
+  }
+  if (digits === 0 || digits > 15) return NaN;
+  const v = fraction < 0 ? mantissa : mantissa / POW10[digits - fraction];
+  return negative ? -v : v;
+}
+
+/**
+ * Mixed-type rows (a model with string or integer columns) from bytes: lines and cells found in the body
+ * without a string of it, number cells of the usual form computed in place, string cells decoded from
+ * their own bytes; anything else (an unusual number, a bad cell, a row of the wrong width) goes through
+ * the builder the text path uses, so both paths give the same rows and the same first error.
+ */
+function parseMixed(b: Uint8Array, ctx: DecodeContext, schema: TabularSchema): Decoded | undefined {
+  // The text path reports bad bytes first, as INVALID_ENCODING with their offset.
+  if (!isUtf8(b)) return undefined;
+  const n = b.length;
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const types = schema.columnTypes!;
+  // 0: a string column; 1: a number column read in place; 2: an int32 column (its range is checked too).
+  const kinds = Uint8Array.from(types, (t) => (t === 'string' ? 0 : t === 'int32' ? 2 : 1));
+  const integer = types.map((t) => t === 'int64' || t === 'int32');
+  const headerParam = ctx.params.header?.toLowerCase();
+  let lines = 1;
+  for (let k = buf.indexOf(LF); k >= 0; k = buf.indexOf(LF, k + 1)) lines++;
+  const builder = new MatrixBuilder(schema, lines);
+  let columns: number[] | undefined;
+  let first = true;
+  let line = 0;
+  for (let i = n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0; i < n; ) {
+    line += 1;
+    const end = lineEnd(b, i, n);
+    const stop = end > i && b[end - 1] === CR ? end - 1 : end;
+    const start = i;
+    i = end + 1;
+    if (stop === start) continue;
+    let count = 1;
+    for (let k = start; k < stop; k++) if (b[k] === COMMA) count++;
+    if (first && headerParam !== 'absent' && count <= types.length * 4 + 16) {
+      first = false;
+      const cells = buf.toString('utf8', start, stop).split(',');
+      if (headerParam === 'present' || looksLikeHeader(cells, schema)) {
+        columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
+        continue;
+      }
+    }
+    first = false;
+    builder.startRow(count, `line ${line}`);
+    for (let c = 0, from = start; c < count; c++) {
+      let to = from;
+      while (to < stop && b[to] !== COMMA) to++;
+      const column = columns === undefined ? c : columns[c];
+      const kind = kinds[column];
+      if (kind === 0) builder.putText(column, ascii(b, from, to) ?? buf.toString('utf8', from, to));
+      else {
+        const v = plainNumber(b, from, to);
+        if (v === v && (!integer[column] || (Number.isInteger(v) && (kind === 1 || Math.abs(v) < 2 ** 31)))) builder.put(column, v);
+        else builder.putCell(column, buf.toString('utf8', from, to), `line ${line}, column ${c + 1}`);
+      }
+      from = to + 1;
+    }
+  }
+  return { kind: 'rows', matrix: builder.finish(NO_RECORDS) };
+}
+
 /**
  * text/csv from bytes, or undefined when the body needs the text path (a charset other than UTF-8, a
  * quote, anything irregular: the text path reads it, or finds and words its error). Throws only the error
@@ -264,6 +344,7 @@ export function decodeCsvBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded |
   if (!ctx.schema) return undefined;
   const schema = ctx.schema;
   if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(QUOTE) >= 0) return undefined;
+  if (schema.columnTypes) return parseMixed(bytes, ctx, schema);
   at.header = false;
   at.width = null;
   at.line = 0;

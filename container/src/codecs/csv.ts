@@ -3,7 +3,8 @@ import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
 import { decodeCsvBytes, NO_RECORDS } from './csv-bytes';
 import { recordValues, type FieldValue } from './records';
-import { MatrixBuilder, headerColumns, looksLikeHeader, tabularSchema } from './rows';
+import { looksLikeHeader } from './cells';
+import { MatrixBuilder, headerColumns, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 import type { Predictions, TabularSchema } from '../vocabulary';
 
@@ -69,7 +70,7 @@ function decodePlain(text: string, ctx: DecodeContext, schema: TabularSchema): D
       // A first line far wider than the model is refused as a row rather than split to look for a header.
       if (first && headerParam !== 'absent' && (schema.features === null || count <= schema.features * 4 + 16)) {
         const cells = text.slice(start, end).split(',');
-        if (headerParam === 'present' || looksLikeHeader(cells)) {
+        if (headerParam === 'present' || looksLikeHeader(cells, schema)) {
           columns = headerColumns(cells, schema.featureNames, line) ?? undefined;
           first = false;
           start = next;
@@ -96,7 +97,7 @@ function decode(text: string, ctx: DecodeContext): Decoded {
   const take = (record: string[], line: number) => {
     if (first) {
       first = false;
-      if (headerParam !== 'absent' && (headerParam === 'present' || looksLikeHeader(record))) {
+      if (headerParam !== 'absent' && (headerParam === 'present' || looksLikeHeader(record, schema))) {
         columns = headerColumns(record, schema.featureNames, line) ?? undefined;
         return;
       }

@@ -1,58 +1,49 @@
 // Builds a Matrix from rows given as CSV cells, JSON arrays or JSON objects, checking every value and
 // naming its place ("line 3, column 2") when it is not usable.
 import { ServerError } from '../errors';
-import type { Matrix, TabularSchema } from '../vocabulary';
+import { stringSlots, type ColumnType, type Matrix, type TabularSchema } from '../vocabulary';
+import { checkRange, columnLabel, jsonNumberValue, jsonStringValue, parseCell, parseNumberCell, preview } from './cells';
 import { readNonFinite } from './numbers';
 import type { DecodeContext } from './types';
 
 /** The schema rows need; a model that is not tabular takes only V2 tensors. */
 export function tabularSchema(ctx: DecodeContext): TabularSchema {
   if (!ctx.schema) {
-    throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor, so rows cannot be mapped onto it: send KServe V2 tensors as application/json {"inputs": [{"name", "shape", "datatype", "data"}]}');
+    const why = ctx.rowsRefused ? `rows cannot be mapped onto this model's inputs (${ctx.rowsRefused})` : 'this model is not a tabular classifier or regressor, so rows cannot be mapped onto it';
+    throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `${why}: send KServe V2 tensors as application/json {"inputs": [{"name", "shape", "datatype", "data"}]}`);
   }
   return ctx.schema;
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const SPECIAL = /^[+-]?(nan|inf|infinity)$/i;
-const FLOAT32_MAX = 3.4028234663852886e38;
 /** Most values a builder allocates before its rows arrive. */
 const INITIAL_VALUES = 1 << 20;
-
-function preview(s: string): string {
-  return JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s);
-}
-
-function checkRange(v: number, raw: string, place: string, inputType: TabularSchema['inputType']): number {
-  if (Math.abs(v) > (inputType === 'float64' ? Number.MAX_VALUE : FLOAT32_MAX) && Number.isFinite(v)) {
-    throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is outside the range the model's ${inputType ?? 'float32'} input can hold`);
-  }
-  if (v === Infinity || v === -Infinity) {
-    if (!SPECIAL.test(raw.trim())) throw new ServerError('INVALID_VALUE', `${place}: ${preview(raw)} is too large to be a number`);
-  }
-  return v;
-}
-
-/** A text cell: a decimal number, NaN/Inf literal, or empty (missing = NaN); `place` names it in errors. */
-export function parseCell(cell: string, place: string, inputType: TabularSchema['inputType']): number {
-  const s = cell.trim();
-  if (s === '') return NaN;
-  if (NUMBER.test(s)) return checkRange(Number(s), s, place, inputType);
-  if (SPECIAL.test(s)) return s.toLowerCase().includes('nan') ? NaN : s.startsWith('-') ? -Infinity : Infinity;
-  throw new ServerError('INVALID_VALUE', `${place}: ${preview(cell)} is not a number`);
-}
 
 export class MatrixBuilder {
   private values: Float32Array | Float64Array;
   private readonly Values: Float32ArrayConstructor | Float64ArrayConstructor;
   private rows = 0;
   private width: number | null;
+  /** Mixed-type models: each column's type, its slot among the string columns, and the string cells. */
+  private readonly types?: readonly ColumnType[];
+  private readonly slots?: Int32Array;
+  private readonly stringWidth: number = 0;
+  private readonly strings?: string[];
+  /** Where the row being added starts in values and in strings. */
+  private at = 0;
+  private stringAt = 0;
 
   constructor(private readonly schema: TabularSchema, expectedRows = 16) {
     this.width = schema.features;
+    if (schema.columnTypes) {
+      this.types = schema.columnTypes;
+      this.width = this.types.length;
+      ({ slots: this.slots, count: this.stringWidth } = stringSlots(this.types));
+      this.strings = [];
+    }
     // Stored at the model's own precision: the float32 copy would be made anyway, and large batches
-    // then hold one array of the payload's numbers instead of two.
-    this.Values = schema.inputType === 'float64' ? Float64Array : Float32Array;
+    // then hold one array of the payload's numbers instead of two. Mixed-type rows hold float64 and
+    // integer columns alike, so they are read into doubles.
+    this.Values = schema.inputType === 'float64' || this.types ? Float64Array : Float32Array;
     // Sized for the expected rows, but never more up front than INITIAL_VALUES (grown by doubling): a
     // body whose rows are far narrower than the model must fail on its first row, not on the allocation.
     this.values = new this.Values(Math.min(Math.max(1, expectedRows) * (this.width ?? 8), Math.max(INITIAL_VALUES, this.width ?? 8)));
@@ -62,13 +53,18 @@ export class MatrixBuilder {
     return this.rows;
   }
 
+  /** Whether the model has typed columns (string or integer ones, or one input per column). */
+  get mixed(): boolean {
+    return this.types !== undefined;
+  }
+
   /**
    * Refuses a row of `length` values when the width is known already: callers count a line's cells
    * before splitting it, so a line of millions of cells fails without making millions of strings.
    */
   checkLength(length: number, place: string): void {
     if (this.width !== null && length !== this.width) {
-      const source = this.schema.features !== null ? 'the model has' : 'the first record has';
+      const source = this.schema.features !== null || this.types ? 'the model has' : 'the first record has';
       throw new ServerError('WRONG_FEATURE_COUNT', `${place}: ${length} value(s), but ${source} ${this.width} feature(s)`);
     }
   }
@@ -83,8 +79,40 @@ export class MatrixBuilder {
       grown.set(this.values);
       this.values = grown;
     }
+    if (this.strings) {
+      this.stringAt = this.strings.length;
+      for (let k = 0; k < this.stringWidth; k++) this.strings.push('');
+    }
     this.rows += 1;
-    return (this.rows - 1) * this.width;
+    this.at = (this.rows - 1) * this.width;
+    return this.at;
+  }
+
+  /** Starts a row of `length` cells (checked against the width), to be filled with put/putText. */
+  startRow(length: number, place: string): void {
+    this.begin(length, place);
+  }
+
+  /** A number for `column` of the row being added (already checked for its type). */
+  put(column: number, v: number): void {
+    this.values[this.at + column] = v;
+  }
+
+  /** The text of string column `column` of the row being added, exactly as sent. */
+  putText(column: number, text: string): void {
+    this.strings![this.stringAt + this.slots![column]] = text;
+  }
+
+  /** A mixed-type column's text cell, read as its type; `place` is the line or record. */
+  putCell(column: number, cell: string, place: string): void {
+    if (this.slots![column] >= 0) this.putText(column, cell);
+    else this.values[this.at + column] = parseNumberCell(cell, `${place} (${columnLabel(this.schema, column)})`, this.types![column]);
+  }
+
+  /** A mixed-type column's JSON value, read as its type; `where` names the place, the column and its type. */
+  private putJson(column: number, v: unknown, where: string): void {
+    if (this.slots![column] >= 0) this.putText(column, jsonStringValue(v, where));
+    else this.values[this.at + column] = jsonNumberValue(v, where, this.types![column]);
   }
 
   private checkRange(v: number, raw: string, place: string): number {
@@ -99,6 +127,10 @@ export class MatrixBuilder {
   /** Cells in column order; `columnOf(i)` maps a cell index to the model's feature index (header reordering). */
   addCells(cells: readonly string[], line: number, columnOf?: readonly number[]): void {
     const at = this.begin(cells.length, `line ${line}`);
+    if (this.types) {
+      for (let i = 0; i < cells.length; i++) this.putCell(columnOf ? columnOf[i] : i, cells[i], `line ${line}, column ${i + 1}`);
+      return;
+    }
     for (let i = 0; i < cells.length; i++) {
       const column = columnOf ? columnOf[i] : i;
       this.values[at + column] = this.parseCell(cells[i], `line ${line}, column ${i + 1}`);
@@ -121,6 +153,10 @@ export class MatrixBuilder {
 
   addArray(row: readonly unknown[], place: string): void {
     const at = this.begin(row.length, place);
+    if (this.types) {
+      for (let i = 0; i < row.length; i++) this.putJson(i, row[i], `${place}, column ${i + 1} (${columnLabel(this.schema, i)})`);
+      return;
+    }
     for (let i = 0; i < row.length; i++) this.values[at + i] = this.jsonNumber(row[i], `${place}, column ${i + 1}`);
   }
 
@@ -140,6 +176,10 @@ export class MatrixBuilder {
       throw new ServerError('WRONG_FEATURE_COUNT', `${place}: missing feature(s) ${missing.join(', ')}`);
     }
     const at = this.begin(names.length, place);
+    if (this.types) {
+      for (let i = 0; i < names.length; i++) this.putJson(i, row[names[i]], `${place}, field "${names[i]}" (${this.types[i]})`);
+      return;
+    }
     for (let i = 0; i < names.length; i++) this.values[at + i] = this.jsonNumber(row[names[i]], `${place}, field "${names[i]}"`);
   }
 
@@ -154,12 +194,20 @@ export class MatrixBuilder {
       throw new ServerError(unknown.length > 0 ? 'UNKNOWN_FEATURE' : 'WRONG_FEATURE_COUNT', `${what} must name every feature once (${parts.join('; ')}); expected ${names.join(', ')}`);
     }
     const at = this.begin(names.length, what);
+    if (this.types) {
+      for (let i = 0; i < names.length; i++) {
+        if (this.slots![i] >= 0) this.putText(i, values[names[i]]);
+        else this.values[at + i] = parseNumberCell(values[names[i]], `parameter "${names[i]}" (${this.types[i]})`, this.types[i]);
+      }
+      return;
+    }
     for (let i = 0; i < names.length; i++) this.values[at + i] = this.parseCell(values[names[i]], `parameter "${names[i]}"`);
   }
 
   finish(emptyMessage: string): Matrix {
     if (this.rows === 0 || this.width === null) throw new ServerError('EMPTY_PAYLOAD', emptyMessage);
-    return { rows: this.rows, width: this.width, values: this.values.subarray(0, this.rows * this.width) };
+    const values = this.values.subarray(0, this.rows * this.width);
+    return this.strings ? { rows: this.rows, width: this.width, values, strings: this.strings } : { rows: this.rows, width: this.width, values };
   }
 }
 
@@ -186,11 +234,4 @@ export function headerColumns(cells: readonly string[], names: readonly string[]
     throw new ServerError('WRONG_FEATURE_COUNT', `line ${line} (header): ${missing.length > 0 ? `missing feature(s) ${missing.join(', ')}` : 'a feature is named twice'}`);
   }
   return columns;
-}
-
-export function looksLikeHeader(cells: readonly string[]): boolean {
-  return cells.length > 0 && cells.every((c) => {
-    const s = c.trim();
-    return s !== '' && !NUMBER.test(s) && !SPECIAL.test(s);
-  });
 }

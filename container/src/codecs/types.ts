@@ -7,6 +7,8 @@ export type Decoded = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors'; doc:
 export interface DecodeContext {
   /** null when the model is not tabular (only V2 tensor requests fit it). */
   schema: TabularSchema | null;
+  /** Why a model whose inputs look like columns still takes no rows (said in the 415 answer). */
+  rowsRefused?: string;
   /** Media-type parameters of the request, lower-case names (charset, header, ...). */
   params: Readonly<Record<string, string>>;
 }

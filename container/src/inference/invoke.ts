@@ -8,7 +8,7 @@ import type { Codec } from '../codecs/types';
 import { decodeV2, encodeV2, type V2Request } from '../codecs/v2';
 import { ServerError, toWireError } from '../errors';
 import type { Answer, Invocation, InvocationOutput } from '../models/model';
-import { slicePredictions, type Matrix, type Predictions } from '../vocabulary';
+import { concatMatrices, sliceMatrix, slicePredictions, type Matrix, type Predictions } from '../vocabulary';
 import type { ThreadTask } from './protocol';
 import type { OnnxSession } from './session';
 
@@ -54,10 +54,11 @@ export type BuiltinInput = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors';
 export function decodeInput(session: OnnxSession | undefined, invocation: Invocation): BuiltinInput {
   const { input } = invocation;
   const schema = session?.schema ?? null;
-  if (input.kind === 'fields') return { kind: 'rows', matrix: decodeQuery(input.fields, { schema, params: {} }) };
+  const rowsRefused = session?.rowsRefused;
+  if (input.kind === 'fields') return { kind: 'rows', matrix: decodeQuery(input.fields, { schema, rowsRefused, params: {} }) };
   const decoder = requestCodec(input.mediaType);
   if (!decoder?.decode) throw new ServerError('INTERNAL_ERROR', `no decoder for ${input.mediaType}`);
-  const { decoded } = decodeRequest(decoder, input.body, { schema, params: input.params });
+  const { decoded } = decodeRequest(decoder, input.body, { schema, rowsRefused, params: input.params });
   // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
   invocation.input = { ...input, body: new Uint8Array(0) };
   if (decoded.kind === 'rows') return { kind: 'rows', matrix: decoded.matrix };
@@ -124,8 +125,7 @@ async function runChunked(session: OnnxSession, rows: Rows): Promise<Answer> {
   const parts: Uint8Array[] = [];
   for (let from = 0; from < matrix.rows; from += CHUNK_ROWS) {
     const to = Math.min(matrix.rows, from + CHUNK_ROWS);
-    const view = { rows: to - from, width: matrix.width, values: matrix.values.subarray(from * matrix.width, to * matrix.width) };
-    parts.push(utf8.encode(chunkText(rows, await session.predict(view), from === 0, to === matrix.rows)));
+    parts.push(utf8.encode(chunkText(rows, await session.predict(sliceMatrix(matrix, from, to)), from === 0, to === matrix.rows)));
   }
   return { ok: true, body: concat(parts), contentType: rows.encoder.mediaType, records: matrix.rows };
 }
@@ -166,19 +166,10 @@ export async function invokeBatch(session: OnnxSession, tasks: readonly ThreadTa
     else if (isLarge(step)) answers[i] = await runChunked(session, step).catch(failure);
     else groups.set(step.matrix.width, [...(groups.get(step.matrix.width) ?? []), i]);
   }
-  for (const [width, members] of groups) {
+  for (const members of groups.values()) {
     const matrices = members.map((i) => (steps[i] as Rows).matrix);
     let shared: Predictions | undefined;
-    if (members.length > 1) {
-      const total = matrices.reduce((n, m) => n + m.rows, 0);
-      const values = new (matrices[0].values.constructor as Float32ArrayConstructor)(total * width);
-      let offset = 0;
-      for (const m of matrices) {
-        values.set(m.values, offset);
-        offset += m.values.length;
-      }
-      shared = await session.predict({ rows: total, width, values }).catch(() => undefined);
-    }
+    if (members.length > 1) shared = await session.predict(concatMatrices(matrices)).catch(() => undefined);
     let row = 0;
     for (let k = 0; k < members.length; k++) {
       const i = members[k];

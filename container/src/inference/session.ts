@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../onnx/reader';
 import { ServerError } from '../errors';
-import type { FloatArray, Matrix, Predictions, TabularSchema, TensorData, TensorInfo } from '../vocabulary';
+import { stringSlots, type FloatArray, type Matrix, type Predictions, type TabularSchema, type TensorData, type TensorInfo } from '../vocabulary';
+import { columnTensors, planColumns, type ColumnPlan } from './columns';
 import { readModelJson, type ModelJson } from './model-json';
 import { native } from './native-guard';
 import type { ThreadInit, ThreadModel } from './protocol';
@@ -56,6 +57,11 @@ export function tabularLayout(inputs: readonly TensorMeta[], outputs: readonly T
   if (inputs.length !== 1 || !FLOAT_TYPES.has(inputs[0].type) || inputs[0].shape.length !== 2) return null;
   const declaredTabular = json.features !== undefined || json.labels !== undefined || json.task !== undefined;
   if (typeof inputs[0].shape[0] === 'number' && !declaredTabular) return null;
+  return outputLayout(outputs, json);
+}
+
+/** Which output holds what, for a model whose inputs take rows: a classifier, a regressor, or null. */
+export function outputLayout(outputs: readonly TensorMeta[], json: ModelJson): TabularLayout | null {
   const floats2d = outputs.filter((o) => FLOAT_TYPES.has(o.type) && o.shape.length === 2);
   const labelLike = outputs.filter((o) => LABEL_TYPES.has(o.type) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
   if (json.task !== 'regression' && outputs.length === 2 && labelLike.length === 1 && floats2d.length === 1) {
@@ -268,11 +274,15 @@ export async function createSession(init: SessionInit): Promise<ort.InferenceSes
 }
 
 export class OnnxSession {
-  /** Present for tabular models (one [N, F] float input); decoders need it to check and map columns. */
+  /** Present for tabular models (one [N, F] float input, or typed columns); decoders need it to check and map columns. */
   readonly schema: TabularSchema | null;
+  /** Why rows are refused, for a model whose inputs look like columns but do not split unambiguously. */
+  readonly rowsRefused?: string;
   private readonly input: TensorInfo;
   /** Set when the label output is names[argmax(probabilities)] in the graph (see readModelMetadata). */
   private readonly labelsFromScores: ModelMetadata['argmaxLabel'];
+  /** Mixed-type models: each column's slot among the string columns. */
+  private readonly slots?: ReturnType<typeof stringSlots>;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -282,10 +292,15 @@ export class OnnxSession {
     argmaxLabel: ModelMetadata['argmaxLabel'],
     /** Why V2 inputs with a zero-size dimension are refused for this model; undefined when they run. */
     readonly zeroSizeRefusal: string | undefined,
+    private readonly columns?: ColumnPlan,
   ) {
     const { inputs, outputs, features } = description;
     this.input = inputs[0];
-    this.schema = layout ? { features, featureNames: json.features, inputType: inputs[0].type as 'float32' | 'float64' } : null;
+    this.rowsRefused = description.rowsRefused;
+    if (columns) this.slots = stringSlots(columns.types);
+    if (!layout) this.schema = null;
+    else if (columns) this.schema = { features, featureNames: columns.names, columnTypes: columns.types };
+    else this.schema = { features, featureNames: json.features, inputType: inputs[0].type as 'float32' | 'float64' };
     const probabilityWidth = outputs.find((o) => o.name === layout?.probabilityOutput)?.shape[1];
     const derivable = layout?.labelOutput && argmaxLabel && argmaxLabel.output === layout.labelOutput && argmaxLabel.source === layout.probabilityOutput
       && (typeof probabilityWidth !== 'number' || probabilityWidth === argmaxLabel.names.length);
@@ -306,17 +321,24 @@ export class OnnxSession {
     const inputs = session.inputMetadata.map(describeValue);
     for (const input of inputs) if (input.shape.length === 0 && scalarInputs?.includes(input.name)) input.scalar = true;
     const outputs = session.outputMetadata.map(describeValue);
-    const layout = tabularLayout(inputs, outputs, json);
+    // Inputs that are typed columns (one per column, or string ones) take rows too; see columns.ts.
+    const columns = planColumns(inputs, json);
+    const plan = columns && 'plan' in columns ? columns.plan : undefined;
+    const layout = plan ? outputLayout(outputs, json) : tabularLayout(inputs, outputs, json);
+    const rowsRefused = columns && 'refused' in columns && outputLayout(outputs, json) ? columns.refused : undefined;
     let features: number | null = null;
-    if (layout) {
+    if (plan && layout) features = plan.types.length;
+    else if (layout) {
       const declared = inputs[0].shape[1];
       features = typeof declared === 'number' ? declared : json.features?.length ?? null;
       if (json.features && features !== null && json.features.length !== features) {
         throw new ServerError('MODEL_INVALID', `model.json lists ${json.features.length} features but input "${inputs[0].name}" has ${features} columns`);
       }
     }
-    const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false };
-    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes));
+    const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: plan && layout ? plan.names : json.features, labels: json.labels, warmed: false };
+    if (plan && layout) description.columnTypes = plan.types;
+    if (rowsRefused) description.rowsRefused = rowsRefused;
+    const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes), plan && layout ? plan : undefined);
     await loaded.warm();
     return loaded;
   }
@@ -328,7 +350,11 @@ export class OnnxSession {
    */
   private async warm(): Promise<void> {
     try {
-      if (this.layout) {
+      if (this.columns) {
+        // Typed columns: zeros and empty strings.
+        const width = this.columns.types.length;
+        await this.predict({ rows: 1, width, values: new Float64Array(width), strings: new Array<string>(this.slots!.count).fill('') });
+      } else if (this.layout) {
         const width = this.description.features ?? 1;
         const declaredRows = this.input.shape[0];
         const rows = typeof declaredRows === 'number' && declaredRows > 0 ? declaredRows : 1;
@@ -346,10 +372,7 @@ export class OnnxSession {
   async predict(matrix: Matrix): Promise<Predictions> {
     const layout = this.layout;
     if (!layout) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor; send KServe V2 tensors');
-    const input = this.input;
-    const want = input.type === 'float64' ? Float64Array : Float32Array;
-    const data = matrix.values instanceof want ? matrix.values : want.from(matrix.values);
-    const feeds = { [input.name]: new ort.Tensor(input.type as 'float32' | 'float64', data, [matrix.rows, matrix.width]) };
+    const feeds = this.columns ? this.columnFeeds(matrix) : this.matrixFeeds(matrix);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       if (this.labelsFromScores) {
@@ -364,6 +387,21 @@ export class OnnxSession {
       throw runError(err, `${matrix.rows} row(s)`);
     }
     return toPredictions(layout, result, matrix.rows, this.json);
+  }
+
+  /** The one [N, F] float input. */
+  private matrixFeeds(matrix: Matrix): Record<string, ort.Tensor> {
+    const input = this.input;
+    const want = input.type === 'float64' ? Float64Array : Float32Array;
+    const data = matrix.values instanceof want ? matrix.values : want.from(matrix.values);
+    return { [input.name]: new ort.Tensor(input.type as 'float32' | 'float64', data, [matrix.rows, matrix.width]) };
+  }
+
+  /** One tensor per input of a mixed-type model. */
+  private columnFeeds(matrix: Matrix): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const t of columnTensors(this.columns!, matrix, this.slots)) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+    return feeds;
   }
 
   /** Named tensors through the model (checked by the caller against description.inputs). */

@@ -2,7 +2,8 @@
 // and the test fixtures. Only standard ONNX operators are emitted unless a caller names another domain.
 import { AttributeType, DataType, type DataTypeName, ModelProto } from './proto';
 
-export type Dim = number | string;
+/** A dimension: fixed, named (symbolic), or null for one of unknown size (what skl2onnx writes for None). */
+export type Dim = number | string | null;
 
 export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | number[] | string[] | boolean[];
 
@@ -28,7 +29,7 @@ function typeProto(t: ValueType): Record<string, unknown> {
   if (t.tensor) {
     const tensorType: Record<string, unknown> = { elem_type: DataType[t.tensor.elem] };
     if (t.tensor.shape) {
-      tensorType.shape = { dim: t.tensor.shape.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) };
+      tensorType.shape = { dim: t.tensor.shape.map((d) => (d === null ? {} : typeof d === 'number' ? { dim_value: d } : { dim_param: d })) };
     }
     return { tensor_type: tensorType };
   }
