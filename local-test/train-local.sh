@@ -20,4 +20,4 @@ if [ "$#" -eq 1 ]; then
 else
   SAGEMAKER_BASE_DIR="${SAGEMAKER_BASE_DIR:-$here/test-dir}" "$here/../container/train"
 fi
-echo "train-local: model written to $here/test-dir/model; serve it with local-test/serve-local.sh" >&2
+echo "train-local: model written to ${SAGEMAKER_BASE_DIR:-$here/test-dir}/model; serve it with local-test/serve-local.sh" >&2

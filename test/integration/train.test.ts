@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXAMPLE_DIR, zipMapModel } from '../helpers/models';
+import * as ort from 'onnxruntime-node';
 import { csv, request, requireNginx, startServer } from '../helpers/server';
 
 const TRAIN = path.resolve(__dirname, '../../container/train');
@@ -216,8 +217,11 @@ describe('training failures: reason in output/failure naming the place, non-zero
     ['no training channel', { hyperparameters: { algorithm: 'logistic' } }, /^no training channel: put CSV files in .*input\/data\/training/, 'TRAINING_DATA_MISSING'],
     ['an empty file', { channels: { training: { 'empty.csv': '' } } }, /^empty\.csv is empty: the training channel needs at least one row$/, 'TRAINING_DATA_INVALID'],
     ['a ragged row', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,2\n' } } }, /^d\.csv, line 2: 3 column\(s\), but the first row has 4$/, 'TRAINING_DATA_INVALID'],
-    ['a non-numeric cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,x,3\n' } } }, /^d\.csv, line 2, column 3: "x" is not a number$/, 'TRAINING_DATA_INVALID'],
-    ['an empty cell', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,,3\n' } } }, /^d\.csv, line 2, column 3: empty cell/, 'TRAINING_DATA_INVALID'],
+    ['text in a column of numbers', { channels: { training: { 'd.csv': 'a,1,2,3\nb,1,x,3\n' } } }, /^d\.csv, line 2, column 3: "x" is not a number; the column's other values are numbers \(name the column in the "categorical" hyperparameter to treat every value as a category\)$/, 'TRAINING_DATA_INVALID'],
+    ['a number in a column of text', { channels: { training: { 'd.csv': 'a,1,x,3\nb,1,2,3\n' } } }, /^d\.csv, line 2, column 3: "2" is a number, but the column's earlier values are text \(d\.csv, line 1, column 3: "x"\); name the column in the "categorical" hyperparameter/, 'TRAINING_DATA_INVALID'],
+    ['a column with no values', { channels: { training: { 'd.csv': 'a,1,,3\nb,1,,3\n' } } }, /^training channel: column\(s\) feature_2 have no values$/, 'TRAINING_DATA_INVALID'],
+    ['a categorical column that does not exist', { hyperparameters: { categorical: 'colour' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "categorical" names "colour", which is not a feature column; features are feature_1$/, 'TRAINING_CONFIG_INVALID'],
+    ['a validation cell that is not a number in a numeric column', { channels: { training: { 'd.csv': 'a,1,x\nb,2,y\n' }, validation: { 'v.csv': 'a,one,x\n' } } }, /^v\.csv, line 1, column 2: "one" is not a number; the column is numeric in the training data$/, 'TRAINING_DATA_INVALID'],
     ['an unknown algorithm', { hyperparameters: { algorithm: 'xgboost' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "algorithm"="xgboost" is invalid: expected one of logistic, linear$/, 'TRAINING_CONFIG_INVALID'],
     ['a bad hyperparameter value', { hyperparameters: { epochs: 'ten' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^hyperparameter "epochs"="ten" is invalid: expected a whole number >= 1$/, 'TRAINING_CONFIG_INVALID'],
     ['an unknown hyperparameter', { hyperparameters: { epoch: '10' }, channels: { training: { 'd.csv': 'a,1\nb,2' } } }, /^unknown hyperparameter "epoch"; known: algorithm, header, target/, 'TRAINING_CONFIG_INVALID'],
@@ -294,5 +298,117 @@ describe('validation files', () => {
     const refused = train(other);
     expect(refused.status).toBe(1);
     expect(fs.readFileSync(path.join(other, 'output/failure'), 'utf8')).toMatch(/^v\.csv, line 1 \(header\): columns p, y, q differ from the training data's/);
+  });
+});
+
+describe('categorical columns: one-hot encoded inside the graph, so serve takes the raw text', () => {
+  const COLOURS = ['red', 'green', 'blue'];
+  const CITIES = ['São Paulo', 'Zürich', 'New York, NY', '東京'];
+  const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  /** Rows of colour (sometimes missing), size (sometimes missing), city, weight and a label that depends on all but weight. */
+  function dataset(n: number, seed: number): { colour: string; size: number | null; city: string; weight: number; label: string; y: number }[] {
+    const rand = lcg(seed);
+    return Array.from({ length: n }, () => {
+      const colour = rand() < 0.05 ? '' : COLOURS[Math.floor(rand() * 3)];
+      const size = rand() < 0.05 ? null : Math.round(rand() * 100) / 10;
+      const city = CITIES[Math.floor(rand() * 4)];
+      const weight = Math.round(rand() * 1000) / 10;
+      const score = (colour === 'red' ? 2 : colour === 'blue' ? -2 : 0) + ((size ?? 5) - 5) * 0.8 + (city === '東京' ? 1.5 : 0);
+      return { colour, size, city, weight, label: score > 0.5 ? 'buy' : 'pass', y: 10 * CITIES.indexOf(city) + 3 * weight + (colour === 'red' ? 7 : 0) + (rand() - 0.5) };
+    });
+  }
+  const csvOf = (rows: ReturnType<typeof dataset>, target: 'label' | 'y') =>
+    `colour,size,city,weight,${target}\n${rows.map((r) => [r.colour, r.size ?? '', quote(r.city), r.weight, r[target]].join(',')).join('\n')}\n`;
+
+  /** onnxruntime's own answer for rows given as the per-column tensors a caller would build. */
+  async function direct(dir: string, rows: { colour: string; size: number | null; city: string; weight: number }[]): Promise<Record<string, ort.Tensor>> {
+    const session = await ort.InferenceSession.create(path.join(dir, 'model/model.onnx'));
+    const n = rows.length;
+    return session.run({
+      colour: new ort.Tensor('string', rows.map((r) => r.colour), [n, 1]),
+      size: new ort.Tensor('float32', Float32Array.from(rows, (r) => r.size ?? NaN), [n, 1]),
+      city: new ort.Tensor('string', rows.map((r) => r.city), [n, 1]),
+      weight: new ort.Tensor('float32', Float32Array.from(rows, (r) => r.weight), [n, 1]),
+    });
+  }
+
+  test('logistic: text columns detected, one input per column, model.json lists the columns; served answers equal onnxruntime\'s', async () => {
+    const dir = base({ hyperparameters: { algorithm: 'logistic', target: 'label' }, channels: { training: { 'train.csv': csvOf(dataset(1500, 5), 'label') }, validation: { 'v.csv': csvOf(dataset(300, 6), 'label') } } });
+    const run = train(dir);
+    expect(run.status).toBe(0);
+    expect(metricLines(run.stdout)['validation:accuracy']).toBeGreaterThan(0.9);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8'));
+    expect(json.columns).toEqual([
+      { name: 'colour', type: 'string', categories: ['blue', 'green', 'red'] },
+      { name: 'size', type: 'float32', missing: expect.any(Number) },
+      { name: 'city', type: 'string', categories: [...CITIES].sort() },
+      { name: 'weight', type: 'float32', missing: expect.any(Number) },
+    ]);
+
+    const server = await startServer({ baseDir: dir, env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities' } });
+    try {
+      const probe = [
+        { colour: 'red', size: 7.5, city: '東京', weight: 12 },
+        { colour: 'purple', size: 7.5, city: '東京', weight: 12 },
+        { colour: '', size: 7.5, city: '東京', weight: 12 },
+        { colour: 'blue', size: null, city: 'New York, NY', weight: 50 },
+        { colour: 'blue', size: json.columns[1].missing, city: 'New York, NY', weight: 50 },
+      ];
+      const want = await direct(dir, probe);
+      const p = Array.from(want.probabilities.data as Float32Array);
+      const expected = probe.map((_, r) => ({ predicted_label: (want.label.data as string[])[r], probabilities: p.slice(r * 2, r * 2 + 2) }));
+      const body = `city,weight,colour,size\n${probe.map((r) => [quote(r.city), r.weight, r.colour, r.size ?? ''].join(',')).join('\n')}\n`;
+      const reply = await request(server.port, 'POST', '/invocations', { body, headers: { 'Content-Type': 'text/csv', Accept: 'application/json' } });
+      expect(reply.status).toBe(200);
+      const got = reply.json().predictions;
+      expect(got).toEqual(expected.map((e) => ({ predicted_label: e.predicted_label, probabilities: e.probabilities.map((v) => expect.closeTo(v, 6)) })));
+      // An unseen category and a missing one are both all zeros; a missing number is its training mean.
+      expect(got[1]).toEqual(got[2]);
+      expect(got[3]).toEqual(got[4]);
+      const objects = await request(server.port, 'POST', '/invocations', { body: JSON.stringify(probe), headers: { 'Content-Type': 'application/json' } });
+      expect(objects.json().predictions).toEqual(got);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('numbers only, with empty cells: the one [N, F] input is kept and the graph fills a missing value with the training mean', async () => {
+    const holed = IRIS.map((line, i) => (i % 7 === 3 ? line.replace(/,[^,]+$/, ',') : line));
+    const dir = base({ hyperparameters: { feature_names: IRIS_NAMES, epochs: '500' }, channels: { training: { 'iris.csv': holed.join('\n') } } });
+    expect(train(dir).status).toBe(0);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8'));
+    const fill = json.columns[3].missing;
+    expect(fill).toBeCloseTo(1.2, 0);
+    const server = await startServer({ baseDir: dir, env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities' } });
+    try {
+      expect((await server.waitForLog((l) => /^ready:/.test(l.msg))).inputs).toEqual([{ name: 'input', type: 'float32', shape: ['N', 4] }]);
+      const reply = await csv(server.port, `6.1,2.8,4.7,\n6.1,2.8,4.7,${fill}\n`, 'application/json');
+      const [missing, filled] = reply.json().predictions;
+      expect(missing).toEqual(filled);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('linear: a named categorical column of numeric-looking codes and a text column; served by name', async () => {
+    const rows = dataset(800, 8);
+    // The city as a numeric-looking code: only the categorical hyperparameter makes it a category.
+    const coded = (r: ReturnType<typeof dataset>) => `code,weight,colour,y\n${r.map((x) => [CITIES.indexOf(x.city) * 100 + 7, x.weight, x.colour, x.y].join(',')).join('\n')}\n`;
+    const dir = base({ hyperparameters: { algorithm: 'linear', target: 'y', categorical: 'code' }, channels: { training: { 'train.csv': coded(rows) }, validation: { 'v.csv': coded(dataset(200, 9)) } } });
+    const run = train(dir);
+    expect(run.status).toBe(0);
+    expect(metricLines(run.stdout)['validation:r2']).toBeGreaterThan(0.99);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'model/model.json'), 'utf8')).columns.map((c: { type: string }) => c.type)).toEqual(['string', 'float32', 'string']);
+    const server = await startServer({ baseDir: dir, env: { MODEL_SERVER_WORKERS: '1' } });
+    try {
+      const reply = await request(server.port, 'GET', '/predict_parameters?code=307&weight=20&colour=red');
+      expect(reply.status).toBe(200);
+      const session = await ort.InferenceSession.create(path.join(dir, 'model/model.onnx'));
+      const out = await session.run({ code: new ort.Tensor('string', ['307'], [1, 1]), weight: new ort.Tensor('float32', Float32Array.from([20]), [1, 1]), colour: new ort.Tensor('string', ['red'], [1, 1]) });
+      expect(reply.json()).toEqual({ score: expect.closeTo((out.score.data as Float32Array)[0], 4) });
+      expect(reply.json().score).toBeCloseTo(10 * 3 + 3 * 20 + 7, 0);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -6,10 +6,17 @@ import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
 import type { Hyperparameters } from './hyperparameters';
 
+/** How a feature column is learned: as numbers (standardised), or as categories (one-hot encoded). */
+export type ColumnKind = 'numeric' | 'categorical';
+
 export interface Dataset {
   features: string[];
-  /** Row-major [rows, features]. */
+  /** Each feature column's kind, in feature order. */
+  kinds: ColumnKind[];
+  /** Row-major [rows, features]: the numeric columns' values, NaN where missing (and in categorical columns). */
   x: Float64Array;
+  /** The categorical columns' text per row (undefined for numeric columns); the empty string is missing. */
+  text: (string[] | undefined)[];
   rows: number;
   /** The label column's text per row (parsed by the algorithm: class names or numbers). */
   targets: string[];
@@ -84,19 +91,94 @@ interface Layout {
   width: number;
   target: number;
   features: string[];
+  /** Each feature's kind once the training data has been read (a validation set must follow them). */
+  kinds?: ColumnKind[];
 }
 
-/** Whether a validation file's first line is data rather than a header: every feature cell is a number. */
+/**
+ * Whether a validation file's first line is data rather than a header: every numeric feature cell is a
+ * number or empty, and the line is not the feature names themselves.
+ */
 function isDataRow(record: readonly string[], layout: Layout): boolean {
-  return record.length === layout.width && record.every((cell, c) => c === layout.target || NUMBER.test(cell));
+  if (record.length !== layout.width) return false;
+  const cells = record.filter((_, c) => c !== layout.target);
+  if (cells.every((cell, f) => cell.trim() === layout.features[f])) return false;
+  return cells.every((cell, f) => layout.kinds?.[f] === 'categorical' || cell.trim() === '' || NUMBER.test(cell));
+}
+
+const CATEGORICAL_HINT = 'name the column in the "categorical" hyperparameter to treat every value as a category';
+
+/**
+ * The feature columns as they are read: each column's kind is named (hyperparameter `categorical`),
+ * fixed (a validation set takes the training set's), or found from its values: numbers make it numeric,
+ * text makes it categorical, and a column holding both is refused (a typo in a numeric column is likelier
+ * than a category). Empty cells are missing values, whatever the kind.
+ */
+class Columns {
+  x = new Float64Array(1024);
+  readonly text: (string[] | undefined)[];
+  rows = 0;
+  /** Where each column auto-detected as categorical got its first text, for the error when a number follows. */
+  private readonly firstText: (string | undefined)[];
+
+  constructor(readonly features: string[], readonly kinds: (ColumnKind | undefined)[], private readonly fixed: boolean) {
+    this.text = kinds.map((k) => (k === 'categorical' ? [] : undefined));
+    this.firstText = features.map(() => undefined);
+  }
+
+  /** Appends one row of feature cells; `where(f)` names the cell of feature f in errors. */
+  add(cells: readonly string[], where: (f: number) => string): void {
+    const f = this.features.length;
+    if ((this.rows + 1) * f > this.x.length) {
+      const grown = new Float64Array(Math.max((this.rows + 1) * f, this.x.length * 2));
+      grown.set(this.x);
+      this.x = grown;
+    }
+    for (let k = 0; k < f; k++) {
+      const cell = cells[k];
+      const missing = cell.trim() === '';
+      const number = !missing && NUMBER.test(cell);
+      let kind = this.kinds[k];
+      if (kind === undefined && !missing) {
+        kind = this.kinds[k] = number ? 'numeric' : 'categorical';
+        if (kind === 'categorical') {
+          this.text[k] = new Array<string>(this.rows).fill('');
+          this.firstText[k] = `${where(k)}: ${JSON.stringify(cell)}`;
+        }
+      }
+      if (kind === 'categorical') {
+        if (number && this.firstText[k] !== undefined) {
+          fail(`${where(k)}: ${JSON.stringify(cell)} is a number, but the column's earlier values are text (${this.firstText[k]}); ${CATEGORICAL_HINT}`);
+        }
+        this.text[k]!.push(missing ? '' : cell);
+        this.x[this.rows * f + k] = NaN;
+      } else {
+        if (!missing && !number) {
+          fail(`${where(k)}: ${JSON.stringify(cell)} is not a number; ${this.fixed ? 'the column is numeric in the training data' : `the column's other values are numbers (${CATEGORICAL_HINT})`}`);
+        }
+        this.x[this.rows * f + k] = missing ? NaN : Number(cell);
+      }
+    }
+    this.rows += 1;
+  }
+}
+
+/** Each feature's kind as the `categorical` hyperparameter names it (undefined: found from the values). */
+function namedKinds(hp: Hyperparameters, features: string[]): (ColumnKind | undefined)[] {
+  const kinds: (ColumnKind | undefined)[] = features.map(() => undefined);
+  for (const name of hp.categorical ?? []) {
+    const f = features.indexOf(name);
+    if (f < 0) throw new ServerError('TRAINING_CONFIG_INVALID', `hyperparameter "categorical" names ${JSON.stringify(name)}, which is not a feature column; features are ${features.join(', ')}`);
+    kinds[f] = 'categorical';
+  }
+  return kinds;
 }
 
 /** Reads CSV files into one dataset; `expected` (the training set's layout) checks a validation set. */
 export function loadCsv(files: string[], hp: Hyperparameters, channel: string, expected?: Layout): Dataset & { layout: Layout } {
   let layout = expected;
   const targets: string[] = [];
-  let values = new Float64Array(1024);
-  let rows = 0;
+  let columns: Columns | undefined;
   for (const file of files) {
     const name = path.basename(file);
     let text: string;
@@ -144,27 +226,27 @@ export function loadCsv(files: string[], hp: Hyperparameters, channel: string, e
       }
       if (record.length !== layout.width) fail(`${name}, line ${line}: ${record.length} column(s), but the ${expected ? 'training data has' : 'first row has'} ${layout.width}`);
       if (layout.width < 2) fail(`${name}, line ${line}: a row needs a label and at least one feature`);
-      const f = layout.width - 1;
-      if ((rows + 1) * f > values.length) {
-        const grown = new Float64Array(Math.max((rows + 1) * f, values.length * 2));
-        grown.set(values);
-        values = grown;
-      }
-      let k = 0;
-      for (let c = 0; c < record.length; c++) {
-        if (c === layout.target) {
-          if (record[c].trim() === '') fail(`${name}, line ${line}, column ${c + 1}: the label is empty`);
-          targets.push(record[c].trim());
-          continue;
-        }
-        const cell = record[c];
-        if (!NUMBER.test(cell)) fail(`${name}, line ${line}, column ${c + 1}: ${cell.trim() === '' ? 'empty cell (training needs every value)' : `${JSON.stringify(cell)} is not a number`}`);
-        values[rows * f + k] = Number(cell);
-        k += 1;
-      }
-      rows += 1;
+      const l = layout;
+      columns ??= new Columns(l.features, expected?.kinds ? [...expected.kinds] : namedKinds(hp, l.features), expected?.kinds !== undefined);
+      if (record[l.target].trim() === '') fail(`${name}, line ${line}, column ${l.target + 1}: the label is empty`);
+      targets.push(record[l.target].trim());
+      const cells = record.filter((_, c) => c !== l.target);
+      columns.add(cells, (f) => `${name}, line ${line}, column ${f + (f >= l.target ? 2 : 1)}`);
     }
   }
-  if (!layout || rows === 0) fail(`the ${channel} channel has no rows`);
-  return { features: layout.features, x: values.subarray(0, rows * (layout.width - 1)), rows, targets, files, layout };
+  if (!layout || !columns || columns.rows === 0) fail(`the ${channel} channel has no rows`);
+  const empty = layout.features.filter((_, f) => columns!.kinds[f] === undefined);
+  if (empty.length > 0) fail(`${channel} channel: column(s) ${empty.join(', ')} have no values`);
+  const kinds = columns.kinds as ColumnKind[];
+  const f = layout.features.length;
+  return {
+    features: layout.features,
+    kinds,
+    x: columns.x.subarray(0, columns.rows * f),
+    text: columns.text,
+    rows: columns.rows,
+    targets,
+    files,
+    layout: { ...layout, kinds },
+  };
 }

@@ -26,6 +26,8 @@ export interface Hyperparameters {
   seed: number;
   /** Feature names for header-less data (comma-separated), so callers can send headers and named fields. */
   featureNames?: string[];
+  /** Feature columns to one-hot encode whatever their values (comma-separated names); others are detected. */
+  categorical?: string[];
 }
 
 interface Spec {
@@ -54,6 +56,14 @@ const bool = (v: string, key: string) => {
   return invalid(key, v, 'true or false');
 };
 
+/** Comma-separated, non-empty, all different. */
+function names(v: string, key: string): string[] {
+  const list = v.split(',').map((n) => n.trim());
+  if (list.some((n) => n === '')) invalid(key, v, 'comma-separated non-empty names');
+  if (new Set(list).size !== list.length) invalid(key, v, 'names that are all different');
+  return list;
+}
+
 const SPECS: Spec[] = [
   { key: 'algorithm', field: 'algorithm', parse: (v, key) => (ALGORITHMS as readonly string[]).includes(v.trim()) ? v.trim() : invalid(key, v, `one of ${ALGORITHMS.join(', ')}`) },
   { key: 'header', field: 'header', parse: bool },
@@ -64,16 +74,8 @@ const SPECS: Spec[] = [
   { key: 'mini_batch_size', field: 'miniBatchSize', parse: wholeNumber(0) },
   { key: 'tolerance', field: 'tolerance', parse: positive(true) },
   { key: 'seed', field: 'seed', parse: wholeNumber(0) },
-  {
-    key: 'feature_names',
-    field: 'featureNames',
-    parse: (v, key) => {
-      const names = v.split(',').map((n) => n.trim());
-      if (names.some((n) => n === '')) invalid(key, v, 'comma-separated non-empty names');
-      if (new Set(names).size !== names.length) invalid(key, v, 'names that are all different');
-      return names;
-    },
-  },
+  { key: 'feature_names', field: 'featureNames', parse: (v, key) => names(v, key) },
+  { key: 'categorical', field: 'categorical', parse: (v, key) => (v.trim() === '' ? [] : names(v, key)) },
 ];
 
 export const DEFAULTS: Readonly<Hyperparameters> = {

@@ -1,5 +1,6 @@
-// Multinomial logistic regression with L2, fitted by full-batch gradient descent on standardised features.
-// Deterministic: no randomness, so the same data always gives the same model bytes.
+// Multinomial logistic regression with L2, fitted by gradient descent on standardised (and one-hot
+// encoded) features held as a Design. Deterministic: the same data always gives the same model bytes.
+import { denseDesign, standardise, standardiser, type Design, type Standardiser } from './design';
 
 export interface LogisticOptions {
   /** L2 penalty on the weights (not the intercepts). */
@@ -31,32 +32,16 @@ export function prng(seed: number): () => number {
   };
 }
 
-export interface Standardiser {
-  mean: Float64Array;
-  scale: Float64Array;
-}
-
-export interface LogisticModel extends Standardiser {
-  /** Weights, row-major [features, classes], for standardised inputs. */
+/** What gradient descent fits: weights [model columns, classes] and intercepts [classes]. */
+export interface LogisticFit {
   weights: Float64Array;
-  /** Intercepts [classes]. */
   bias: Float64Array;
-  features: number;
   classes: number;
 }
 
-/** Column means and standard deviations (1 where a column is constant, so it passes through unscaled). */
-export function standardiser(x: Float64Array, rows: number, cols: number): Standardiser {
-  const mean = new Float64Array(cols);
-  const scale = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) mean[c] += x[r * cols + c];
-  for (let c = 0; c < cols; c++) mean[c] /= rows;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) scale[c] += (x[r * cols + c] - mean[c]) ** 2;
-  for (let c = 0; c < cols; c++) {
-    const sd = Math.sqrt(scale[c] / rows);
-    scale[c] = sd > 1e-12 ? sd : 1;
-  }
-  return { mean, scale };
+/** A fit on dense rows: weights [features, classes] for inputs standardised by mean and scale. */
+export interface LogisticModel extends Standardiser, LogisticFit {
+  features: number;
 }
 
 /** Softmax over each row of `z` [rows, k], in place. */
@@ -74,14 +59,19 @@ export function softmaxRows(z: Float64Array, rows: number, k: number): void {
   }
 }
 
-/** Class probabilities [rows, classes] for raw (unstandardised) inputs: the reference the ONNX graph must match. */
-export function predictProbabilities(model: LogisticModel, x: Float64Array, rows: number): Float64Array {
-  const { features: f, classes: k } = model;
+/** Class probabilities [rows, classes] of a design's rows. */
+export function designProbabilities(fit: LogisticFit, d: Design): Float64Array {
+  const k = fit.classes;
+  const { rows, slots: p, index, value } = d;
   const z = new Float64Array(rows * k);
   for (let r = 0; r < rows; r++) {
+    const at = r * p;
     for (let j = 0; j < k; j++) {
-      let s = model.bias[j];
-      for (let c = 0; c < f; c++) s += ((x[r * f + c] - model.mean[c]) / model.scale[c]) * model.weights[c * k + j];
+      let s = fit.bias[j];
+      for (let q = 0; q < p; q++) {
+        const c = index[at + q];
+        if (c >= 0) s += value[at + q] * fit.weights[c * k + j];
+      }
       z[r * k + j] = s;
     }
   }
@@ -89,22 +79,30 @@ export function predictProbabilities(model: LogisticModel, x: Float64Array, rows
   return z;
 }
 
+/** Class probabilities [rows, classes] for raw (unstandardised) inputs: the reference the ONNX graph must match. */
+export function predictProbabilities(model: LogisticModel, x: Float64Array, rows: number): Float64Array {
+  return designProbabilities(model, denseDesign(standardise(x, rows, model), rows, model.features));
+}
+
+/** fitLogisticDesign on dense rows [rows, features], standardised first. */
+export async function fitLogistic(x: Float64Array, y: Int32Array, rows: number, features: number, classes: number, options: LogisticOptions): Promise<LogisticModel> {
+  const s = standardiser(x, rows, features);
+  const fit = await fitLogisticDesign(denseDesign(standardise(x, rows, s), rows, features), y, classes, options);
+  return { ...s, ...fit, features };
+}
+
 /**
- * Fits weights for `y` (class indices 0..classes-1) on `x` [rows, features]. Async only so that a signal
+ * Fits weights for `y` (class indices 0..classes-1) on a design's rows. Async only so that a signal
  * handler can run between epochs; the arithmetic is deterministic.
  */
-export async function fitLogistic(x: Float64Array, y: Int32Array, rows: number, features: number, classes: number, options: LogisticOptions): Promise<LogisticModel> {
-  const { mean, scale } = standardiser(x, rows, features);
-  const f = features;
+export async function fitLogisticDesign(d: Design, y: Int32Array, classes: number, options: LogisticOptions): Promise<LogisticFit> {
+  const { rows, slots: p, index, value } = d;
   const k = classes;
-  const xs = new Float64Array(rows * f);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < f; c++) xs[r * f + c] = (x[r * f + c] - mean[c]) / scale[c];
-
-  const weights = new Float64Array(f * k);
+  const weights = new Float64Array(d.width * k);
   const bias = new Float64Array(k);
   const batch = options.miniBatchSize && options.miniBatchSize < rows ? options.miniBatchSize : rows;
   const z = new Float64Array(batch * k);
-  const gradW = new Float64Array(f * k);
+  const gradW = new Float64Array(d.width * k);
   const gradB = new Float64Array(k);
   const order = Int32Array.from({ length: rows }, (_, i) => i);
   const random = prng(options.seed ?? 0);
@@ -122,10 +120,13 @@ export async function fitLogistic(x: Float64Array, y: Int32Array, rows: number, 
     for (let start = 0; start < rows; start += batch) {
       const n = Math.min(batch, rows - start);
       for (let b = 0; b < n; b++) {
-        const r = order[start + b];
+        const at = order[start + b] * p;
         for (let j = 0; j < k; j++) {
           let s = bias[j];
-          for (let c = 0; c < f; c++) s += xs[r * f + c] * weights[c * k + j];
+          for (let q = 0; q < p; q++) {
+            const c = index[at + q];
+            if (c >= 0) s += value[at + q] * weights[c * k + j];
+          }
           z[b * k + j] = s;
         }
       }
@@ -134,11 +135,15 @@ export async function fitLogistic(x: Float64Array, y: Int32Array, rows: number, 
       gradB.fill(0);
       for (let b = 0; b < n; b++) {
         const r = order[start + b];
+        const at = r * p;
         loss -= Math.log(Math.max(z[b * k + y[r]], 1e-300));
         for (let j = 0; j < k; j++) {
           const err = z[b * k + j] - (y[r] === j ? 1 : 0);
           gradB[j] += err;
-          for (let c = 0; c < f; c++) gradW[c * k + j] += err * xs[r * f + c];
+          for (let q = 0; q < p; q++) {
+            const c = index[at + q];
+            if (c >= 0) gradW[c * k + j] += err * value[at + q];
+          }
         }
       }
       for (let i = 0; i < weights.length; i++) weights[i] -= options.learningRate * (gradW[i] / n + options.l2 * weights[i]);
@@ -154,5 +159,5 @@ export async function fitLogistic(x: Float64Array, y: Int32Array, rows: number, 
     }
     if (options.shouldStop?.()) throw new TrainingStopped('training stopped by SIGTERM before it finished');
   }
-  return { mean, scale, weights, bias, features, classes };
+  return { weights, bias, classes };
 }

@@ -10,10 +10,11 @@ import { checkTensorOutputs } from '../inference/session';
 import { readModelJson } from '../inference/model-json';
 import { modelDir } from '../paths';
 import { channelFiles, channelModel, loadCsv, readInputDataConfig, type Dataset } from './data';
+import { encode, fitEncoding, type Encoding } from './design';
 import { linearToOnnx, logisticToOnnx } from './export';
 import { parseHyperparameters, type Hyperparameters } from './hyperparameters';
-import { fitRidge, predictLinear } from './linear';
-import { fitLogistic, predictProbabilities } from './logistic';
+import { designScores, fitRidgeDesign } from './linear';
+import { designProbabilities, fitLogisticDesign } from './logistic';
 import { classificationMetrics, regressionMetrics } from './metrics';
 
 export const trainingPaths = (baseDir: string) => ({
@@ -63,12 +64,25 @@ function numericTargets(data: Dataset, channel: string): Float64Array {
   });
 }
 
+/** The rows `data` as the exported graph takes them: one [N, F] float input, or one input per column. */
+function graphFeeds(data: Dataset, enc: Encoding, rows: number): Record<string, ort.Tensor> {
+  const f = data.features.length;
+  if (enc.categorical.length === 0) return { input: new ort.Tensor('float32', Float32Array.from(data.x.subarray(0, rows * f)), [rows, f]) };
+  const feeds: Record<string, ort.Tensor> = {};
+  data.features.forEach((name, c) => {
+    const text = data.text[c];
+    feeds[name] = text
+      ? new ort.Tensor('string', text.slice(0, rows), [rows, 1])
+      : new ort.Tensor('float32', Float32Array.from({ length: rows }, (_, r) => data.x[r * f + c]), [rows, 1]);
+  });
+  return feeds;
+}
+
 /** onnxruntime must give what the TypeScript model gives, or the model is not written. */
-async function checkGraph(bytes: Uint8Array, data: Dataset, expected: Float64Array, output: string): Promise<void> {
+async function checkGraph(bytes: Uint8Array, data: Dataset, enc: Encoding, expected: Float64Array, output: string): Promise<void> {
   const rows = Math.min(data.rows, 64);
-  const width = data.features.length;
   const session = await ort.InferenceSession.create(bytes);
-  const result = await session.run({ input: new ort.Tensor('float32', Float32Array.from(data.x.subarray(0, rows * width)), [rows, width]) });
+  const result = await session.run(graphFeeds(data, enc, rows));
   const got = result[output].data as Float32Array;
   const per = expected.length / data.rows;
   for (let i = 0; i < rows * per; i++) {
@@ -94,8 +108,8 @@ async function trainLogistic(hp: Hyperparameters, train: Dataset, validation: Da
   const names = classNames(train.targets);
   if (names.length < 2) throw new ServerError('TRAINING_DATA_INVALID', `training channel: every row has the label ${JSON.stringify(train.targets[0])}; classification needs at least two classes`);
   const y = classIndices(train.targets, names, 'training');
-  const f = train.features.length;
-  const model = await fitLogistic(train.x, y, train.rows, f, names.length, {
+  const enc = fitEncoding(train);
+  const model = await fitLogisticDesign(encode(train, enc), y, names.length, {
     l2: hp.l2,
     epochs: hp.epochs,
     learningRate: hp.learningRate,
@@ -104,37 +118,50 @@ async function trainLogistic(hp: Hyperparameters, train: Dataset, validation: Da
     seed: hp.seed,
     shouldStop,
   });
-  requireFinite({ weights: model.weights, bias: model.bias, mean: model.mean, scale: model.scale }, `lower learning_rate (now ${hp.learningRate}), or rescale values too large to fit`);
-  const trainProbs = predictProbabilities(model, Float64Array.from(Float32Array.from(train.x)), train.rows);
+  requireFinite({ weights: model.weights, bias: model.bias, mean: enc.mean, scale: enc.scale }, `lower learning_rate (now ${hp.learningRate}), or rescale values too large to fit`);
+  // Metrics on the values as the graph's float32 inputs hold them.
+  const trainProbs = designProbabilities(model, encode(train, enc, true));
   let metrics = prefixed('train', classificationMetrics(trainProbs, y, train.rows, names.length));
   if (validation) {
     const vy = classIndices(validation.targets, names, 'validation');
-    metrics = { ...metrics, ...prefixed('validation', classificationMetrics(predictProbabilities(model, validation.x, validation.rows), vy, validation.rows, names.length)) };
+    metrics = { ...metrics, ...prefixed('validation', classificationMetrics(designProbabilities(model, encode(validation, enc)), vy, validation.rows, names.length)) };
   }
-  const onnx = logisticToOnnx(model, { labels: names, metadata: { features: JSON.stringify(train.features) } });
-  await checkGraph(onnx, train, trainProbs, 'probabilities');
-  return { files: { 'model.onnx': onnx, 'model.json': modelJson(hp, train, 'classification', metrics, names, validation) }, metrics };
+  const onnx = logisticToOnnx({ ...model, ...enc, features: enc.width }, { labels: names, metadata: { features: JSON.stringify(train.features) }, encoding: enc, columns: train.features });
+  await checkGraph(onnx, train, enc, trainProbs, 'probabilities');
+  return { files: { 'model.onnx': onnx, 'model.json': modelJson(hp, train, enc, 'classification', metrics, names, validation) }, metrics };
 }
 
 async function trainLinear(hp: Hyperparameters, train: Dataset, validation: Dataset | undefined): Promise<TrainResult> {
   const y = numericTargets(train, 'training');
-  const f = train.features.length;
-  const model = fitRidge(train.x, y, train.rows, f, hp.l2);
-  requireFinite({ weights: model.weights, bias: [model.bias], mean: model.mean, scale: model.scale }, 'the data holds values too large to fit (rescale them)');
-  const fitted = predictLinear(model, Float64Array.from(Float32Array.from(train.x)), train.rows);
+  const enc = fitEncoding(train);
+  const model = fitRidgeDesign(encode(train, enc), y, hp.l2);
+  requireFinite({ weights: model.weights, bias: [model.bias], mean: enc.mean, scale: enc.scale }, 'the data holds values too large to fit (rescale them)');
+  const fitted = designScores(model, encode(train, enc, true));
   let metrics = prefixed('train', regressionMetrics(fitted, y, train.rows));
   if (validation) {
     const vy = numericTargets(validation, 'validation');
-    metrics = { ...metrics, ...prefixed('validation', regressionMetrics(predictLinear(model, validation.x, validation.rows), vy, validation.rows)) };
+    metrics = { ...metrics, ...prefixed('validation', regressionMetrics(designScores(model, encode(validation, enc)), vy, validation.rows)) };
   }
-  const onnx = linearToOnnx(model, { features: JSON.stringify(train.features) });
-  await checkGraph(onnx, train, fitted, 'score');
-  return { files: { 'model.onnx': onnx, 'model.json': modelJson(hp, train, 'regression', metrics, undefined, validation) }, metrics };
+  const onnx = linearToOnnx({ ...model, ...enc, features: enc.width }, { metadata: { features: JSON.stringify(train.features) }, encoding: enc, columns: train.features });
+  await checkGraph(onnx, train, enc, fitted, 'score');
+  return { files: { 'model.onnx': onnx, 'model.json': modelJson(hp, train, enc, 'regression', metrics, undefined, validation) }, metrics };
 }
 
-function modelJson(hp: Hyperparameters, train: Dataset, task: string, metrics: Record<string, number>, labels?: string[] | number[], validation?: Dataset): string {
+/**
+ * model.json: features, labels, task, and each column with its type (what the served input takes: float32
+ * numbers or string categories), the value a missing number is filled with (when the graph fills them) and
+ * a categorical column's categories (any other value, or an empty one, encodes as all zeros).
+ */
+function modelJson(hp: Hyperparameters, train: Dataset, enc: Encoding, task: string, metrics: Record<string, number>, labels?: string[] | number[], validation?: Dataset): string {
+  const fills = enc.missing || enc.categorical.length > 0;
+  const columns = train.features.map((name, feature) => {
+    const category = enc.categorical.find((c) => c.feature === feature);
+    if (category) return { name, type: 'string', categories: category.categories };
+    return { name, type: 'float32', ...(fills ? { missing: enc.fill[enc.numeric.indexOf(feature)] } : {}) };
+  });
   const doc = {
     features: train.features,
+    columns,
     ...(labels ? { labels } : {}),
     task,
     algorithm: hp.algorithm,
