@@ -1,14 +1,17 @@
 // `npm run bench`: the real stack (nginx + workers + threads) against a ceiling server (the same nginx
 // configuration in front of the same number of Node workers answering a constant body), both driven by
 // autocannon on this machine, loopback only, for a bounded time. Prints a table and writes JSON.
-// usage: npm run bench -- [--models iris,trees] [--duration SECONDS] [--workers N] [--out FILE] [--batch N]
+// usage: npm run bench -- [--models iris,trees,fraud] [--duration SECONDS] [--workers N] [--out FILE] [--batch N]
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { usableCpus } from '../config';
+import { createLogger } from '../logger';
+import { runTraining } from '../train/run';
 import { freePort, option, waitForPing } from './cli-helpers';
+import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from './make-fraud-data';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -38,7 +41,11 @@ interface ModelCase {
   dir: string;
   row: string;
   names: string[];
+  /** The 1000-row CSV body (default: random numbers as wide as `row`). */
+  rows1000?: string;
 }
+
+const rows1000 = (m: ModelCase) => m.rows1000 ?? randomCsvRows(1000, m.row.split(',').length).join('\n');
 
 function start(command: string, args: string[], env: Record<string, string>): ChildProcess {
   const child = spawn(command, args, { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -100,7 +107,7 @@ async function main(): Promise<void> {
   const seconds = Number(option('duration', '8'));
   const workers = Number(option('workers', String(usableCpus())));
   const out = path.resolve(option('out', path.join(ROOT, 'bench-results/latest.json')));
-  const wanted = option('models', 'iris,trees').split(',');
+  const wanted = option('models', 'iris,trees,fraud').split(',');
   const batch = option('batch', '');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-'));
   // nginx's workers (user nobody when run as root) must reach the sockets in the run directories below.
@@ -117,6 +124,16 @@ async function main(): Promise<void> {
     cases.push({ name: 'trees (150 trees, depth 6, 30 features)', dir, row: randomCsvRows(1, 30)[0], names: Array.from({ length: 30 }, (_, i) => `f${i}`) });
   }
 
+  if (wanted.includes('fraud')) {
+    // The H2O scorer's example: a model `train` makes from the synthetic BankSim-shaped data (one input per
+    // column, seven of them strings); its GET scenario is the scorer's own line, as `ab -k -c 40` sends it.
+    const dir = path.join(tmp, 'fraud');
+    writeFraudDataset(dir);
+    await runTraining(dir, createLogger('warn', { role: 'bench' }), () => false);
+    const data = fs.readFileSync(path.join(dir, 'input/data/training/fraud.csv'), 'utf8').split('\n').slice(1, 1001);
+    cases.push({ name: 'fraud (H2O example, 9 mixed columns)', dir, row: Object.values(SEED_ROW).join(','), names: FRAUD_FIELDS.slice(0, -1), rows1000: data.map((l) => l.slice(0, l.lastIndexOf(','))).join('\n') });
+  }
+
   const env = (port: number, name: string) => ({ SAGEMAKER_BIND_TO_PORT: String(port), MODEL_SERVER_WORKERS: String(workers), MODEL_SERVER_RUN_DIR: path.join(tmp, name) });
   const started = Date.now();
   const results: Record<string, unknown>[] = [];
@@ -128,7 +145,7 @@ async function main(): Promise<void> {
   try {
     await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
     for (const m of cases) {
-      for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
+      for (const s of scenarios(m, rows1000(m))) {
         const key = `${m.name}|${s.name}`;
         ceilingResults.set(key, await drive(ceilingPort, s, seconds, s.rows));
       }
@@ -142,7 +159,7 @@ async function main(): Promise<void> {
     const server = start(SERVE, [], { ...env(port, m.name.split(' ')[0]), SAGEMAKER_BASE_DIR: m.dir, ...(batch ? { MODEL_SERVER_MAX_BATCH: batch } : {}) });
     try {
       await waitForPing(`http://127.0.0.1:${port}`, server, 30);
-      for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
+      for (const s of scenarios(m, rows1000(m))) {
         const own = await drive(port, s, seconds, s.rows);
         const top = ceilingResults.get(`${m.name}|${s.name}`)!;
         results.push({ model: m.name, scenario: s.name, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)) });
@@ -161,7 +178,7 @@ async function main(): Promise<void> {
       const loaded = await fetch(`http://127.0.0.1:${mmePort}/models`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model_name: 'bench', url: path.join(m.dir, 'model') }) });
       if (loaded.status !== 200) throw new Error(`loading the model on the multi-model endpoint answered ${loaded.status}: ${await loaded.text()}`);
       const loadMs = Math.round(performance.now() - loadStarted);
-      for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n')).filter((x) => x.method === 'POST' && x.connections > 1)) {
+      for (const s of scenarios(m, rows1000(m)).filter((x) => x.method === 'POST' && x.connections > 1)) {
         const own = await drive(mmePort, { ...s, path: '/models/bench/invoke' }, seconds, s.rows);
         const single = results.find((r) => r.model === m.name && r.scenario === s.name) as { requestsPerSecond: number } | undefined;
         const top = ceilingResults.get(`${m.name}|${s.name}`)!;
