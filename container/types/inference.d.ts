@@ -23,8 +23,13 @@ export interface Rows {
   rows: number;
   /** Values per row (the model's features). */
   width: number;
-  /** Row-major, in the model input's precision. */
+  /**
+   * Row-major, in the model input's precision. For a mixed-type model (string or integer columns, one
+   * input per column): a Float64Array of every column, 0 in the string columns.
+   */
   values: Float32Array | Float64Array;
+  /** Mixed-type models only: the string columns' text, row-major over the string columns alone. */
+  strings?: string[];
 }
 
 /** One row of a built-in classifier prediction, as outputFn receives it. */

@@ -234,6 +234,16 @@ describe('rows to tensors', () => {
     expect(rowsOf(sliceMatrix(both, 1, 3))).toEqual([...rowsOf(a).slice(1), ...rowsOf(b)]);
   });
 
+  test('rows built by hand (an inputFn) must carry the string columns\' text and the model\'s width', () => {
+    const found = planColumns([{ name: 'age', type: 'float32', shape: ['N', 1] }, { name: 'gender', type: 'string', shape: ['N', 1] }], {});
+    const plan = (found as { plan: Parameters<typeof columnTensors>[0] }).plan;
+    expect(message(() => columnTensors(plan, { rows: 2, width: 2, values: new Float64Array(4) }))).toBe(
+      'INVALID_VALUE: rows for this model need the text of its 1 string column(s) in "strings" (2 values for 2 row(s)), got 0',
+    );
+    expect(message(() => columnTensors(plan, { rows: 1, width: 3, values: new Float64Array(3), strings: ['M'] }))).toBe('WRONG_FEATURE_COUNT: rows of 3 value(s), but the model has 2 columns');
+    expect(columnTensors(plan, { rows: 1, width: 2, values: Float64Array.from([30, 0]), strings: ['M'] }).map((t) => Array.from(t.data as ArrayLike<unknown>))).toEqual([[30], ['M']]);
+  });
+
   test('an skl2onnx-shaped pipeline answers through the session exactly as onnxruntime does on the same tensors', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-mixed-')), 'model.onnx');
     fs.writeFileSync(file, sklearnPipelineModel());

@@ -90,7 +90,12 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 /** The inputs' tensors for decoded rows (see Matrix: every column in values, string columns' text in strings). */
 export function columnTensors(plan: ColumnPlan, matrix: Matrix, slots = stringSlots(plan.types)): TensorData[] {
   const { rows, width, values } = matrix;
+  // Rows from the codecs always fit; rows an inputFn built by hand may not.
+  if (width !== plan.types.length) throw new ServerError('WRONG_FEATURE_COUNT', `rows of ${width} value(s), but the model has ${plan.types.length} columns`);
   const strings = matrix.strings ?? [];
+  if (strings.length !== rows * slots.count) {
+    throw new ServerError('INVALID_VALUE', `rows for this model need the text of its ${slots.count} string column(s) in "strings" (${rows * slots.count} values for ${rows} row(s)), got ${strings.length}`);
+  }
   return plan.inputs.map((input) => {
     const { first, width: w, type } = input;
     const dims = [rows, w];

@@ -9,7 +9,7 @@ import { encodeValue } from '../codecs/values';
 import { encodeV2 } from '../codecs/v2';
 import { ServerError } from '../errors';
 import type { Answer, Invocation } from '../models/model';
-import { INFERENCE_OUTPUT_KEYS, slicePredictions, type HookName, type Matrix, type Predictions, type TensorData } from '../vocabulary';
+import { concatMatrices, INFERENCE_OUTPUT_KEYS, slicePredictions, type HookName, type Matrix, type Predictions, type TensorData } from '../vocabulary';
 import { decodeInput, encodePredictions, failure, text } from './invoke';
 import { native } from './native-guard';
 import type { ThreadTask } from './protocol';
@@ -260,17 +260,7 @@ export class HookRunner {
     }
     const members = inputs.flatMap((m, i) => (m && m.width === inputs.find(Boolean)?.width ? [i] : []));
     let shared: Predictions | undefined;
-    if (members.length > 1) {
-      const matrices = members.map((i) => inputs[i]!);
-      const total = matrices.reduce((n, m) => n + m.rows, 0);
-      const values = new (matrices[0].values.constructor as Float32ArrayConstructor)(total * matrices[0].width);
-      let at = 0;
-      for (const m of matrices) {
-        values.set(m.values, at);
-        at += m.values.length;
-      }
-      shared = await this.session.predict({ rows: total, width: matrices[0].width, values }).catch(() => undefined);
-    }
+    if (members.length > 1) shared = await this.session.predict(concatMatrices(members.map((i) => inputs[i]!))).catch(() => undefined);
     let row = 0;
     for (let i = 0; i < tasks.length; i++) {
       const m = inputs[i];
