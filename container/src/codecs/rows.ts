@@ -53,11 +53,6 @@ export class MatrixBuilder {
     return this.rows;
   }
 
-  /** Whether the model has typed columns (string or integer ones, or one input per column). */
-  get mixed(): boolean {
-    return this.types !== undefined;
-  }
-
   /**
    * Refuses a row of `length` values when the width is known already: callers count a line's cells
    * before splitting it, so a line of millions of cells fails without making millions of strings.
