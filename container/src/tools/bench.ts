@@ -1,7 +1,9 @@
 // `npm run bench`: the real stack (nginx + workers + threads) against a ceiling server (the same nginx
 // configuration in front of the same number of Node workers answering a constant body), both driven by
 // autocannon on this machine, loopback only, for a bounded time. Prints a table and writes JSON.
-// usage: npm run bench -- [--models iris,trees] [--duration SECONDS] [--workers N] [--out FILE] [--batch N]
+// `proxy` (in --models): a constant-answer scorer called directly and through serve in proxy mode, in
+// alternating rounds of the same run (--rounds, median of each side).
+// usage: npm run bench -- [--models iris,trees,proxy] [--duration SECONDS] [--workers N] [--out FILE] [--batch N] [--rounds N]
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -14,6 +16,7 @@ import { randomCsvRows, treeEnsembleModel } from './tree-model';
 const ROOT = path.resolve(__dirname, '../../..');
 const SERVE = path.join(ROOT, 'container/serve');
 const CEILING = path.join(__dirname, 'ceiling.js');
+const CONSTANT_SCORER = path.join(__dirname, 'constant-scorer.js');
 
 interface Scenario {
   name: string;
@@ -100,7 +103,8 @@ async function main(): Promise<void> {
   const seconds = Number(option('duration', '8'));
   const workers = Number(option('workers', String(usableCpus())));
   const out = path.resolve(option('out', path.join(ROOT, 'bench-results/latest.json')));
-  const wanted = option('models', 'iris,trees').split(',');
+  const wanted = option('models', 'iris,trees,proxy').split(',');
+  const rounds = Number(option('rounds', '3'));
   const batch = option('batch', '');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-'));
   // nginx's workers (user nobody when run as root) must reach the sockets in the run directories below.
@@ -123,10 +127,10 @@ async function main(): Promise<void> {
 
   // The ceiling takes the same requests as the model runs (its answer ignores them).
   const ceilingPort = await freePort();
-  const ceiling = start(process.execPath, [CEILING], env(ceilingPort, 'ceiling'));
+  const ceiling = cases.length > 0 ? start(process.execPath, [CEILING], env(ceilingPort, 'ceiling')) : undefined;
   const ceilingResults = new Map<string, Measure>();
   try {
-    await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
+    if (ceiling) await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
     for (const m of cases) {
       for (const s of scenarios(m, randomCsvRows(1000, m.row.split(',').length).join('\n'))) {
         const key = `${m.name}|${s.name}`;
@@ -134,7 +138,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await stop(ceiling);
+    if (ceiling) await stop(ceiling);
   }
 
   for (const m of cases) {
@@ -185,9 +189,11 @@ async function main(): Promise<void> {
     }
   }
 
+  const proxyResults = wanted.includes('proxy') ? await benchProxy(tmp, seconds, rounds) : [];
+
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, workers, seconds, batch: batch || 'default' };
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, results, proxy: proxyResults }, null, 2)}\n`);
 
   const pad = (s: unknown, n: number) => String(s).padEnd(n);
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ${workers} workers; ${seconds} s per scenario (load generator on the same machine)\n`);
@@ -201,7 +207,79 @@ async function main(): Promise<void> {
     const vs = r.vsSingleModel !== undefined ? `  (${r.vsSingleModel} of single-model; load ${r.loadMs} ms)` : '';
     console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${r.rowsPerSecond}${vs}`);
   }
+  if (proxyResults.length > 0) {
+    console.log(`\nproxy mode: a constant-answer scorer (one Node process) called directly and through serve (nginx -> hop -> scorer), POST /invocations with one CSV row; median of ${rounds} alternating round(s) each\n`);
+    console.log(`${pad('scenario', 44)}${pad('through', 9)}${pad('direct', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('direct p99', 11)}errors`);
+    for (const r of proxyResults) {
+      console.log(`${pad(r.scenario, 44)}${pad(r.through.requestsPerSecond, 9)}${pad(r.direct.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.through.p50, 8)}${pad(r.through.p99, 8)}${pad(r.direct.p99, 11)}${r.through.errors + r.direct.errors}`);
+    }
+  }
   console.log(`\nwrote ${out} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+interface ProxyResult {
+  scenario: string;
+  through: Measure;
+  direct: Measure;
+  ratio: number;
+  /** Every round's requests/s, through serve and direct, in the order they ran. */
+  rounds: { through: number; direct: number }[];
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The measure of the round with the median requests/s. */
+const medianMeasure = (measures: Measure[]) => {
+  const m = median(measures.map((x) => x.requestsPerSecond));
+  return measures.find((x) => x.requestsPerSecond === m)!;
+};
+
+/**
+ * Proxy mode against its own upstream: the same constant-answer scorer process, driven directly and
+ * through serve in alternating rounds (this machine's speed drifts by 2x within minutes, so one round of
+ * each would compare different machines). With LOG_LEVEL=warn, as the rest of the bench; one more
+ * scenario with the request log on (LOG_LEVEL=info: one JSON line per request, written by nginx).
+ */
+async function benchProxy(tmp: string, seconds: number, rounds: number): Promise<ProxyResult[]> {
+  const scorerPort = await freePort();
+  const scorer = spawn(process.execPath, [CONSTANT_SCORER, String(scorerPort)], { stdio: 'ignore' });
+  const results: ProxyResult[] = [];
+  try {
+    await waitForPing(`http://127.0.0.1:${scorerPort}`, scorer, 10);
+    const body = '5.1,3.5,1.4,0.2';
+    const csv = { 'Content-Type': 'text/csv' };
+    for (const logLevel of ['warn', 'info']) {
+      const port = await freePort();
+      const server = start(SERVE, [], { SAGEMAKER_BIND_TO_PORT: String(port), MODEL_SERVER_RUN_DIR: path.join(tmp, `proxy-${logLevel}`), SAGEMAKER_BASE_DIR: tmp, MODEL_SERVER_UPSTREAM: `http://127.0.0.1:${scorerPort}`, LOG_LEVEL: logLevel });
+      // The request lines go nowhere: only the cost of writing them is measured.
+      try {
+        await waitForPing(`http://127.0.0.1:${port}`, server, 30);
+        for (const connections of logLevel === 'warn' ? [10, 40] : [40]) {
+          const s: Scenario = { name: `csv 1 row, c=${connections}`, connections, method: 'POST', path: '/invocations', body, headers: csv };
+          const through: Measure[] = [];
+          const direct: Measure[] = [];
+          for (let round = 0; round < rounds; round++) {
+            direct.push(await drive(scorerPort, s, seconds, 1));
+            through.push(await drive(port, s, seconds, 1));
+          }
+          const t = medianMeasure(through);
+          const d = medianMeasure(direct);
+          results.push({
+            scenario: `${s.name}${logLevel === 'info' ? ', request log on' : ''}`,
+            through: t,
+            direct: d,
+            ratio: Number((t.requestsPerSecond / d.requestsPerSecond).toFixed(3)),
+            rounds: through.map((x, i) => ({ through: x.requestsPerSecond, direct: direct[i].requestsPerSecond })),
+          });
+        }
+      } finally {
+        await stop(server);
+      }
+    }
+  } finally {
+    await stop(scorer);
+  }
+  return results;
 }
 
 main().catch((err) => {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Proxy mode, the SAS shape: a Java scoring server on port ${SCORER_PORT:-9090} (local-test/proxy/Scorer.java),
+# fronted by the product on port ${PORT:-8080} with the SageMaker contract (/ping from the scorer's health,
+# /invocations forwarded to its /score). serve starts the scorer, supervises it and stops it.
+# usage: local-test/serve-proxy.sh [IMAGE]
+#   without IMAGE: runs container/serve directly (needs `npm run build`, nginx and Java 11+)
+#   with IMAGE:    builds the example image FROM IMAGE (local-test/proxy/Dockerfile: adds a JDK and the
+#                  scorer) and runs `docker run EXAMPLE_IMAGE serve` (DOCKER=podman to use podman)
+# Then: local-test/predict.sh local-test/payloads/iris.csv text/csv
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+port="${PORT:-8080}"
+
+if [ "$#" -gt 1 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  echo "usage: $0 [IMAGE]" >&2
+  exit 2
+fi
+
+if [ "$#" -eq 1 ]; then
+  docker="${DOCKER:-docker}"
+  command -v "$docker" >/dev/null 2>&1 || { echo "serve-proxy: $docker is not installed (needed to run image $1; set DOCKER=podman to use podman)" >&2; exit 1; }
+  example="${EXAMPLE_IMAGE:-sagemaker-onnx-proxy-example:latest}"
+  if ! "$docker" image inspect "$example" >/dev/null 2>&1; then
+    echo "serve-proxy: building $example FROM $1 (adds a JDK and the example scorer)" >&2
+    if [ "$docker" = podman ]; then
+      buildah bud --isolation chroot --network host --pull=never --build-arg "BASE_IMAGE=$1" -t "$example" "$here/proxy" >&2
+    else
+      docker build --build-arg "BASE_IMAGE=$1" -t "$example" "$here/proxy" >&2
+    fi
+  fi
+  exec "$docker" run --rm -p "$port:8080" "$example" serve
+fi
+
+command -v java >/dev/null 2>&1 || { echo "serve-proxy: java is not installed (the example scorer is Java: apt-get install -y openjdk-17-jdk-headless)" >&2; exit 1; }
+export SAGEMAKER_BIND_TO_PORT="$port"
+# No ONNX model in proxy mode; the base dir only needs to exist.
+export SAGEMAKER_BASE_DIR="${SAGEMAKER_BASE_DIR:-$here/test-dir}"
+export MODEL_SERVER_UPSTREAM="http://127.0.0.1:${SCORER_PORT:-9090}"
+export MODEL_SERVER_UPSTREAM_COMMAND="java $here/proxy/Scorer.java"
+export MODEL_SERVER_UPSTREAM_INVOCATIONS_PATH=/score
+export MODEL_SERVER_UPSTREAM_HEALTH_PATH=/health
+echo "serve-proxy: the example scorer on $MODEL_SERVER_UPSTREAM, fronted on http://localhost:$port (Ctrl-C stops both)" >&2
+exec "$here/../container/serve"
