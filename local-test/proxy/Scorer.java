@@ -18,6 +18,8 @@ public class Scorer {
     static volatile boolean loaded = false;
 
     public static void main(String[] args) throws Exception {
+        // Without TCP_NODELAY, Java's HttpServer answers keep-alive clients about once per 40 ms each.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         String port = System.getenv().getOrDefault("MODEL_SERVER_UPSTREAM_PORT", System.getenv().getOrDefault("SCORER_PORT", "9090"));
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(port)), 256);
         server.setExecutor(Executors.newFixedThreadPool(Runtime.getRuntime().availableProcessors() * 2));

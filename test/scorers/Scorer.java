@@ -40,6 +40,8 @@ public class Scorer {
     }
 
     public static void main(String[] args) throws Exception {
+        // Without TCP_NODELAY, Java's HttpServer answers keep-alive clients about once per 40 ms each.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
         int port = Integer.parseInt(env("MODEL_SERVER_UPSTREAM_PORT", env("SCORER_PORT", "9090")));
         String healthPath = env("SCORER_HEALTH_PATH", "/ping");
         String invocationsPath = env("SCORER_INVOCATIONS_PATH", "/invocations");
