@@ -9,6 +9,8 @@
 # Then: local-test/predict.sh local-test/payloads/iris.csv text/csv
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/engine.sh
+. "$here/lib/engine.sh"
 port="${PORT:-8080}"
 
 if [ "$#" -gt 1 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
@@ -17,18 +19,13 @@ if [ "$#" -gt 1 ] || [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 
 if [ "$#" -eq 1 ]; then
-  docker="${DOCKER:-docker}"
-  command -v "$docker" >/dev/null 2>&1 || { echo "serve-proxy: $docker is not installed (needed to run image $1; set DOCKER=podman to use podman)" >&2; exit 1; }
+  engine_from_env "$1"
   example="${EXAMPLE_IMAGE:-sagemaker-onnx-proxy-example:latest}"
-  if ! "$docker" image inspect "$example" >/dev/null 2>&1; then
+  if ! "$ENGINE" image inspect "$example" >/dev/null 2>&1; then
     echo "serve-proxy: building $example FROM $1 (adds a JDK and the example scorer)" >&2
-    if [ "$docker" = podman ]; then
-      buildah bud --isolation chroot --network host --pull=never --build-arg "BASE_IMAGE=$1" -t "$example" "$here/proxy" >&2
-    else
-      docker build --build-arg "BASE_IMAGE=$1" -t "$example" "$here/proxy" >&2
-    fi
+    (cd "$here/proxy" && engine_build "$example" --build-arg "BASE_IMAGE=$1") >&2
   fi
-  exec "$docker" run --rm -p "$port:8080" "$example" serve
+  exec "$ENGINE" run --rm -p "$port:8080" "$example" serve
 fi
 
 command -v java >/dev/null 2>&1 || { echo "serve-proxy: java is not installed (the example scorer is Java: apt-get install -y openjdk-17-jdk-headless)" >&2; exit 1; }

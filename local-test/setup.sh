@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh machine: nginx (the one system package the server needs), the npm
-# dependencies, and the compiled TypeScript. Safe to run again.
+# One-time set-up on a fresh machine: nginx (the one system package the server needs), a JDK (the
+# proxy-mode tests and example run a real Java scorer), the npm dependencies, and the compiled
+# TypeScript. Safe to run again.
 # usage: local-test/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,15 @@ if ! have_nginx; then
     echo "setup: nginx is missing: install it (dnf install -y nginx, brew install nginx, ...) and run this again" >&2
     exit 1
   fi
+fi
+
+if ! command -v javac >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
+  echo "setup: installing a JDK for the proxy-mode tests (apt-get install -y openjdk-17-jdk-headless)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openjdk-17-jdk-headless >/dev/null \
+    || echo "setup: note: no JDK installed; npm test's proxy-mode tests need java and javac (11 or newer)"
 fi
 
 npm ci

@@ -57,5 +57,5 @@ test('serve-proxy.sh says how to use it, and names a missing java', () => {
   expect(noJava.stderr).toMatch(/serve-proxy: java is not installed \(the example scorer is Java: apt-get install -y openjdk-17-jdk-headless\)/);
   const noDocker = spawnSync(path.join(LOCAL, 'serve-proxy.sh'), ['some-image'], { env: { PATH: '/usr/bin:/bin', DOCKER: 'no-such-docker' }, encoding: 'utf8' });
   expect(noDocker.status).toBe(1);
-  expect(noDocker.stderr).toMatch(/serve-proxy: no-such-docker is not installed .*set DOCKER=podman/);
+  expect(noDocker.stderr).toMatch(/^serve-proxy.sh: no-such-docker is not installed \(needed to run image some-image; set DOCKER=podman to use podman\)/);
 });
