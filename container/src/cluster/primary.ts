@@ -22,17 +22,12 @@ import { Supervisor } from './supervisor';
  */
 function checkRunDirReachable(runDir: string, variable = 'MODEL_SERVER_RUN_DIR', value = runDir): void {
   if (process.getuid?.() !== 0) return;
-  for (let dir = path.dirname(runDir); ; dir = path.dirname(dir)) {
-    let mode: number;
-    try {
-      mode = fs.statSync(dir).mode;
-    } catch {
-      continue; // not there yet (a scorer's socket folder it creates itself): its parents decide
-    }
-    if ((mode & 0o001) === 0) {
+  for (let dir = path.dirname(runDir), last = ''; dir !== last; last = dir, dir = path.dirname(dir)) {
+    // A folder that is not there yet (one a scorer creates for its socket) is left to its parents.
+    const mode = fs.statSync(dir, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o001) === 0) {
       throw new ServerError('CONFIG_INVALID', `${variable}=${value} is inside ${dir} (mode ${(mode & 0o777).toString(8)}), which nginx's worker processes (user nobody) cannot enter; use a directory under /tmp, or chmod o+x ${dir}`);
     }
-    if (dir === path.dirname(dir)) return;
   }
 }
 
@@ -70,8 +65,13 @@ function singleModel(config: Config): ModelSpec {
   return { name: 'model', dir, modelFile, modelJsonFile: findModelJson(modelFile, dir) };
 }
 
-/** In proxy mode the scorer gets SIGTERM this long before the grace period ends, if nginx is still draining. */
+/**
+ * Proxy mode: the scorer gets SIGTERM once nginx has drained, or this long before the grace period ends
+ * (half the grace period when that is shorter), and SIGKILL a second before it ends (a quarter of it when
+ * shorter), so that serve still stops cleanly within the grace period.
+ */
 const SCORER_STOP_MS = 5000;
+const SCORER_KILL_MS = 1000;
 
 export class Primary {
   private readonly started = performance.now();
@@ -211,10 +211,8 @@ export class Primary {
       this.logger.info({ code }, 'stopped');
       process.exit(code);
     };
-    // SIGKILL for a scorer that ignores SIGTERM comes a second before the grace period ends, so that
-    // serve still stops cleanly (exit code 0) within it.
-    const stopScorer = () => this.proxy?.stop(Math.max(Date.now(), deadline - 1000)) ?? Promise.resolve();
-    if (this.proxy) setTimeout(() => void stopScorer(), Math.max(0, graceMs - SCORER_STOP_MS)).unref();
+    const stopScorer = () => this.proxy?.stop(deadline - Math.min(SCORER_KILL_MS, graceMs / 4)) ?? Promise.resolve();
+    if (this.proxy) setTimeout(() => void stopScorer(), graceMs - Math.min(SCORER_STOP_MS, graceMs / 2)).unref();
     const stopWorkers = () => {
       let pending = 2;
       const done = () => {

@@ -28,7 +28,6 @@ export class ProxyUpstream {
   private everHealthy = false;
   private lastProblem: string | undefined;
   private lastWaitingLog = performance.now();
-  private socketOpened = false;
 
   constructor(
     config: Config,
@@ -60,11 +59,6 @@ export class ProxyUpstream {
     return this.scorer ? this.scorer.stop(deadline) : Promise.resolve();
   }
 
-  /** Stops asking for health (draining: /ping says 503 from now on anyway). */
-  quiet(): void {
-    this.monitor.stop();
-  }
-
   kill(): void {
     this.scorer?.kill();
   }
@@ -91,14 +85,14 @@ export class ProxyUpstream {
 
   /**
    * nginx started as root serves from worker processes running as "nobody": a scorer's unix socket made
-   * by root (mode 755 by default) would refuse them while the primary's health probe succeeds. Opened once.
+   * by root (mode 755 by default) would refuse them while the primary's health probe succeeds. Checked on
+   * every healthy probe, since a scorer that restarts makes a new socket.
    */
   private openSocket(): void {
     const { address } = this.upstream;
-    if (this.socketOpened || address.kind !== 'unix' || process.getuid?.() !== 0) return;
-    this.socketOpened = true;
+    if (address.kind !== 'unix' || process.getuid?.() !== 0) return;
     try {
-      fs.chmodSync(address.path, 0o666);
+      if ((fs.statSync(address.path).mode & 0o666) !== 0o666) fs.chmodSync(address.path, 0o666);
     } catch (err) {
       this.logger.warn({ socket: address.path }, `could not open the scorer's socket to nginx's worker processes (chmod 666): ${(err as Error).message}`);
     }
