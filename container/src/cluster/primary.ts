@@ -189,7 +189,7 @@ export class Primary {
   /**
    * nginx first (it stops accepting and lets in-flight requests complete), then the workers and, in proxy
    * mode, the scorer: SIGTERM once nginx is done (or SCORER_STOP_MS before the grace period ends, so it
-   * has time to exit cleanly), SIGKILL when the grace period ends.
+   * has time to exit cleanly), SIGKILL SCORER_KILL_MS before it ends.
    */
   private shutdown(code: number, reason: string): void {
     if (this.stopping) return;
