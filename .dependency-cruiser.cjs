@@ -72,6 +72,18 @@ module.exports = {
       to: { path: '^container/src/http/' },
     },
     {
+      name: 'upstream-below-cluster',
+      comment:
+        'upstream/ is proxy mode (the scorer process, its port, its health); the primary (cluster/) drives it. ' +
+        'It never sees a request or a model (http/, inference/, models/, codecs/), never imports the cluster ' +
+        'that uses it, and runs no ONNX, thread pool or express.',
+      severity: 'error',
+      from: { path: '^container/src/upstream/' },
+      to: {
+        path: [pkg('onnxruntime-node', 'piscina', 'express'), '^container/src/(http|inference|models|codecs|cluster)/'],
+      },
+    },
+    {
       name: 'vocabulary-is-a-leaf',
       severity: 'error',
       comment:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up on a fresh machine: nginx (the one system package the server needs), ONNX's backend
-# test data (libonnx-testdata, which npm test runs through the server), the npm dependencies, and the
-# compiled TypeScript. Safe to run again.
+# test data (libonnx-testdata, which npm test runs through the server), a JDK (the proxy-mode tests and
+# example run a real Java scorer), the npm dependencies, and the compiled TypeScript. Safe to run again.
 # usage: local-test/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,15 @@ if [ "${#packages[@]}" -gt 0 ]; then
   else
     echo "setup: note: npm test needs ONNX's backend test data in $(dirname "$TESTDATA") (Debian/Ubuntu: apt-get install libonnx-testdata)" >&2
   fi
+fi
+
+if ! command -v javac >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo"
+  echo "setup: installing a JDK for the proxy-mode tests (apt-get install -y openjdk-17-jdk-headless)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq openjdk-17-jdk-headless >/dev/null \
+    || echo "setup: note: no JDK installed; npm test's proxy-mode tests need java and javac (11 or newer)"
 fi
 
 npm ci

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Proves the image the way SageMaker uses it: lints the Dockerfile, builds the image (building the
 # node:20-bookworm-slim base offline first when there is no Docker engine), then runs `IMAGE serve` with a
-# model mounted read-only at /opt/ml/model, `IMAGE train` on an /opt/ml tree, and the local-test scripts in
-# their image mode. Prints one ok/not ok line per check and a closing "N passed, N failed" line.
+# model mounted read-only at /opt/ml/model, `IMAGE train` on an /opt/ml tree, the local-test scripts in
+# their image mode, and proxy mode: the example image FROM IMAGE with a Java scorer (local-test/proxy/,
+# its JDK from the Debian mirror) run as a "secured" container would, with no writable /tmp.
+# Prints one ok/not ok line per check and a closing "N passed, N failed" line.
 # usage: local-test/test-image.sh [IMAGE]    (without IMAGE: builds sagemaker-onnx:test from this checkout)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,8 +26,10 @@ check() { local what="$1"; shift; if "$@"; then ok "$what"; else not_ok "$what";
 
 work=$(mktemp -d)
 containers=()
+proxy_image="localhost/sagemaker-onnx-proxy-example:test-$$"
 cleanup() {
   for c in "${containers[@]}"; do "$ENGINE" rm -f "$c" >/dev/null 2>&1 || true; done
+  "$ENGINE" rmi -f "$proxy_image" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -166,6 +170,45 @@ manswer=$(PORT="$mport" MODELS_URL=/opt/ml/models "$copy/invoke-model.sh" iris2.
 check "local-test/invoke-model.sh loads iris2 on first use and answers through it" test "$(printf '%s\n' "$manswer" | grep -c predicted_label)" -eq 3
 kill -TERM "$mme_pid" 2>/dev/null || true
 wait "$mme_pid" 2>/dev/null || true
+
+# --- proxy mode, the SAS shape: serve-proxy.sh IMAGE builds the example image FROM IMAGE (a JDK and the
+# example Java scorer) and serves it on PORT; then that image runs as "secured" containers do, with a
+# read-only root filesystem, no writable /tmp at all, and MODEL_SERVER_RUN_DIR on the one writable mount.
+pport=$(free_port)
+DOCKER="$ENGINE" EXAMPLE_IMAGE="$proxy_image" PORT="$pport" "$copy/serve-proxy.sh" "$image" >"$work/serve-proxy.log" 2>&1 &
+proxy_pid=$!
+if wait_ping "$pport" 240; then ok "local-test/serve-proxy.sh IMAGE builds the example image and fronts its Java scorer on PORT"; else not_ok "local-test/serve-proxy.sh IMAGE fronts the Java scorer on PORT"; tail -20 "$work/serve-proxy.log"; fi
+panswer=$(PORT="$pport" "$copy/predict.sh" "$copy/payloads/iris.csv" text/csv || true)
+check "local-test/predict.sh answers through the proxy (the scorer's labels)" test "$panswer" = $'setosa\nversicolor\nvirginica'
+kill -TERM "$proxy_pid" 2>/dev/null || true
+wait "$proxy_pid" 2>/dev/null || true
+
+if "$ENGINE" image inspect "$proxy_image" >/dev/null 2>&1; then
+  sport=$(free_port)
+  sname="sm-proxy-$$"
+  containers+=("$sname")
+  # podman mounts a writable /tmp into --read-only containers unless told not to; Docker does not.
+  no_tmp=()
+  [ "$ENGINE" = podman ] && no_tmp=(--read-only-tmpfs=false)
+  "$ENGINE" run -d --name "$sname" --read-only "${no_tmp[@]}" --tmpfs /srv/run -e MODEL_SERVER_RUN_DIR=/srv/run/ms -p "127.0.0.1:$sport:8080" "$proxy_image" serve >/dev/null
+  if wait_ping "$sport" 90; then ok "proxy mode: /ping 200 once the Java scorer is healthy, with no writable /tmp"; else not_ok "proxy mode: /ping 200 with no writable /tmp"; "$ENGINE" logs "$sname" 2>&1 | tail -20; fi
+  sanswer=$(curl -s -H 'Content-Type: text/csv' --data-binary $'5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3' "http://127.0.0.1:$sport/invocations" || true)
+  check "proxy mode: invocations reach the scorer and its answer comes back" test "$sanswer" = $'setosa\nvirginica'
+  serr=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$sport/invocations" || true)
+  check "proxy mode: the scorer's own 415 passes through (got $serr)" test "$serr" = 415
+  check "proxy mode: /tmp is not writable in this container" bash -c "! '$ENGINE' exec '$sname' touch /tmp/probe 2>/dev/null"
+  check "proxy mode: the JVM's temporary files are under MODEL_SERVER_RUN_DIR" bash -c "'$ENGINE' logs '$sname' 2>&1 | grep -q 'model loaded (work area /srv/run/ms/upstream-tmp/'"
+  start=$SECONDS
+  "$ENGINE" stop -t 30 "$sname" >/dev/null
+  took=$((SECONDS - start))
+  scode=$("$ENGINE" inspect "$sname" --format '{{.State.ExitCode}}')
+  check "proxy mode SIGTERM: exit code 0 in under 30 s (got $scode in $took s)" bash -c "[ '$scode' = 0 ] && [ '$took' -lt 30 ]"
+  check "proxy mode SIGTERM: the scorer stopped after nginx" bash -c "'$ENGINE' logs '$sname' 2>&1 | grep -q '\"msg\":\"the scorer has stopped\"'"
+  pnonjson=$("$ENGINE" logs "$sname" 2>&1 | grep -v '^{' || true)
+  if [ -z "$pnonjson" ]; then ok "proxy mode logs are JSON lines only, the scorer's output included"; else not_ok "proxy mode logs are JSON lines only: $pnonjson"; fi
+else
+  not_ok "the proxy example image was built"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

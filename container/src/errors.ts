@@ -45,6 +45,10 @@ export const CATALOGUE = {
   NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },
   OVERLOADED: { status: 503, meaning: 'The inference queue is full (MODEL_SERVER_MAX_QUEUE); retry later.' },
   TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds.' },
+  // Proxy mode (MODEL_SERVER_UPSTREAM): the scoring server behind nginx
+  UPSTREAM_CONNECTION_FAILED: { status: 502, meaning: 'Proxy mode: the scorer at MODEL_SERVER_UPSTREAM refused the connection, or closed or reset it before answering; the message names the scorer and says which (answered by nginx; never retried, as the scorer may have run it).' },
+  UPSTREAM_REDIRECT: { status: 502, meaning: 'Proxy mode: the scorer answered with a redirect, which SageMaker does not follow; the message gives its status and Location (point MODEL_SERVER_UPSTREAM_INVOCATIONS_PATH at where it redirects).' },
+  UPSTREAM_UNHEALTHY: { status: 503, meaning: "Proxy mode, GET /ping: the scorer's health path did not answer 2xx within 500 ms (still starting, down, or unhealthy); the message says what it answered." },
   // Start-up (reported in the log; the process exits non-zero)
   CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
   MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
@@ -54,6 +58,7 @@ export const CATALOGUE = {
   MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },
   NGINX_FAILED: { status: 500, meaning: 'nginx refused the rendered configuration or exited; its own message is logged too.' },
+  UPSTREAM_FAILED: { status: 500, meaning: 'Proxy mode: the scorer started by MODEL_SERVER_UPSTREAM_COMMAND could not start or exited (the message gives its exit code or signal; serve stops so the platform replaces the instance), or its port is taken, or no port of SAGEMAKER_SAFE_PORT_RANGE is free.' },
   // Training (reported in output/failure and the log; exit non-zero). Never sent over HTTP: the status is
   // there only because every entry has one.
   TRAINING_CONFIG_INVALID: { status: 500, meaning: 'hyperparameters.json, inputdataconfig.json, a hyperparameter or an environment variable train reads has a value training cannot use; the message names it.' },

@@ -35,6 +35,11 @@ export function createLogger(level: LogLevel, bindings: Record<string, unknown> 
   );
 }
 
+/** Complete JSON lines written by another program in this log's shape (nginx's request lines in proxy mode), passed on as they are. */
+export function writeLogLines(lines: string): void {
+  stdout().write(lines);
+}
+
 export function flushLogs(): void {
   try {
     destination?.flushSync();

@@ -10,6 +10,8 @@ export const runPaths = (runDir: string) => ({
   nginxPid: path.join(runDir, 'nginx.pid'),
   nginxTemp: path.join(runDir, 'nginx-temp'),
   workerSocket: (slot: number) => path.join(runDir, `worker-${slot}.sock`),
+  /** Proxy mode: the process group of the scorer serve started (so a worker can stop it if the primary dies). */
+  upstreamPid: path.join(runDir, 'upstream.pid'),
 });
 
 function findOnnxFiles(dir: string): string[] {

@@ -1,7 +1,8 @@
 # Container engine helpers, sourced by the local-test scripts. With a Docker engine they use docker;
 # without one (air-gapped or CI hosts that only reach a Debian mirror and an npm registry) they use
 # buildah and podman from Debian, set up as shared/CONTAINER.md describes.
-# Provides: ENGINE (docker|podman), engine_setup, engine_build TAG [ARGS...], npm_ca_mount_args.
+# Provides: ENGINE (docker|podman), engine_setup, engine_build TAG [ARGS...], npm_ca_mount_args,
+# engine_from_env IMAGE.
 
 engine_die() { echo "${0##*/}: $*" >&2; exit 1; }
 
@@ -29,6 +30,12 @@ engine_setup() {
   if [ "$(id -u)" -eq 0 ] && [ ! -f /etc/containers/storage.conf ]; then
     printf '[storage]\ndriver = "overlay"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' > /etc/containers/storage.conf
   fi
+}
+
+# The engine a local-test script runs IMAGE with: $DOCKER (docker, or podman), or a clear error.
+engine_from_env() {
+  ENGINE="${DOCKER:-docker}"
+  command -v "$ENGINE" >/dev/null 2>&1 || engine_die "$ENGINE is not installed (needed to run image $1; set DOCKER=podman to use podman)"
 }
 
 # npm inside a build must trust the same CA as the host's npm (a TLS-intercepting proxy, for instance).

@@ -108,6 +108,8 @@ describe('source layering', () => {
         'container/src/codecs/csv.ts':
           "import * as http from 'node:http';\nimport { Piscina } from 'piscina';\nimport * as fs from 'node:fs';\n" +
           'export const parse = [http, Piscina, fs];\n',
+        // upstream/ (proxy mode) is driven by cluster/ and never reaches into the edge, the models or the cluster
+        'container/src/upstream/health.ts': "import { run } from '../inference/thread';\nimport { s } from '../cluster/primary';\nexport const h = [run, s];\n",
         // vocabulary.ts may import node builtins only
         'container/src/vocabulary.ts': "import * as path from 'node:path';\nimport { config } from './config';\nexport const v = [path, config];\n",
       };
@@ -142,6 +144,8 @@ describe('source layering', () => {
           'codecs-no-runtime: container/src/codecs/csv.ts → http',
           'codecs-no-runtime: container/src/codecs/csv.ts → piscina/dist/index.d.ts',
           'vocabulary-is-a-leaf: container/src/vocabulary.ts → container/src/config.ts',
+          'upstream-below-cluster: container/src/upstream/health.ts → container/src/inference/thread.ts',
+          'upstream-below-cluster: container/src/upstream/health.ts → container/src/cluster/primary.ts',
         ].sort(),
       );
     });

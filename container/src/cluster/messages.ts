@@ -26,10 +26,12 @@ export type PrimaryToWorker =
   /** The models the server holds or is loading, on any worker: a request for one the worker lacks is 503, not 404. */
   | { type: 'model-names'; names: string[] }
   | { type: 'control-reply'; id: number; reply: ControlReply }
+  /** Proxy mode: why /ping must say 503 although the server is ready (the scorer is not healthy), or null. */
+  | { type: 'upstream-health'; problem: WireError | null }
   | { type: 'shutdown' };
 
 const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'model-unloaded', 'control', 'worker-fatal']);
-const PRIMARY_TYPES = new Set(['health', 'hold-models', 'load-model', 'unload-model', 'model-names', 'control-reply', 'shutdown']);
+const PRIMARY_TYPES = new Set(['health', 'hold-models', 'load-model', 'unload-model', 'model-names', 'control-reply', 'upstream-health', 'shutdown']);
 
 const typeOf = (m: unknown) => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);
 

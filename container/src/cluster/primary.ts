@@ -1,5 +1,6 @@
 // The cluster primary: checks the set-up, runs nginx, and has its Supervisor keep the workers and their
-// models; on SIGTERM it drains and exits. It never loads a model itself.
+// models; on SIGTERM it drains and exits. It never loads a model itself. In proxy mode it also runs the
+// scorer (when serve starts it) and tells the workers whether the scorer is healthy.
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +9,8 @@ import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
 import { codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
+import { resolveUpstream, upstreamUrl } from '../upstream/address';
+import { ProxyUpstream } from '../upstream/proxy';
 import type { ModelDescription } from '../vocabulary';
 import { ModelTable } from './model-table';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from './nginx';
@@ -17,14 +20,14 @@ import { Supervisor } from './supervisor';
  * nginx started as root runs its worker processes as "nobody", which must be able to reach the worker
  * sockets: every directory above the run directory needs the others-execute bit.
  */
-function checkRunDirReachable(runDir: string): void {
+function checkRunDirReachable(runDir: string, variable = 'MODEL_SERVER_RUN_DIR', value = runDir): void {
   if (process.getuid?.() !== 0) return;
-  for (let dir = path.dirname(runDir); ; dir = path.dirname(dir)) {
-    const mode = fs.statSync(dir).mode;
-    if ((mode & 0o001) === 0) {
-      throw new ServerError('CONFIG_INVALID', `MODEL_SERVER_RUN_DIR=${runDir} is inside ${dir} (mode ${(mode & 0o777).toString(8)}), which nginx's worker processes (user nobody) cannot enter; use a directory under /tmp, or chmod o+x ${dir}`);
+  for (let dir = path.dirname(runDir), last = ''; dir !== last; last = dir, dir = path.dirname(dir)) {
+    // A folder that is not there yet (one a scorer creates for its socket) is left to its parents.
+    const mode = fs.statSync(dir, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o001) === 0) {
+      throw new ServerError('CONFIG_INVALID', `${variable}=${value} is inside ${dir} (mode ${(mode & 0o777).toString(8)}), which nginx's worker processes (user nobody) cannot enter; use a directory under /tmp, or chmod o+x ${dir}`);
     }
-    if (dir === path.dirname(dir)) return;
   }
 }
 
@@ -61,12 +64,24 @@ function singleModel(config: Config): ModelSpec {
   return { name: 'model', dir, ...modelFolder(dir, codeDirOf(dir, config.submitDirectory), config.program, true) };
 }
 
+/**
+ * Proxy mode: the scorer gets SIGTERM once nginx has drained, or this long before the grace period ends
+ * (half the grace period when that is shorter), and SIGKILL a second before it ends (a quarter of it when
+ * shorter), so that serve still stops cleanly within the grace period.
+ */
+const SCORER_STOP_MS = 5000;
+const SCORER_KILL_MS = 1000;
+
 export class Primary {
   private readonly started = performance.now();
   private readonly supervisor: Supervisor;
   private readonly table: ModelTable;
+  /** Proxy mode: the scorer and its health. */
+  private readonly proxy: ProxyUpstream | undefined;
   private nginx: ChildProcess | undefined;
   private stopping = false;
+  /** Proxy mode: the ready line waits for both the workers and the scorer. */
+  private readonly readiness = { workers: false, scorer: false, logged: false };
 
   constructor(
     private readonly config: Config,
@@ -80,6 +95,14 @@ export class Primary {
       control: (slot, message) => void this.table.handle(message.request).then((reply) => this.supervisor.reply(slot, { type: 'control-reply', id: message.id, reply })),
     });
     this.table = new ModelTable(config, logger, this.supervisor);
+    if (config.upstream) {
+      this.proxy = new ProxyUpstream(config, logger, {
+        health: (problem) => this.supervisor.upstreamHealth(problem),
+        ready: () => this.proxyReady('scorer'),
+        fatal: (error) => this.fatal(error),
+      });
+      this.supervisor.upstreamHealth({ code: 'UPSTREAM_UNHEALTHY', message: 'the scorer has not been asked yet' });
+    }
   }
 
   /** Serves `model` on every worker, or (multi-model) starts with none. */
@@ -87,6 +110,8 @@ export class Primary {
     process.on('SIGTERM', () => this.shutdown(0, 'SIGTERM'));
     process.on('SIGINT', () => this.shutdown(0, 'SIGINT'));
     if (model) this.supervisor.holdEverywhere(model);
+    // The scorer first: it usually takes longest to start.
+    this.proxy?.start();
     this.supervisor.start();
     this.startNginx();
   }
@@ -114,8 +139,21 @@ export class Primary {
     }
   }
 
+  private proxyReady(part: 'workers' | 'scorer'): void {
+    this.readiness[part] = true;
+    const { config } = this;
+    if (!this.readiness.workers || !this.readiness.scorer || this.readiness.logged || this.stopping) return;
+    this.readiness.logged = true;
+    const { address, invocationsPath, healthPath } = config.upstream!;
+    this.logger.info(
+      { ...this.proxy!.describe(), workers: config.workers, port: config.port, readyMs: Math.round(performance.now() - this.started) },
+      `ready: proxying POST /invocations on port ${config.port} to ${upstreamUrl(address, invocationsPath)} (health: GET ${healthPath} answered 2xx) with ${config.workers} worker(s) for /ping`,
+    );
+  }
+
   private logReady(models: ModelDescription[]): void {
     const { config } = this;
+    if (this.proxy) return this.proxyReady('workers');
     const m = models[0];
     if (!m) {
       const facts = { multiModel: true, workers: config.workers, threadsPerModel: config.threads, modelCopies: config.modelCopies, memoryLimitMb: Math.round(config.memoryLimitBytes / 2 ** 20), port: config.port, readyMs: Math.round(performance.now() - this.started) };
@@ -149,25 +187,41 @@ export class Primary {
     this.shutdown(1, error.code);
   }
 
-  /** nginx first (it stops accepting and lets in-flight requests complete), then the workers. */
+  /**
+   * nginx first (it stops accepting and lets in-flight requests complete), then the workers and, in proxy
+   * mode, the scorer: SIGTERM once nginx is done (or SCORER_STOP_MS before the grace period ends, so it
+   * has time to exit cleanly), SIGKILL SCORER_KILL_MS before it ends.
+   */
   private shutdown(code: number, reason: string): void {
     if (this.stopping) return;
     this.stopping = true;
     this.logger.info({ reason }, 'shutting down: draining in-flight requests');
     this.supervisor.drain();
+    const graceMs = this.config.graceSeconds * 1000;
+    const deadline = Date.now() + graceMs;
     const force = setTimeout(() => {
       this.logger.error({ graceSeconds: this.config.graceSeconds }, 'grace period over (MODEL_SERVER_GRACE_PERIOD): killing what is left');
       this.signalNginx('SIGKILL');
       this.supervisor.killAll();
+      this.proxy?.kill();
       process.exit(code === 0 ? 1 : code);
-    }, this.config.graceSeconds * 1000);
+    }, graceMs);
     force.unref();
     const finish = () => {
       clearTimeout(force);
       this.logger.info({ code }, 'stopped');
       process.exit(code);
     };
-    const stopWorkers = () => this.supervisor.stopAll(finish);
+    const stopScorer = () => this.proxy?.stop(deadline - Math.min(SCORER_KILL_MS, graceMs / 4)) ?? Promise.resolve();
+    if (this.proxy) setTimeout(() => void stopScorer(), graceMs - Math.min(SCORER_STOP_MS, graceMs / 2)).unref();
+    const stopWorkers = () => {
+      let pending = 2;
+      const done = () => {
+        if (--pending === 0) finish();
+      };
+      this.supervisor.stopAll(done);
+      void stopScorer().then(done);
+    };
     const nginx = this.nginx;
     if (nginx && nginx.exitCode === null && nginx.signalCode === null) {
       nginx.once('exit', stopWorkers);
@@ -179,19 +233,28 @@ export class Primary {
 }
 
 export function runPrimary(config: Config, logger: Logger): void {
-  let binary: string;
-  let conf: string;
-  let model: ModelSpec | undefined;
-  try {
-    binary = findNginx(config.nginxBinary, config.searchPath);
-    model = config.multiModel ? undefined : singleModel(config);
-    prepareRunDir(config);
-    conf = writeNginxConf(config);
-    testNginxConf(binary, config, conf);
-  } catch (err) {
+  const failed = (err: unknown): never => {
     const error = err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR' as const, message: String(err) };
     logger.fatal({ code: error.code }, error.message);
     process.exit(1);
+  };
+  let binary: string;
+  let model: ModelSpec | undefined;
+  try {
+    binary = findNginx(config.nginxBinary, config.searchPath);
+    // Proxy mode serves no ONNX model: the scorer answers.
+    model = config.multiModel || config.upstream ? undefined : singleModel(config);
+    prepareRunDir(config);
+    const socket = config.upstream?.address.kind === 'unix' ? config.upstream.address.path : undefined;
+    if (socket) checkRunDirReachable(socket, 'MODEL_SERVER_UPSTREAM', `unix:${socket}`);
+  } catch (err) {
+    failed(err);
   }
-  new Primary(config, logger, binary, conf).run(model);
+  // The scorer's port is decided (and checked free) before nginx.conf names it and before anything starts.
+  resolveUpstream(config).then(({ config: resolved, warning }) => {
+    if (warning) logger.warn(warning);
+    const conf = writeNginxConf(resolved);
+    testNginxConf(binary, resolved, conf);
+    new Primary(resolved, logger, binary, conf).run(model);
+  }, failed).catch(failed);
 }

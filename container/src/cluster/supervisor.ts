@@ -68,6 +68,8 @@ export class Supervisor {
   private readonly startFailures = new Map<number, number>();
   private state: HealthState = 'starting';
   private everReady = false;
+  /** Proxy mode: the scorer's health as the primary last heard it (null: healthy); undefined otherwise. */
+  private upstreamProblem: WireError | null | undefined;
 
   constructor(
     private readonly config: Config,
@@ -77,6 +79,12 @@ export class Supervisor {
 
   get health(): HealthState {
     return this.state;
+  }
+
+  /** Proxy mode: tells every worker, now and when it starts, whether the scorer is healthy. */
+  upstreamHealth(problem: WireError | null): void {
+    this.upstreamProblem = problem;
+    this.broadcast({ type: 'upstream-health', problem });
   }
 
   /** A model every worker holds from start-up (the single-model endpoint). */
@@ -180,6 +188,7 @@ export class Supervisor {
         record.phase = 'loading';
         record.tell({ type: 'health', state: this.state }, this.logger);
         record.tell({ type: 'model-names', names: this.names() }, this.logger);
+        if (this.upstreamProblem !== undefined) record.tell({ type: 'upstream-health', problem: this.upstreamProblem }, this.logger);
         // What this slot must hold (a replacement reloads what its predecessor held), then it listens.
         const specs = [...this.assignments.values()].filter((a) => !a.unloading && this.holds(a, record.slot)).map((a) => a.spec);
         record.tell({ type: 'hold-models', specs }, this.logger);

@@ -15,6 +15,7 @@ import type { ControlReply, ControlRequest, ModelControl } from '../models/contr
 import type { ModelSpec } from '../models/model';
 import { ModelRegistry } from '../models/registry';
 import { runPaths } from '../paths';
+import { signalGroup, stopGroupNow } from '../upstream/scorer';
 import { SharedBodies } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';
@@ -61,6 +62,8 @@ export class WorkerProcess {
   private readonly control = new ControlChannel(workerSlot());
   /** The server's state as the primary last said it. */
   private serverState: HealthState = 'starting';
+  /** Proxy mode: why /ping must say 503 although the server is ready (the scorer's health), as the primary says. */
+  private upstreamProblem: WireError | null;
   private server: http.Server | undefined;
   private listening: Promise<void> | undefined;
   private stopping = false;
@@ -71,6 +74,7 @@ export class WorkerProcess {
     baseLogger: Logger,
   ) {
     this.logger = baseLogger.child({ worker: this.slot });
+    this.upstreamProblem = config.upstream ? { code: 'UPSTREAM_UNHEALTHY', message: 'the scorer has not been asked yet' } : null;
   }
 
   /** The server's state as the primary says it (this worker listens only once its models are warm). */
@@ -125,6 +129,9 @@ export class WorkerProcess {
         return;
       case 'control-reply':
         return this.control.answer(message.id, message.reply);
+      case 'upstream-health':
+        this.upstreamProblem = message.problem;
+        return;
     }
   }
 
@@ -170,6 +177,7 @@ export class WorkerProcess {
       models: this.models,
       bodies: this.bodies,
       health: () => this.health(),
+      unready: () => this.upstreamProblem ?? undefined,
       control: this.control,
       isLoaded: (name) => this.modelNames.has(name),
     });
@@ -202,17 +210,27 @@ export class WorkerProcess {
     this.server?.closeIdleConnections();
   }
 
-  /** If the primary dies without shutting us down (SIGKILL), stop nginx and exit rather than linger. */
+  /**
+   * If the primary dies without shutting us down (SIGKILL), stop nginx and the scorer it started (proxy
+   * mode; SIGKILL after 2 s) and exit rather than linger.
+   */
   private watchPrimary(): void {
-    // prepend: Node's cluster module has its own 'disconnect' listener that exits the process at once.
+    // prepend: Node's cluster module has its own 'disconnect' listener that exits the process at once,
+    // so this one does what must be done synchronously, and blocks the event loop while the scorer stops.
     process.prependListener('disconnect', () => {
-      try {
-        const pid = Number(fs.readFileSync(runPaths(this.config.runDir).nginxPid, 'utf8'));
-        if (pid > 0) process.kill(pid, 'SIGTERM');
-      } catch {
-        // nginx already gone
-      }
+      const paths = runPaths(this.config.runDir);
+      const pidIn = (file: string) => {
+        try {
+          return Number(fs.readFileSync(file, 'utf8')) || undefined;
+        } catch {
+          return undefined; // already gone
+        }
+      };
+      const nginx = pidIn(paths.nginxPid);
+      if (nginx) signalGroup(nginx, 'SIGTERM');
       this.logger.error('the primary process is gone; worker exiting');
+      const scorer = pidIn(paths.upstreamPid);
+      if (scorer) stopGroupNow(scorer, 2000);
       process.exit(1);
     });
   }

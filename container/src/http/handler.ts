@@ -94,6 +94,13 @@ const endpoints = (mode: 'single' | 'multi') => ROUTES.filter((r) => r.mode === 
 const SINGLE_MODEL = 'model';
 
 /** A route of the other endpoint mode: say how this server is set up, and what to call instead. */
+/** Proxy mode: nginx sends POST /invocations to the scorer, and there is no ONNX model to ask by feature name. */
+function notProxied(route: Route): WireError {
+  return route.name === 'invocations'
+    ? { code: 'NOT_FOUND', message: 'in proxy mode (MODEL_SERVER_UPSTREAM) nginx sends POST /invocations to the scorer; the workers do not serve it' }
+    : { code: 'NOT_FOUND', message: `${route.method} ${route.path} needs an ONNX model; in proxy mode (MODEL_SERVER_UPSTREAM) the scorer answers POST /invocations` };
+}
+
 function wrongMode(route: Route, multiModel: boolean): WireError {
   return multiModel
     ? { code: 'NOT_FOUND', message: `${route.method} ${route.path} serves the single-model endpoint; this one hosts several models (SAGEMAKER_MULTI_MODEL=true): invoke one with POST /models/<name>/invoke after loading it with POST /models` }
@@ -108,6 +115,8 @@ export interface EdgeDeps {
   bodies?: BodyMemory;
   /** This worker's state, as the server's primary says it. */
   health(): HealthState;
+  /** Why the server cannot serve although it is ready (proxy mode: the scorer is not healthy), if so. */
+  unready?(): WireError | undefined;
   /** The multi-model API's table of models (multi-model mode). */
   control?: ModelControl;
   /** Whether the server holds a model of this name on some worker (multi-model mode). */
@@ -180,8 +189,11 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   const hot: Partial<Record<RouteName, Hot>> = {
     ping: async (id, req, res, started) => {
       const state = deps.health();
-      if (state === 'ready') send(res, 200, undefined, EMPTY);
-      else sendError(res, { code: 'NOT_READY', message: state === 'draining' ? 'the server is shutting down' : 'the model is still loading' });
+      const problem: WireError | undefined = state === 'ready'
+        ? deps.unready?.()
+        : { code: 'NOT_READY', message: state === 'draining' ? 'the server is shutting down' : config.upstream ? 'the server is starting' : 'the model is still loading' };
+      if (problem) sendError(res, problem);
+      else send(res, 200, undefined, EMPTY);
       log.request(id, req, res.statusCode, started, {});
     },
     invocations: async (id, req, res, started) => invokeBody(readyModel(), id, req, res, started),
@@ -204,6 +216,10 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
     if (found && 'route' in found && found.route.mode !== 'both' && (found.route.mode === 'multi') !== config.multiModel) {
       req.resume();
       return fail(id, req, res, started, wrongMode(found.route, config.multiModel));
+    }
+    if (found && 'route' in found && config.upstream && found.route.mode === 'single') {
+      req.resume();
+      return fail(id, req, res, started, notProxied(found.route));
     }
     const route = found && 'route' in found ? hot[found.route.name] : undefined;
     if (!route) {
@@ -261,7 +277,7 @@ function createControlApp(deps: EdgeDeps, limit: number | undefined): ControlApp
     'execution-parameters': async (_req, res) => {
       // What this server can run at once; the job's own settings, when SageMaker passed them, win.
       sendJson(res, 200, {
-        MaxConcurrentTransforms: config.maxConcurrentTransforms ?? config.workers * config.threads,
+        MaxConcurrentTransforms: config.maxConcurrentTransforms ?? (config.upstream ? config.upstream.concurrency : config.workers * config.threads),
         BatchStrategy: config.batchStrategy ?? 'MULTI_RECORD',
         MaxPayloadInMB: config.maxPayloadMb === 0 ? 6 : Math.max(1, Math.floor(config.maxPayloadMb)),
       });

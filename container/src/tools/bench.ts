@@ -1,9 +1,12 @@
 // `npm run bench`: the real stack (nginx + workers + threads) against a ceiling server (the same nginx
 // configuration in front of the same number of Node workers answering a constant body), both driven by
 // autocannon on this machine, loopback only, for a bounded time. Prints a table and writes JSON.
-// usage: npm run bench -- [--models iris,trees,fraud] [--duration SECONDS] [--workers N] [--out FILE] [--batch N]
+// `proxy` (in --models): constant-answer scorers (node:http, and Java's HttpServer when Java is installed)
+// called directly and through serve in proxy mode, in alternating rounds of the same run (--rounds, the
+// median of each side), with the CPU each part spends per request.
+// usage: npm run bench -- [--models iris,trees,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE] [--batch N] [--rounds N]
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,6 +20,9 @@ import { randomCsvRows, treeEnsembleModel } from './tree-model';
 const ROOT = path.resolve(__dirname, '../../..');
 const SERVE = path.join(ROOT, 'container/serve');
 const CEILING = path.join(__dirname, 'ceiling.js');
+const CONSTANT_SCORER = path.join(__dirname, 'constant-scorer.js');
+// Java runs it from source; it sits beside this file's TypeScript source.
+const JAVA_CONSTANT_SCORER = path.join(ROOT, 'container/src/tools/ConstantScorer.java');
 
 interface Scenario {
   name: string;
@@ -34,7 +40,12 @@ interface Measure {
   p99: number;
   errors: number;
   requests: number;
+  /** CPU time per request by part (microseconds), when the run was given a CPU snapshot. */
+  cpuUsPerRequest?: Record<string, number>;
 }
+
+/** CPU seconds used so far, by part. */
+type CpuSnapshot = () => Record<string, number>;
 
 interface ModelCase {
   name: string;
@@ -47,8 +58,9 @@ interface ModelCase {
 
 const rows1000 = (m: ModelCase) => m.rows1000 ?? randomCsvRows(1000, m.row.split(',').length).join('\n');
 
-function start(command: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(command, args, { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+
+function start(command: string, args: string[], env: Record<string, string>, discardOutput = false): ChildProcess {
+  const child = spawn(command, args, { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', discardOutput ? 'ignore' : 'pipe', discardOutput ? 'ignore' : 'pipe'] });
   const keep = (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`${line}\n`);
   };
@@ -63,7 +75,7 @@ async function stop(child: ChildProcess): Promise<void> {
   await new Promise((resolve) => child.once('exit', resolve));
 }
 
-async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number): Promise<Measure> {
+async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number, cpu?: CpuSnapshot): Promise<Measure> {
   const options = {
     url: `http://127.0.0.1:${port}${s.path}`,
     connections: s.connections,
@@ -72,7 +84,9 @@ async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest:
     headers: s.headers,
   };
   await autocannon({ ...options, duration: Math.min(2, seconds) });
+  const before = cpu?.();
   const r = await autocannon({ ...options, duration: seconds });
+  const after = cpu?.();
   const errors = r.errors + r.timeouts + r.non2xx;
   return {
     requestsPerSecond: Math.round(r.requests.average),
@@ -81,8 +95,28 @@ async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest:
     p99: r.latency.p99,
     errors,
     requests: r.requests.total,
+    ...(before && after ? { cpuUsPerRequest: Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k] - before[k]) * 1e6) / Math.max(1, r.requests.total))])) } : {}),
   };
 }
+
+/** CPU seconds (user + system) a process has used, from /proc; 0 once it is gone. */
+function processCpu(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+const childrenOf = (pid: number): number[] => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
 
 function scenarios(m: ModelCase, rows1000: string): (Scenario & { rows: number })[] {
   const csv = { 'Content-Type': 'text/csv' };
@@ -107,7 +141,8 @@ async function main(): Promise<void> {
   const seconds = Number(option('duration', '8'));
   const workers = Number(option('workers', String(usableCpus())));
   const out = path.resolve(option('out', path.join(ROOT, 'bench-results/latest.json')));
-  const wanted = option('models', 'iris,trees,fraud').split(',');
+  const wanted = option('models', 'iris,trees,fraud,proxy').split(',');
+  const rounds = Number(option('rounds', '3'));
   const batch = option('batch', '');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-'));
   // nginx's workers (user nobody when run as root) must reach the sockets in the run directories below.
@@ -140,10 +175,10 @@ async function main(): Promise<void> {
 
   // The ceiling takes the same requests as the model runs (its answer ignores them).
   const ceilingPort = await freePort();
-  const ceiling = start(process.execPath, [CEILING], env(ceilingPort, 'ceiling'));
+  const ceiling = cases.length > 0 ? start(process.execPath, [CEILING], env(ceilingPort, 'ceiling')) : undefined;
   const ceilingResults = new Map<string, Measure>();
   try {
-    await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
+    if (ceiling) await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
     for (const m of cases) {
       for (const s of scenarios(m, rows1000(m))) {
         const key = `${m.name}|${s.name}`;
@@ -151,7 +186,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await stop(ceiling);
+    if (ceiling) await stop(ceiling);
   }
 
   for (const m of cases) {
@@ -202,9 +237,11 @@ async function main(): Promise<void> {
     }
   }
 
+  const proxyResults = wanted.includes('proxy') ? await benchProxy(tmp, seconds, rounds) : [];
+
   const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, workers, seconds, batch: batch || 'default' };
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, results }, null, 2)}\n`);
+  fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, results, proxy: proxyResults }, null, 2)}\n`);
 
   const pad = (s: unknown, n: number) => String(s).padEnd(n);
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ${workers} workers; ${seconds} s per scenario (load generator on the same machine)\n`);
@@ -218,7 +255,113 @@ async function main(): Promise<void> {
     const vs = r.vsSingleModel !== undefined ? `  (${r.vsSingleModel} of single-model; load ${r.loadMs} ms)` : '';
     console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${r.rowsPerSecond}${vs}`);
   }
+  if (proxyResults.length > 0) {
+    console.log(`\nproxy mode: a constant-answer scorer called directly and through serve (nginx -> hop -> scorer), POST /invocations with one CSV row; median of ${rounds} alternating round(s) each; ratio: the median of each round's through/direct\n`);
+    console.log(`${pad('scenario', 62)}${pad('through', 9)}${pad('direct', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('direct p99', 11)}errors`);
+    for (const r of proxyResults) {
+      console.log(`${pad(r.scenario, 62)}${pad(r.through.requestsPerSecond, 9)}${pad(r.direct.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.through.p50, 8)}${pad(r.through.p99, 8)}${pad(r.direct.p99, 11)}${r.through.errors + r.direct.errors}`);
+    }
+    const parts = (m: Measure) => Object.entries(m.cpuUsPerRequest ?? {}).filter(([, us]) => us > 0).map(([part, us]) => `${part} ${us}`).join(', ');
+    console.log('\nCPU microseconds per request (median round), and the ratio if both sides had the same CPU to spend:');
+    for (const r of proxyResults) {
+      const total = (m: Measure) => Object.values(m.cpuUsPerRequest ?? {}).reduce((a, b) => a + b, 0);
+      console.log(`${pad(r.scenario, 62)}direct ${total(r.direct)} (${parts(r.direct)}); through ${total(r.through)} (${parts(r.through)}); CPU-bound ratio ${(total(r.direct) / Math.max(1, total(r.through))).toFixed(2)}`);
+    }
+  }
   console.log(`\nwrote ${out} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+interface ProxyResult {
+  scenario: string;
+  /** The round with the median requests/s, through serve and direct. */
+  through: Measure;
+  direct: Measure;
+  /** The median over rounds of through / direct. */
+  ratio: number;
+  /** Every round's requests/s, through serve and direct, in the order they ran. */
+  rounds: { through: number; direct: number }[];
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The measure of the round with the median requests/s. */
+const medianMeasure = (measures: Measure[]) => {
+  const m = median(measures.map((x) => x.requestsPerSecond));
+  return measures.find((x) => x.requestsPerSecond === m)!;
+};
+
+/** The constant-answer scorers proxy mode is measured against: node:http, and Java's HttpServer when Java is installed. */
+function constantScorers(): { name: string; command: string; args: (port: number) => string[] }[] {
+  const scorers = [{ name: 'node:http scorer', command: process.execPath, args: (port: number) => [CONSTANT_SCORER, String(port)] }];
+  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).status === 0) {
+    scorers.push({ name: 'Java HttpServer scorer', command: 'java', args: (port: number) => [JAVA_CONSTANT_SCORER, String(port)] });
+  } else {
+    console.error('bench: java is not installed, so proxy mode is measured against the node:http scorer only');
+  }
+  return scorers;
+}
+
+/**
+ * Proxy mode against its own upstream: the same constant-answer scorer process, driven directly and
+ * through serve in alternating rounds (this machine's speed drifts by 2x within minutes, so one round of
+ * each would compare different machines). With LOG_LEVEL=warn, as the rest of the bench; for node:http,
+ * one more scenario with the request log on (LOG_LEVEL=info: one JSON line per request, written by nginx).
+ */
+async function benchProxy(tmp: string, seconds: number, rounds: number): Promise<ProxyResult[]> {
+  const results: ProxyResult[] = [];
+  for (const kind of constantScorers()) {
+    const scorerPort = await freePort();
+    const scorer = spawn(kind.command, kind.args(scorerPort), { stdio: 'ignore' });
+    try {
+      await waitForPing(`http://127.0.0.1:${scorerPort}`, scorer, 30);
+      const body = '5.1,3.5,1.4,0.2';
+      const csv = { 'Content-Type': 'text/csv' };
+      for (const logLevel of kind.command === 'java' ? ['warn'] : ['warn', 'info']) {
+        const port = await freePort();
+        const runDir = path.join(tmp, `proxy-${kind.command === 'java' ? 'java' : 'node'}-${logLevel}`);
+        // With the request log on, its lines go to /dev/null: read by this process, they would slow the load generator.
+        const server = start(SERVE, [], { SAGEMAKER_BIND_TO_PORT: String(port), MODEL_SERVER_RUN_DIR: runDir, SAGEMAKER_BASE_DIR: tmp, MODEL_SERVER_UPSTREAM: `http://127.0.0.1:${scorerPort}`, LOG_LEVEL: logLevel }, logLevel === 'info');
+        try {
+          await waitForPing(`http://127.0.0.1:${port}`, server, 30);
+          // Where the CPU goes, per request: the load generator (this process), the scorer, nginx, serve's Node processes.
+          const nginxMaster = Number(fs.readFileSync(path.join(runDir, 'nginx.pid'), 'utf8'));
+          const cpu: CpuSnapshot = () => {
+            const own = process.cpuUsage();
+            return {
+              'load generator': (own.user + own.system) / 1e6,
+              scorer: processCpu(scorer.pid!),
+              nginx: [nginxMaster, ...childrenOf(nginxMaster)].reduce((sum, pid) => sum + processCpu(pid), 0),
+              'serve (Node)': [server.pid!, ...childrenOf(server.pid!).filter((pid) => pid !== nginxMaster)].reduce((sum, pid) => sum + processCpu(pid), 0),
+            };
+          };
+          for (const connections of logLevel === 'warn' ? [10, 40] : [40]) {
+            const s: Scenario = { name: `csv 1 row, c=${connections}`, connections, method: 'POST', path: '/invocations', body, headers: csv };
+            const through: Measure[] = [];
+            const direct: Measure[] = [];
+            for (let round = 0; round < rounds; round++) {
+              direct.push(await drive(scorerPort, s, seconds, 1, cpu));
+              through.push(await drive(port, s, seconds, 1, cpu));
+            }
+            const t = medianMeasure(through);
+            const d = medianMeasure(direct);
+            results.push({
+              scenario: `${kind.name}, ${s.name}${logLevel === 'info' ? ', request log on' : ''}`,
+              through: t,
+              direct: d,
+              // Each round's two sides ran back to back on the same machine: the median of their ratios.
+              ratio: Number(median(through.map((x, i) => x.requestsPerSecond / direct[i].requestsPerSecond)).toFixed(3)),
+              rounds: through.map((x, i) => ({ through: x.requestsPerSecond, direct: direct[i].requestsPerSecond })),
+            });
+          }
+        } finally {
+          await stop(server);
+        }
+      }
+    } finally {
+      await stop(scorer);
+    }
+  }
+  return results;
 }
 
 main().catch((err) => {

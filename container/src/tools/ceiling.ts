@@ -2,14 +2,13 @@
 // count, whose workers answer every request with a constant body. What nginx + Node can do on this machine.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import { loadConfig, workerSlot } from '../config';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from '../cluster/nginx';
 import { createLogger } from '../logger';
 import { runPaths } from '../paths';
+import { constantAnswerServer } from './constant-answer';
 
 const config = loadConfig();
-const BODY = Buffer.from('setosa\n');
 
 if (cluster.isPrimary) {
   const logger = createLogger('warn', { role: 'ceiling' });
@@ -36,14 +35,7 @@ if (cluster.isPrimary) {
 } else {
   const socket = runPaths(config.runDir).workerSocket(workerSlot());
   fs.rmSync(socket, { force: true });
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'Content-Type': 'text/csv', 'Content-Length': BODY.length });
-      res.end(BODY);
-    });
-  });
-  server.keepAliveTimeout = 65_000;
+  const server = constantAnswerServer(65_000);
   server.listen({ path: socket, exclusive: true }, () => {
     fs.chmodSync(socket, 0o666);
     process.send?.('ready');
