@@ -146,7 +146,10 @@ export class Supervisor {
     });
     if (this.workers.size === 0) return done();
     for (const w of this.workers.values()) {
-      if (w.process.isConnected()) w.tell({ type: 'shutdown' }, this.logger);
+      // A worker still starting may not listen for messages yet (a message before its listener is lost,
+      // and it would then run until the grace period ends): SIGTERM reaches it either way, as its shutdown
+      // handler once installed, else as the default action (it holds nothing yet).
+      if (w.process.isConnected() && w.phase !== 'starting') w.tell({ type: 'shutdown' }, this.logger);
       else w.process.process.kill('SIGTERM');
     }
   }
@@ -267,6 +270,9 @@ export class Supervisor {
   private onWorkerReady(record: WorkerRecord): void {
     record.phase = 'ready';
     this.startFailures.delete(record.slot);
+    // SIGTERM came while workers were starting: the server stays draining (a late "ready" must not turn
+    // it back, or the workers that then exit on shutdown would be taken for crashes and replaced).
+    if (this.state === 'draining') return;
     if (this.everReady) {
       this.logger.info({ worker: record.slot, ms: record.readyMs }, 'replacement worker ready');
       return;
