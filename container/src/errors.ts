@@ -123,6 +123,18 @@ export function toWireError(err: unknown): WireError {
   return { code: 'INTERNAL_ERROR', message: 'internal error; see the server log for this request id' };
 }
 
+/**
+ * Anything thrown as a WireError that keeps its message, for errors crossing a thread or process boundary
+ * to a log (a load failure, a worker's fatal error), never to a caller: a catalogue error as it is,
+ * anything else as `code` with its own message, after `context` when given.
+ */
+export function withMessage(err: unknown, code: ErrorCode = 'INTERNAL_ERROR', context?: string): WireError {
+  const known = toWireError(err);
+  if (known.code !== 'INTERNAL_ERROR' || err instanceof ServerError) return known;
+  const message = String((err as Error)?.message ?? err);
+  return { code, message: context ? `${context}: ${message}` : message };
+}
+
 /** The JSON body every error response carries. */
 export function errorBody(wire: WireError): { error: WireError } {
   return { error: { code: wire.code, message: wire.message } };

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readModelMetadata } from '../../container/src/onnx/reader';
 import { readTensorFile } from '../../container/src/onnx/tensor-proto';
-import { zeroSizeRefusal } from '../../container/src/inference/session';
+import { zeroSizeRefusal } from '../../container/src/inference/layout';
 import { halfToNumber } from '../../container/src/codecs/numbers';
 import {
   TESTDATA_DIR, TOLERANCE, compareTensor, findCases, fromV2, jobInputs, runReference, toV2, withSymbolicDims,

@@ -1,4 +1,4 @@
-import { runError } from '../../container/src/inference/session';
+import { runError } from '../../container/src/inference/onnxruntime';
 
 // onnxruntime-node 1.30's own messages, as its session.run rejects with them.
 const node = (op: string, name: string, message: string) => new Error(`Non-zero status code returned while running ${op} node. Name:'${name}' Status Message: ${message}`);

@@ -1,6 +1,6 @@
 import { decodeV2, encodeV2 } from '../../container/src/codecs/v2';
 import { halfToNumber, numberToHalf } from '../../container/src/codecs/numbers';
-import { zeroSizeRefusal } from '../../container/src/inference/session';
+import { zeroSizeRefusal } from '../../container/src/inference/layout';
 import { thrown } from '../helpers/errors';
 import type { TensorData, TensorInfo } from '../../container/src/vocabulary';
 

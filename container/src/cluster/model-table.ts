@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
-import { ServerError, type WireError } from '../errors';
+import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
 import { codeDirOf, modelFolder } from '../paths';
@@ -58,7 +58,7 @@ export class ModelTable {
       else await this.unload(request.name);
       return { ok: true };
     } catch (err) {
-      const error: WireError = err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR', message: String((err as Error)?.message ?? err) };
+      const error = withMessage(err);
       if (error.code === 'INTERNAL_ERROR') this.logger.error({ err: String((err as Error)?.stack ?? err) }, 'unexpected error in the model table');
       return { ok: false, error };
     }

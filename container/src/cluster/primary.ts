@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
-import { ServerError, type WireError } from '../errors';
+import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
 import { codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
@@ -234,7 +234,7 @@ export class Primary {
 
 export function runPrimary(config: Config, logger: Logger): void {
   const failed = (err: unknown): never => {
-    const error = err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR' as const, message: String(err) };
+    const error = withMessage(err);
     logger.fatal({ code: error.code }, error.message);
     process.exit(1);
   };

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config';
-import { ServerError, type WireError } from '../errors';
+import { withMessage, type WireError } from '../errors';
 import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
 import { OnnxModel } from '../inference/pool';
@@ -26,8 +26,6 @@ const BODY_SLOTS = 128;
 function send(message: WorkerToPrimary): void {
   process.send?.(message);
 }
-
-const wire = (err: unknown): WireError => (err instanceof ServerError ? err.toWire() : { code: 'INTERNAL_ERROR', message: String((err as Error)?.message ?? err) });
 
 /** The multi-model API's calls, answered by the primary over IPC. */
 class ControlChannel implements ModelControl {
@@ -102,7 +100,7 @@ export class WorkerProcess {
     this.listening = this.listen().then(
       () => send({ type: 'worker-listening', slot: this.slot }),
       (err: unknown) => {
-        send({ type: 'worker-fatal', slot: this.slot, error: wire(err) });
+        send({ type: 'worker-fatal', slot: this.slot, error: withMessage(err) });
         this.server?.close();
         setTimeout(() => process.exit(1), 50);
       },
@@ -164,7 +162,7 @@ export class WorkerProcess {
       this.listenWhenReady();
     } catch (err) {
       // Load errors go to the primary's log, not to a caller, so unexpected ones keep their message.
-      send({ type: 'model-failed', slot: this.slot, name: spec.name, error: wire(err) });
+      send({ type: 'model-failed', slot: this.slot, name: spec.name, error: withMessage(err) });
       // Stop its threads: exiting with onnxruntime sessions still loading aborts the process natively.
       await this.models.remove(spec.name).catch(() => undefined);
     }

@@ -188,7 +188,7 @@ export class InferencePool {
     for (const { invocation: { input } } of tasks) {
       if (input.kind === 'body' && input.body.byteLength >= SMALL && !(input.body.buffer instanceof SharedArrayBuffer)) transferList.push(input.body.buffer as ArrayBuffer);
     }
-    const task: Task = tasks.length === 1 ? tasks[0] : { batch: tasks };
+    const task: Task = { tasks };
     let signal: AbortSignal | undefined;
     if (this.guarded) {
       batch.guard = { flag: new Int32Array(new SharedArrayBuffer(4)), stop: new AbortController() };
@@ -197,7 +197,7 @@ export class InferencePool {
     }
     const failed = this.guarded ? `the inference thread stopped while running model "${this.options.init.name}"'s code; see the server log` : 'the inference thread failed; see the server log';
     this.pool.run(task, { transferList, signal }).then(
-      (result) => this.finish(batch, tasks.length === 1 ? [result as Answer] : (result as Answer[])),
+      (result) => this.finish(batch, result as Answer[]),
       (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: failed }, detail: err.stack ?? err.message }) as Answer)),
     );
   }

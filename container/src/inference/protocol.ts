@@ -27,18 +27,15 @@ export interface ThreadTask {
   deadline: number;
 }
 
-/** Tasks of a model with its own code carry the native-run flag of their thread (see native-guard.ts). */
-export interface GuardedTask {
+/**
+ * What a pool hands a thread: one invocation, or several queued ones at once (opportunistic batching);
+ * the thread answers with one Answer per task, in order.
+ */
+export interface Task {
+  tasks: ThreadTask[];
+  /** Tasks of a model with its own code carry the native-run flag of their thread (see native-guard.ts). */
   native?: Int32Array;
 }
-
-/** Several queued invocations handed to one thread at once (opportunistic batching). */
-export interface BatchTask {
-  batch: ThreadTask[];
-}
-
-/** What a pool hands a thread. */
-export type Task = (ThreadTask | BatchTask) & GuardedTask;
 
 /** What a thread describes of the model it loaded (the worker adds the name and media types). */
 export type ThreadModel = Omit<ModelDescription, 'name' | 'consumes' | 'produces' | 'aliases'>;

@@ -1,227 +1,20 @@
 // One onnxruntime session inside an inference thread: loads the model, works out what kind of model it
-// is (the tabular layout: which output holds what), warms it with one run, and runs decoded rows (as
-// Predictions) or named tensors.
+// is (layout.ts), warms it with one run, and runs decoded rows (as Predictions, labels.ts) or named tensors.
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../onnx/reader';
 import { ServerError } from '../errors';
 import { stringSlots, type FloatArray, type Matrix, type Predictions, type TabularSchema, type TensorData, type TensorInfo } from '../vocabulary';
 import { columnTensors, planColumns, type ColumnPlan } from './columns';
+import { argmaxLabels, toPredictions } from './labels';
+import { outputLayout, tabularLayout, zeroSizeRefusal, type TabularLayout } from './layout';
 import { readModelJson, type ModelJson } from './model-json';
 import { native } from './native-guard';
+import { checkTensorOutputs, createSession, QUIET, runError } from './onnxruntime';
 import type { ThreadInit, ThreadModel } from './protocol';
-
-// onnxruntime writes its own log (coloured text) to stdout; every failure it has also comes back as an
-// exception, which the server logs as JSON. Below fatal it says nothing, so the output stays JSON lines.
-ort.env.logLevel = 'fatal';
-const QUIET = { logSeverityLevel: 4 } as const;
-
-const FLOAT_TYPES = new Set(['float32', 'float64']);
-const LABEL_TYPES = new Set(['int64', 'int32', 'string']);
 
 /** What loading a session needs: a ThreadInit whose model file is known. */
 export type SessionInit = Pick<ThreadInit, 'intraOpThreads' | 'modelJsonFile'> & { modelFile: string };
-
-export type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
-
-/**
- * Operators in which onnxruntime 1.30 aborts the whole process (SIGSEGV, SIGABRT, SIGFPE) on an input with
- * a zero-size dimension instead of failing the run: found by running every ONNX backend node test with each
- * input dimension made 0 (test/integration/onnx-conformance.test.ts checks the list still covers every
- * such crash). V2 requests with a zero-size dimension are refused for models that use one of them; other
- * models get onnxruntime's own answer (an empty result, or its error).
- */
-export const ZERO_SIZE_ABORTS: readonly string[] = ['ConvTranspose', 'DFT', 'GRU', 'InstanceNormalization', 'LSTM', 'RoiAlign', 'STFT', 'TopK', 'Unique'];
-
-/** Why zero-size inputs are refused for a model using `opTypes` (undefined: unreadable), or undefined when they are not. */
-export function zeroSizeRefusal(opTypes: readonly string[] | undefined): string | undefined {
-  if (!opTypes) return 'the server could not read which operators the model uses, and onnxruntime aborts on them in some';
-  const aborting = ZERO_SIZE_ABORTS.filter((op) => opTypes.includes(op));
-  return aborting.length > 0 ? `onnxruntime aborts on them in its ${aborting.join(', ')} operator${aborting.length > 1 ? 's' : ''}` : undefined;
-}
-
-/** Classifier/regressor layout of a model's outputs. */
-export interface TabularLayout {
-  kind: 'classifier' | 'regressor';
-  labelOutput?: string;
-  probabilityOutput?: string;
-  scoreOutput?: string;
-}
-
-/**
- * The tabular layout of a model, or null when it is only servable as tensors. Rows are a batch, so the
- * input's first dimension must be dynamic ([N, F]); a fixed one ([2, 2]: a matrix) is a tensor model
- * unless model.json says the model is tabular (features, labels or task).
- */
-export function tabularLayout(inputs: readonly TensorMeta[], outputs: readonly TensorMeta[], json: ModelJson): TabularLayout | null {
-  if (inputs.length !== 1 || !FLOAT_TYPES.has(inputs[0].type) || inputs[0].shape.length !== 2) return null;
-  const declaredTabular = json.features !== undefined || json.labels !== undefined || json.task !== undefined;
-  if (typeof inputs[0].shape[0] === 'number' && !declaredTabular) return null;
-  return outputLayout(outputs, json);
-}
-
-/** Which output holds what, for a model whose inputs take rows: a classifier, a regressor, or null. */
-export function outputLayout(outputs: readonly TensorMeta[], json: ModelJson): TabularLayout | null {
-  const floats2d = outputs.filter((o) => FLOAT_TYPES.has(o.type) && o.shape.length === 2);
-  const labelLike = outputs.filter((o) => LABEL_TYPES.has(o.type) && (o.shape.length === 1 || (o.shape.length === 2 && o.shape[1] === 1)));
-  if (json.task !== 'regression' && outputs.length === 2 && labelLike.length === 1 && floats2d.length === 1) {
-    return { kind: 'classifier', labelOutput: labelLike[0].name, probabilityOutput: floats2d[0].name };
-  }
-  if (outputs.length !== 1 || !FLOAT_TYPES.has(outputs[0].type)) return null;
-  const out = outputs[0];
-  const width = out.shape.length === 2 ? out.shape[1] : 1;
-  if (json.task === 'regression' || (json.task === undefined && (out.shape.length === 1 || width === 1))) {
-    return out.shape.length <= 2 ? { kind: 'regressor', scoreOutput: out.name } : null;
-  }
-  if (out.shape.length === 2 && (typeof width !== 'number' || width > 1)) {
-    return { kind: 'classifier', probabilityOutput: out.name };
-  }
-  return null;
-}
-
-/**
- * Index of the first maximum of scores[at .. at+classes), as ONNX ArgMax (select_last_index 0) computes
- * it; -1 when the row holds a NaN, whose ordering the caller must decide.
- */
-export function argmax(scores: FloatArray, at: number, classes: number): number {
-  let best = 0;
-  let max = scores[at];
-  if (max !== max) return -1;
-  for (let j = 1; j < classes; j++) {
-    const v = scores[at + j];
-    if (v !== v) return -1;
-    if (v > max) {
-      max = v;
-      best = j;
-    }
-  }
-  return best;
-}
-
-/**
- * names[argmax] for each row, as the graph's Gather(names, ArgMax(probabilities)) computes it; undefined
- * when a row holds a NaN or the widths disagree (onnxruntime's own label output is used then).
- */
-export function argmaxLabels(scores: FloatArray, rows: number, names: readonly (string | number)[]): (string | number)[] | undefined {
-  const classes = names.length;
-  if (scores.length !== rows * classes) return undefined;
-  const labels: (string | number)[] = new Array(rows);
-  for (let r = 0; r < rows; r++) {
-    const best = argmax(scores, r * classes, classes);
-    if (best < 0) return undefined;
-    labels[r] = names[best];
-  }
-  return labels;
-}
-
-type Outputs = Readonly<Record<string, { data: unknown; dims: readonly number[] }>>;
-
-/** A classifier's or regressor's outputs as Predictions; `derivedLabels` were looked up from the probabilities. */
-export function toPredictions(layout: TabularLayout, result: Outputs, rows: number, json: ModelJson, derivedLabels?: (string | number)[]): Predictions {
-  if (layout.kind === 'regressor') {
-    const scores = result[layout.scoreOutput!].data as FloatArray;
-    if (scores.length !== rows) throw new ServerError('MODEL_ERROR', `model returned ${scores.length} scores for ${rows} rows`);
-    return { kind: 'regression', rows, scores };
-  }
-  const probs = result[layout.probabilityOutput!];
-  const probabilities = probs.data as FloatArray;
-  const classes = rows > 0 ? probabilities.length / rows : Number(probs.dims[1] ?? 0);
-  const classNames: (string | number)[] = json.labels ?? Array.from({ length: classes }, (_, i) => i);
-  let labels: (string | number)[];
-  // Integer labels are class indices only when model.json names the classes with strings; numeric
-  // class names mean the label is the class itself (labels [1, 2, 3]: a 2 is class 2, not "3").
-  const indexNames = json.labels?.every((l) => typeof l === 'string') ? json.labels : undefined;
-  if (layout.labelOutput && derivedLabels && (!indexNames || typeof derivedLabels[0] === 'string')) {
-    // Looked up already from one table (all strings or all integers), and nothing to map.
-    labels = derivedLabels;
-  } else if (layout.labelOutput) {
-    const raw = derivedLabels ?? (result[layout.labelOutput].data as ArrayLike<string | number | bigint>);
-    labels = new Array(rows);
-    for (let r = 0; r < rows; r++) {
-      const v = raw[r];
-      if (typeof v === 'string') labels[r] = v;
-      else {
-        const n = Number(v);
-        labels[r] = indexNames && Number.isInteger(n) && n >= 0 && n < indexNames.length ? indexNames[n] : n;
-      }
-    }
-  } else {
-    // No label output: the label is the class of the highest probability. A row with a NaN takes the
-    // first maximum of its other values (NaN never wins), the first class when every value is NaN.
-    labels = new Array(rows);
-    for (let r = 0; r < rows; r++) {
-      let best = argmax(probabilities, r * classes, classes);
-      if (best < 0) best = argmaxSkippingNaN(probabilities, r * classes, classes);
-      labels[r] = classNames[best] ?? best;
-    }
-  }
-  return { kind: 'classification', rows, classes, labels, probabilities, classNames };
-}
-
-function argmaxSkippingNaN(scores: FloatArray, at: number, classes: number): number {
-  let best = -1;
-  for (let j = 0; j < classes; j++) {
-    const v = scores[at + j];
-    if (v === v && (best < 0 || v > scores[at + best])) best = j;
-  }
-  return Math.max(best, 0);
-}
-
-/** onnxruntime's message without its source paths and C++ signatures (internal detail, not the caller's business). */
-export function cleanOrtMessage(message: string): string {
-  return message
-    .split('\n')[0]
-    .replace(/\/onnxruntime_src\/\S+:\d+ (?:[^()]*\([^)]*\)\s*)?/g, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-/**
- * Every output must be a tensor: onnxruntime-node cannot return sequences or maps. One message for
- * `serve` and for `train`'s bring-your-own-model check; `where` names the file.
- */
-export function checkTensorOutputs(session: ort.InferenceSession, where: string): void {
-  const nonTensor = session.outputMetadata.filter((m) => !m.isTensor).map((m) => m.name);
-  if (nonTensor.length > 0) {
-    throw new ServerError('MODEL_UNSUPPORTED_OUTPUT', `${where} output ${nonTensor.map((n) => `"${n}"`).join(', ')} is a sequence or map (e.g. a ZipMap of class probabilities), which onnxruntime-node cannot return. Re-export without it: skl2onnx convert_sklearn(..., options={id(model): {"zipmap": False}}), or onnxmltools with zipmap=False; probabilities then come as a [N, classes] tensor`);
-  }
-}
-
-/** How onnxruntime reports a failing node (after cleanOrtMessage). */
-const NODE_FAILURE = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: (.*)$/;
-
-/**
- * Reasons onnxruntime gives when the values fed in do not fit what the graph does with them: shapes that
- * do not broadcast, reshape or match, an invalid argument, an index or value out of range. The model
- * loaded and warmed, so these come from this input; anything else is the model's or the server's fault.
- */
-const INPUT_REFUSED = /invalid (\w+ )?(rank|dimensions?|shape|argument|input|indices|index|value)|unexpected input data type|input .* not found|broadcast|reshape|mismatch|must match|do not match|incompatible|out of (range|bounds)|out of data bounds|must be within|not in range|exceeds/i;
-
-/**
- * The reason without onnxruntime's internals: its failed check ("x == y was false."), the source file and
- * function it names ("matmul_helper.h:59 Compute"), and its advice to fix the model.
- */
-function readableReason(reason: string): string {
-  return reason
-    .replace(/^.*? was false\.\s+(?=\S)/, '')
-    .replace(/^[\w.]+\.(?:h|cc|cpp):\d+ \w+ /, '')
-    .replace(/\s*Please fix either the inputs\/outputs or the model\.?/, '')
-    .trim();
-}
-
-const nodeName = (node: RegExpExecArray) => `${node[1]} node${node[2] ? ` "${node[2]}"` : ''}`;
-
-/** Input errors onnxruntime reports are the caller's (400, naming the node); everything else is the model's (500). */
-export function runError(err: unknown, what: string): ServerError {
-  // Some reasons go on over several lines ("for the following indices\n index: 1 Got: 3 Expected: 2").
-  const reason = cleanOrtMessage(String((err as Error)?.message ?? err).replace(/\s*\n\s*(?=\S)/g, ' '));
-  const node = NODE_FAILURE.exec(reason);
-  const detail = readableReason(node ? node[3] : reason);
-  if (INPUT_REFUSED.test(detail)) {
-    return new ServerError('INVALID_TENSOR', `the input does not fit the model: onnxruntime${node ? `'s ${nodeName(node)}` : ''} refused it: ${detail}`);
-  }
-  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${node ? `${nodeName(node)}: ${detail}` : reason}`);
-}
 
 /** A zero-filled input (symbolic dimensions as 1), for warming a model that is not tabular. */
 function zeroTensor(info: TensorInfo): TensorData {
@@ -255,21 +48,6 @@ function readNames(init: SessionInit): { json: ModelJson; argmaxLabel?: ModelMet
   } catch {
     // not readable as protobuf: onnxruntime's own error when loading says more
     return { json };
-  }
-}
-
-export async function createSession(init: SessionInit): Promise<ort.InferenceSession> {
-  try {
-    return await ort.InferenceSession.create(init.modelFile, {
-      intraOpNumThreads: init.intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      ...QUIET,
-    });
-  } catch (err) {
-    const reason = cleanOrtMessage(String((err as Error).message ?? err));
-    throw new ServerError('MODEL_INVALID', `onnxruntime cannot load ${init.modelFile}: ${reason}. Check that the file is a complete ONNX model (not truncated, not a Git LFS pointer) exported with an opset onnxruntime 1.30 supports`);
   }
 }
 
@@ -316,7 +94,7 @@ export class OnnxSession {
   /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
   static async load(init: SessionInit): Promise<OnnxSession> {
     const { json, argmaxLabel, scalarInputs, opTypes } = readNames(init);
-    const session = await createSession(init);
+    const session = await createSession(init.modelFile, init.intraOpThreads);
     checkTensorOutputs(session, path.basename(init.modelFile));
     const inputs = session.inputMetadata.map(describeValue);
     for (const input of inputs) if (input.shape.length === 0 && scalarInputs?.includes(input.name)) input.scalar = true;

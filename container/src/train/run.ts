@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ServerError } from '../errors';
 import type { Logger } from '../logger';
-import { checkTensorOutputs } from '../inference/session';
+import { checkTensorOutputs } from '../inference/onnxruntime';
 import { readModelJson } from '../inference/model-json';
 import { modelDir } from '../paths';
 import { channelFiles, channelModel, loadCsv, readInputDataConfig, type Dataset } from './data';
