@@ -37,8 +37,8 @@ module.exports = {
       name: 'models-is-the-seam',
       severity: 'error',
       comment:
-        'models/ is the interface between the edge and whatever answers (ONNX pool, later an upstream or ' +
-        "users' code): it may name the vocabulary and errors, never an implementation or the edge.",
+        'models/ is the interface between the edge and whatever answers (the ONNX pool, with or without users\' ' +
+        'code): it may name the vocabulary and errors, never an implementation or the edge.',
       from: { path: '^container/src/models/' },
       to: {
         path: [pkg('onnxruntime-node', 'piscina', 'express'), '^container/src/(http|inference|cluster|codecs)/'],
@@ -48,8 +48,9 @@ module.exports = {
       name: 'inference-no-http',
       severity: 'error',
       comment:
-        'inference/ is below http/: it computes predictions and knows nothing of requests, responses or ' +
-        'express. http/ depends on inference/, never the reverse.',
+        'inference/ computes predictions and knows nothing of requests, responses or express. The two layers ' +
+        'meet only through models/ (the Model seam and the Invocation the edge resolves): neither imports the ' +
+        'other (http-no-onnxruntime is the other direction).',
       from: { path: '^container/src/inference/' },
       to: { path: '^container/src/http/' },
     },
@@ -57,9 +58,9 @@ module.exports = {
       name: 'config-no-codecs',
       severity: 'error',
       comment:
-        'config.ts reads the environment and is imported almost everywhere; depending on codecs/ drags the ' +
+        'config/ reads the environment and is imported almost everywhere; depending on codecs/ drags the ' +
         'codec registry (and what it imports) into every module that only wants a setting.',
-      from: { path: '^container/src/config\\.ts$' },
+      from: { path: '^container/src/config/' },
       to: { path: '^container/src/codecs/' },
     },
     {

@@ -2,7 +2,7 @@
 // per request line was a measurable share of a worker's time under load), flushed every 100 ms, and
 // flushed synchronously when the process exits (an 'exit' listener, so every process.exit flushes).
 import pino from 'pino';
-import type { LogLevel } from './config';
+import type { LogLevel } from './config/env';
 
 export type Logger = pino.Logger;
 

@@ -56,7 +56,14 @@ export class Server {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private buffer = '';
 
-  constructor(readonly proc: ChildProcess, readonly port: number, readonly runDir: string, readonly baseDir: string) {
+  constructor(
+    readonly proc: ChildProcess,
+    readonly port: number,
+    readonly runDir: string,
+    readonly baseDir: string,
+    /** LOG_LEVEL the server was started with. */
+    readonly logLevel = 'info',
+  ) {
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     const onData = (chunk: Buffer) => {
       this.buffer += chunk.toString('utf8');
@@ -101,13 +108,18 @@ export class Server {
     for (;;) {
       if (this.proc.exitCode !== null) throw new Error(`serve exited with ${this.proc.exitCode}:\n${this.rawOutput.join('\n')}`);
       try {
-        if ((await request(this.port, 'GET', '/ping', { timeoutMs: 2000 })).status === 200) return;
+        if ((await request(this.port, 'GET', '/ping', { timeoutMs: 2000 })).status === 200) break;
       } catch {
         // not listening yet
       }
       if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms:\n${this.rawOutput.join('\n')}`);
       await sleep(50);
     }
+    // /ping may say 200 a moment before the primary's "ready:" line has come through its stdout: let it
+    // arrive, so that tests reading it do not race it (a server logging below info has none to wait for).
+    const deadlineForLine = Date.now() + 5000;
+    const quiet = ['warn', 'error', 'fatal', 'silent'].includes(this.logLevel);
+    while (this.proc.stdout && !quiet && !this.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('ready:')) && Date.now() < deadlineForLine) await sleep(10);
   }
 
   /** Worker process ids: the primary's node children. */
@@ -202,7 +214,7 @@ export async function startServer(options: StartOptions): Promise<Server> {
     },
     stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
   });
-  const server = new Server(proc, port, runDir, options.baseDir);
+  const server = new Server(proc, port, runDir, options.baseDir, (options.env?.LOG_LEVEL ?? 'info').toLowerCase());
   if (options.ready !== false) await server.waitReady();
   return server;
 }

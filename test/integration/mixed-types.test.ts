@@ -197,7 +197,8 @@ describe('other mixed-type shapes', () => {
   });
 
   test('inputs whose columns cannot be told apart: the start-up line says why, rows get a 415 saying it, V2 still serves', async () => {
-    const ready = ambiguous.logs.find((l) => /^ready:/.test(l.msg));
+    // /ping may answer 200 a moment before the primary's ready line has come through its stdout.
+    const ready = await ambiguous.waitForLog((l) => /^ready:/.test(l.msg));
     expect(ready).toMatchObject({ kind: 'tensor', rowsRefused: expect.stringContaining('inputs "numbers" and "codes" have no fixed number of columns') });
     const rows = await post(ambiguous, '1,2,a', 'text/csv');
     expect(rows.status).toBe(415);

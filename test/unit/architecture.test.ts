@@ -103,15 +103,15 @@ describe('source layering', () => {
         // cluster/worker.ts may import http/; the rest of cluster/ may not
         'container/src/cluster/worker.ts': "import { handle } from '../http/app';\nexport const serve = handle;\n",
         'container/src/cluster/primary.ts': "import type { Session } from '../http/app';\nexport let s: Session | undefined;\n",
-        // config.ts imports codecs/; codecs/ import runtime modules
-        'container/src/config.ts': "import { parse } from './codecs/csv';\nexport const config = parse;\n",
+        // config/ imports codecs/; codecs/ import runtime modules
+        'container/src/config/serving.ts': "import { parse } from '../codecs/csv';\nexport const config = parse;\n",
         'container/src/codecs/csv.ts':
           "import * as http from 'node:http';\nimport { Piscina } from 'piscina';\nimport * as fs from 'node:fs';\n" +
           'export const parse = [http, Piscina, fs];\n',
         // upstream/ (proxy mode) is driven by cluster/ and never reaches into the edge, the models or the cluster
         'container/src/upstream/health.ts': "import { run } from '../inference/thread';\nimport { s } from '../cluster/primary';\nexport const h = [run, s];\n",
         // vocabulary.ts may import node builtins only
-        'container/src/vocabulary.ts': "import * as path from 'node:path';\nimport { config } from './config';\nexport const v = [path, config];\n",
+        'container/src/vocabulary.ts': "import * as path from 'node:path';\nimport { config } from './config/serving';\nexport const v = [path, config];\n",
       };
       for (const [name, text] of Object.entries(files)) {
         fs.mkdirSync(path.dirname(path.join(fixture, name)), { recursive: true });
@@ -140,10 +140,10 @@ describe('source layering', () => {
           'http-no-onnxruntime: container/src/http/app.ts → container/src/inference/thread.ts',
           'inference-no-http: container/src/inference/pool.ts → container/src/http/app.ts',
           'cluster-no-http: container/src/cluster/primary.ts → container/src/http/app.ts',
-          'config-no-codecs: container/src/config.ts → container/src/codecs/csv.ts',
+          'config-no-codecs: container/src/config/serving.ts → container/src/codecs/csv.ts',
           'codecs-no-runtime: container/src/codecs/csv.ts → http',
           'codecs-no-runtime: container/src/codecs/csv.ts → piscina/dist/index.d.ts',
-          'vocabulary-is-a-leaf: container/src/vocabulary.ts → container/src/config.ts',
+          'vocabulary-is-a-leaf: container/src/vocabulary.ts → container/src/config/serving.ts',
           'upstream-below-cluster: container/src/upstream/health.ts → container/src/inference/thread.ts',
           'upstream-below-cluster: container/src/upstream/health.ts → container/src/cluster/primary.ts',
         ].sort(),

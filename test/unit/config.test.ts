@@ -1,7 +1,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mediaTypes } from '../../container/src/codecs/registry';
-import { checkDefaultAccept, loadConfig, payloadLimitBytes } from '../../container/src/config';
+import { checkDefaultAccept } from '../../container/src/models/media';
+import { loadConfig, payloadLimitBytes } from '../../container/src/config/serving';
 import { thrown } from '../helpers/errors';
 
 const errorOf = (env: Record<string, string>) => thrown(() => loadConfig(env));
@@ -78,14 +79,14 @@ describe('config', () => {
 describe('the default Accept against what the model writes', () => {
   test('a type the model does not produce stops start-up naming the variable', () => {
     const config = loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' });
-    const err = thrown(() => checkDefaultAccept(config, mediaTypes()));
+    const err = thrown(() => checkDefaultAccept(config.defaultAccept, mediaTypes()));
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines');
   });
 
   test('types and aliases the model writes are taken', () => {
     for (const type of ['text/csv', 'application/jsonlines', 'application/x-jsonlines']) {
-      expect(() => checkDefaultAccept(loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: type }), mediaTypes())).not.toThrow();
+      expect(() => checkDefaultAccept(loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: type }).defaultAccept, mediaTypes())).not.toThrow();
     }
   });
 });

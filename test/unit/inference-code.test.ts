@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { mediaTypes } from '../../container/src/codecs/registry';
 import { encodeValue } from '../../container/src/codecs/values';
-import { checkDefaultAccept, loadConfig } from '../../container/src/config';
+import { checkDefaultAccept } from '../../container/src/models/media';
+import { loadConfig } from '../../container/src/config/serving';
 import { consumed, negotiate } from '../../container/src/http/invocation';
 import { findInferenceCode, modelFolder } from '../../container/src/paths';
 import { thrown } from '../helpers/errors';
@@ -58,9 +59,9 @@ describe('settings', () => {
 
   test('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT may name any type a wildcard-producing module covers', () => {
     const config = loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'image/png' });
-    expect(() => checkDefaultAccept(config, { produces: ['*/*'], aliases: {} })).not.toThrow();
-    expect(() => checkDefaultAccept(config, { produces: ['image/*'], aliases: {} })).not.toThrow();
-    expect(() => checkDefaultAccept(config, mediaTypes())).toThrow(/SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT/);
+    expect(() => checkDefaultAccept(config.defaultAccept, { produces: ['*/*'], aliases: {} })).not.toThrow();
+    expect(() => checkDefaultAccept(config.defaultAccept, { produces: ['image/*'], aliases: {} })).not.toThrow();
+    expect(() => checkDefaultAccept(config.defaultAccept, mediaTypes())).toThrow(/SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT/);
   });
 });
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findNginx, renderNginxConf, writeNginxConf } from '../../container/src/cluster/nginx';
-import { loadConfig } from '../../container/src/config';
+import { loadConfig } from '../../container/src/config/serving';
 import { CATALOGUE } from '../../container/src/errors';
 
 const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));

@@ -1,4 +1,4 @@
-import { loadTrainingConfig, trainingBaseDir } from '../../container/src/config';
+import { loadTrainingConfig, trainingBaseDir } from '../../container/src/config/training';
 import { thrown } from '../helpers/errors';
 
 describe('training config', () => {

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findNginx, renderNginxConf, writeNginxConf } from '../../container/src/cluster/nginx';
-import { loadConfig } from '../../container/src/config';
+import { loadConfig } from '../../container/src/config/serving';
 import { CATALOGUE } from '../../container/src/errors';
 import { resolveUpstream } from '../../container/src/upstream/address';
 import { thrown } from '../helpers/errors';

@@ -1,6 +1,6 @@
 // Entry point of `container/serve`: the cluster primary, or (when forked) one worker process.
 import cluster from 'node:cluster';
-import { loadConfig, type Config } from '../config';
+import { loadConfig, type Config } from '../config/serving';
 import { ServerError } from '../errors';
 import { createLogger } from '../logger';
 import { runPrimary } from '../cluster/primary';

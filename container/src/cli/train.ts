@@ -2,7 +2,7 @@
 // output/failure, a non-zero exit code).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadTrainingConfig, trainingBaseDir } from '../config';
+import { loadTrainingConfig, trainingBaseDir } from '../config/training';
 import { ServerError } from '../errors';
 import { createLogger } from '../logger';
 import { TrainingStopped } from '../train/logistic';

@@ -3,7 +3,7 @@
 // that hold each model (cluster/routing.ts decides which, the way nginx routes invocations).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Config } from '../config';
+import type { Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';

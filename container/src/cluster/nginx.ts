@@ -4,7 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { payloadLimitBytes, type Config } from '../config';
+import { payloadLimitBytes, type Config } from '../config/serving';
 import { ServerError } from '../errors';
 import { writeLogLines, type Logger } from '../logger';
 import { runPaths } from '../paths';

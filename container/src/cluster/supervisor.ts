@@ -3,7 +3,8 @@
 // and re-establishes it on a replacement, decides readiness, and replaces workers that die: at once if
 // the worker had served, with a growing back-off only while workers fail to start.
 import cluster, { type Worker } from 'node:cluster';
-import { checkDefaultAccept, type Config } from '../config';
+import { checkDefaultAccept } from '../models/media';
+import type { Config } from '../config/serving';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
@@ -249,7 +250,7 @@ export class Supervisor {
     if (!assignment) return;
     if (!assignment.description && assignment.holders === 'all') {
       try {
-        checkDefaultAccept(this.config, model);
+        checkDefaultAccept(this.config.defaultAccept, model);
       } catch (err) {
         return this.events.fatal((err as ServerError).toWire());
       }

@@ -4,7 +4,7 @@
 // (a POST a worker has received is never passed on, so a worker must not take one it cannot serve).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import { workerSlot, type Config } from '../config';
+import { workerSlot, type Config } from '../config/serving';
 import { withMessage, type WireError } from '../errors';
 import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
@@ -15,7 +15,7 @@ import type { ControlReply, ControlRequest, ModelControl } from '../models/contr
 import type { ModelSpec } from '../models/model';
 import { ModelRegistry } from '../models/registry';
 import { runPaths } from '../paths';
-import { signalGroup, stopGroupNow } from '../upstream/scorer';
+import { signalGroup, stopGroupNow } from '../process-group';
 import { SharedBodies } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';

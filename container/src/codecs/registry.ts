@@ -33,11 +33,6 @@ export function mediaTypes(): { consumes: string[]; produces: string[]; aliases:
   return { consumes: [...REQUEST_TYPES], produces: [...RESPONSE_TYPES], aliases };
 }
 
-/** The canonical name of a type or alias that the registry knows. */
-export function canonicalType(mediaType: string): string {
-  return byType.get(mediaType)?.mediaType ?? mediaType;
-}
-
 /**
  * A request body through its codec: the codec's byte fast path when it has one and the body fits it,
  * else the body as text (in its charset) through decode. `path` says which one read it.

@@ -2,9 +2,6 @@
 // when it leaves the writing to the server. JSON for any value; CSV and JSON Lines for lists (one line per
 // element). Typed arrays become lists, 64-bit integers numbers (decimal strings beyond 2^53).
 
-/** The types a plain value can be written as. */
-export const VALUE_TYPES: readonly string[] = ['application/json', 'application/jsonlines', 'text/csv'];
-
 function replacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<unknown>);

@@ -6,8 +6,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody, statusOf, type WireError } from '../errors';
 import type { Logger } from '../logger';
-import { allowedOn } from './handler';
 import { levelFor } from './respond';
+import { allowedOn } from './routes';
 
 type ParseError = Error & { code?: string; reason?: string; rawPacket?: Buffer };
 

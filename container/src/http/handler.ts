@@ -1,10 +1,10 @@
-// A worker's request handler: the route table and one dispatcher for every route. The hot routes
+// A worker's request handler: one dispatcher for every route of the table (routes.ts). The hot routes
 // (GET /ping, POST /invocations, GET /predict_parameters) are served on node:http directly: under load
 // express's routing was a large share of each request's time. The control routes, 404 and 405 go to a
 // small express app. Every route logs and answers errors through respond.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { payloadLimitBytes, type Config } from '../config';
+import { payloadLimitBytes, type Config } from '../config/serving';
 import { statusOfError, ServerError, toWireError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import { parseJson } from '../codecs/json';
@@ -14,86 +14,12 @@ import type { ModelRegistry } from '../models/registry';
 import type { BodyMemory } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { readBody, resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
+import { endpoints, match, pathOf, ROUTES, type Route, type RouteName } from './routes';
 import { errorCodeOf, RequestLog, requestId, send, sendError, sendJson, type RequestFacts } from './respond';
-
-type RouteName = 'ping' | 'invocations' | 'execution-parameters' | 'predict-parameters' | 'list-models' | 'load-model' | 'describe-model' | 'unload-model' | 'invoke-model';
-
-interface Route {
-  readonly name: RouteName;
-  readonly method: 'GET' | 'POST' | 'DELETE';
-  /** The path, with {name} standing for a model name. */
-  readonly path: string;
-  /** Which endpoint mode serves it: the single model, multi-model (SAGEMAKER_MULTI_MODEL=true), or both. */
-  readonly mode: 'single' | 'multi' | 'both';
-}
-
-export const ROUTES: readonly Route[] = [
-  { name: 'ping', method: 'GET', path: '/ping', mode: 'both' },
-  { name: 'invocations', method: 'POST', path: '/invocations', mode: 'single' },
-  { name: 'execution-parameters', method: 'GET', path: '/execution-parameters', mode: 'both' },
-  { name: 'predict-parameters', method: 'GET', path: '/predict_parameters', mode: 'single' },
-  { name: 'list-models', method: 'GET', path: '/models', mode: 'multi' },
-  { name: 'load-model', method: 'POST', path: '/models', mode: 'multi' },
-  { name: 'describe-model', method: 'GET', path: '/models/{name}', mode: 'multi' },
-  { name: 'unload-model', method: 'DELETE', path: '/models/{name}', mode: 'multi' },
-  { name: 'invoke-model', method: 'POST', path: '/models/{name}/invoke', mode: 'multi' },
-];
-
-const byPath = new Map<string, Route[]>();
-for (const route of ROUTES) byPath.set(route.path, [...(byPath.get(route.path) ?? []), route]);
-
-/** The path of a request target, without its query string. */
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
-
-/** A request path as a route template (/models/{name}...) and the model name it holds. */
-function template(path: string): { path: string; name?: string } {
-  if (!path.startsWith('/models/')) return { path };
-  const parts = path.split('/');
-  if (parts.length === 3 && parts[2] !== '') return { path: '/models/{name}', name: decodeURIComponent(parts[2]) };
-  if (parts.length === 4 && parts[2] !== '' && parts[3] === 'invoke') return { path: '/models/{name}/invoke', name: decodeURIComponent(parts[2]) };
-  return { path };
-}
-
-/** The routes of a request path (several methods may share one), or undefined for an unknown path. */
-function routesOf(path: string): { routes: Route[]; name?: string } | undefined {
-  let t: { path: string; name?: string };
-  try {
-    t = template(path);
-  } catch {
-    return undefined; // a malformed %-escape in the name: no such endpoint
-  }
-  const routes = byPath.get(t.path);
-  return routes && { routes, name: t.name };
-}
-
-/** The methods a path answers: HEAD too on GET routes (the GET answer's status and headers, no body). */
-const allowedMethods = (routes: readonly Route[]): string => routes.flatMap((r) => (r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])).join(', ');
-
-/** The methods a known path answers (for a 405's Allow), or undefined for an unknown path. */
-export const allowedOn = (path: string): string | undefined => {
-  const found = routesOf(path);
-  return found && allowedMethods(found.routes);
-};
-
-type Match = { route: Route; name?: string } | { allowed: string };
-
-/** The route a request is for; `allowed` names the methods a known path takes when this one is not among them. */
-function match(method: string | undefined, path: string): Match | undefined {
-  const found = routesOf(path);
-  if (!found) return undefined;
-  const route = found.routes.find((r) => r.method === method) ?? (method === 'HEAD' ? found.routes.find((r) => r.method === 'GET') : undefined);
-  return route ? { route, name: found.name } : { allowed: allowedMethods(found.routes) };
-}
-
-const endpoints = (mode: 'single' | 'multi') => ROUTES.filter((r) => r.mode === mode || r.mode === 'both').map((r) => `${r.method} ${r.path}`).join(', ');
 
 /** The name the single-model endpoint serves its model under. */
 const SINGLE_MODEL = 'model';
 
-/** A route of the other endpoint mode: say how this server is set up, and what to call instead. */
 /** Proxy mode: nginx sends POST /invocations to the scorer, and there is no ONNX model to ask by feature name. */
 function notProxied(route: Route): WireError {
   return route.name === 'invocations'
@@ -101,6 +27,7 @@ function notProxied(route: Route): WireError {
     : { code: 'NOT_FOUND', message: `${route.method} ${route.path} needs an ONNX model; in proxy mode (MODEL_SERVER_UPSTREAM) the scorer answers POST /invocations` };
 }
 
+/** A route of the other endpoint mode: say how this server is set up, and what to call instead. */
 function wrongMode(route: Route, multiModel: boolean): WireError {
   return multiModel
     ? { code: 'NOT_FOUND', message: `${route.method} ${route.path} serves the single-model endpoint; this one hosts several models (SAGEMAKER_MULTI_MODEL=true): invoke one with POST /models/<name>/invoke after loading it with POST /models` }

@@ -1,9 +1,13 @@
 // The edge: turns an HTTP request into one typed Invocation. It reads the body (into a shared slot when
 // one fits, within the payload limit), and decides 415 and 406 against the media types the model says it
-// reads and writes (Content-Type parsing, Accept lists, q-values, wildcards). Below this, nothing sees a header.
+// reads and writes (Content-Type by content-type, Accept by negotiator: q-values, wildcards, specificity).
+// Below this, nothing sees a header.
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '../config';
+import { parse as parseContentType } from 'content-type';
+import Negotiator from 'negotiator';
+import type { Config } from '../config/serving';
 import { ServerError } from '../errors';
+import { canonical, covers, type MediaOffer } from '../models/media';
 import type { Invocation, InvocationOutput } from '../models/model';
 import type { BodyMemory } from '../shared-bodies';
 import type { ModelDescription } from '../vocabulary';
@@ -13,48 +17,37 @@ export interface MediaType {
   params: Record<string, string>;
 }
 
-/** "text/csv; charset=UTF-8" -> { type: "text/csv", params: { charset: "UTF-8" } }; undefined when absent or malformed. */
+const TYPE = /^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/;
+
+/**
+ * "text/csv; charset=UTF-8" -> { type: "text/csv", params: { charset: "UTF-8" } } (content-type reads it:
+ * quoted values may hold ";" and ","); undefined when absent or not a media type.
+ */
 export function parseMediaType(header: string | undefined): MediaType | undefined {
   if (!header) return undefined;
-  const [head, ...rest] = header.split(';');
-  const type = head.trim().toLowerCase();
-  if (!/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) return undefined;
-  const params: Record<string, string> = {};
-  for (const part of rest) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    params[part.slice(0, eq).trim().toLowerCase()] = part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+  const { type, parameters } = parseContentType(header);
+  return TYPE.test(type) ? { type, params: { ...parameters } } : undefined;
+}
+
+/**
+ * Accept's media ranges, each read by content-type (quoted parameters included), keeping only the q
+ * parameter: the server writes each type one way, so other parameters (charset=utf-8) do not narrow a range.
+ * Entries that are not media ranges are left out.
+ */
+function mediaRanges(accept: string): string[] {
+  const ranges: string[] = [];
+  for (let at = 0; at < accept.length; ) {
+    const { type, index, parameters } = parseContentType(accept, { comma: true, start: at });
+    if (TYPE.test(type)) ranges.push(parameters.q === undefined ? type : `${type};q=${parameters.q}`);
+    at = Math.max(index, at) + 1;
   }
-  return { type, params };
+  return ranges;
 }
 
-/** What a model reads and writes. */
-export type MediaOffer = Pick<ModelDescription, 'consumes' | 'produces' | 'aliases'>;
-
-interface AcceptEntry {
-  type: string;
-  q: number;
-  order: number;
-}
-
-function parseAccept(header: string): AcceptEntry[] {
-  const entries: AcceptEntry[] = [];
-  header.split(',').forEach((part, order) => {
-    const media = parseMediaType(part);
-    if (!media) return;
-    const q = media.params.q === undefined ? 1 : Number(media.params.q);
-    entries.push({ type: media.type, q: Number.isFinite(q) ? Math.min(Math.max(q, 0), 1) : 0, order });
-  });
-  return entries.sort((a, b) => b.q - a.q || a.order - b.order);
-}
-
-const canonical = (offer: MediaOffer, type: string): string => offer.aliases[type] ?? type;
-
-/** Whether a list of media types (which may hold "*\/*" or "type/*", as users' code declares) covers a type. */
-function covers(list: readonly string[], type: string): boolean {
-  if (list.includes(type) || list.includes('*/*')) return true;
-  const slash = type.indexOf('/');
-  return list.includes(`${type.slice(0, slash)}/*`);
+/** Negotiator over Accept's media ranges; undefined when Accept is absent or names none (then it is as if absent). */
+function acceptOf(accept: string | undefined): Negotiator | undefined {
+  const ranges = accept ? mediaRanges(accept) : [];
+  return ranges.length > 0 ? new Negotiator({ headers: { accept: ranges.join(', ') } }) : undefined;
 }
 
 /** The canonical request type when the model reads it, else undefined (415). */
@@ -68,7 +61,8 @@ const MIRRORED = new Set(['text/csv', 'application/json', 'application/jsonlines
 /**
  * The response media type for a request, or undefined when nothing acceptable can be produced (406).
  * Missing Accept and bare wildcards pick the default: SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT, else the
- * request's own type, else JSON (else the model's first type).
+ * request's own type, else JSON (else the model's first type). Negotiator ranks the candidates by q-value
+ * and specificity (RFC 9110: "text/csv;q=0" refuses CSV even beside "*\/*"), ties in the order given here.
  */
 export function negotiate(accept: string | undefined, requestType: string, defaultAccept: string | undefined, offer: MediaOffer): string | undefined {
   const concrete = offer.produces.filter((t) => !t.endsWith('/*'));
@@ -77,39 +71,21 @@ export function negotiate(accept: string | undefined, requestType: string, defau
   const request = canonical(offer, requestType);
   const mirrored = concrete.includes(request) || (produced(request) && MIRRORED.has(request)) ? request : fallback;
   const preferred = defaultAccept && produced(defaultAccept) ? canonical(offer, defaultAccept) : mirrored;
-  if (!accept || accept.trim() === '') return preferred;
-  const entries = parseAccept(accept);
-  if (entries.length === 0) return preferred;
-  const refused = new Set(entries.filter((e) => e.q === 0).map((e) => canonical(offer, e.type)));
-  const usable = (t: string | undefined): t is string => t !== undefined && !refused.has(t) && produced(t);
-  for (const entry of entries) {
-    if (entry.q === 0) continue;
-    if (entry.type === '*/*') {
-      if (usable(preferred)) return preferred;
-      const other = concrete.find(usable);
-      if (other) return other;
-      continue;
-    }
-    if (entry.type.endsWith('/*')) {
-      const family = entry.type.slice(0, -1);
-      if (preferred?.startsWith(family) && usable(preferred)) return preferred;
-      const match = concrete.find((t) => t.startsWith(family) && usable(t));
-      if (match) return match;
-      continue;
-    }
-    const exact = canonical(offer, entry.type);
-    if (usable(exact)) return exact;
-  }
-  return undefined;
+  const negotiator = acceptOf(accept);
+  if (!negotiator) return preferred;
+  // The default first (wildcards pick it), then every type the model writes under each of its names, then
+  // the types Accept names that a wildcard offer covers (users' code that writes image/*).
+  const aliases = Object.keys(offer.aliases).filter((a) => concrete.includes(offer.aliases[a]));
+  const named = negotiator.mediaTypes().map((t) => t.toLowerCase()).filter((t) => !t.includes('*') && produced(t));
+  const candidates = [...new Set([preferred, ...concrete, ...aliases, ...named].filter((t): t is string => t !== undefined))];
+  const chosen = negotiator.mediaType(candidates);
+  return chosen === undefined ? undefined : canonical(offer, chosen);
 }
 
 /** Whether a V2 (JSON-only) answer is acceptable: no Accept, or one allowing application/json. */
 export function acceptsJson(accept: string | undefined): boolean {
-  if (!accept || accept.trim() === '') return true;
-  const entries = parseAccept(accept);
-  if (entries.length === 0) return true;
-  const json = entries.find((e) => e.type === 'application/json') ?? entries.find((e) => e.type === 'application/*') ?? entries.find((e) => e.type === '*/*');
-  return json !== undefined && json.q > 0;
+  const negotiator = acceptOf(accept);
+  return !negotiator || negotiator.mediaType(['application/json']) !== undefined;
 }
 
 export function payloadTooLarge(limitBytes: number): ServerError {

@@ -1,5 +1,6 @@
 // The one seam between the HTTP edge and whatever answers: a Model, and the typed Invocation the edge
-// resolves each request into. The ONNX pool implements it today; a proxy upstream or users' code can later.
+// resolves each request into. The ONNX pool implements it (inference/pool.ts), for models with and without
+// their own code alike; proxy mode needs none, as nginx sends invocations to the scorer directly.
 // Nothing here knows HTTP headers, and nothing above it knows a tensor session.
 import type { WireError } from '../errors';
 import type { InferenceOutputKey, ModelDescription } from '../vocabulary';

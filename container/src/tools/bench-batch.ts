@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadConfig } from '../config';
+import { loadConfig } from '../config/serving';
 import { option } from './cli-helpers';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 import { runTransform } from './transform';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { usableCpus } from '../config';
+import { usableCpus } from '../config/host';
 import { treeRssBytes } from '../cluster/model-table';
 import { freePort, option, waitForPing } from './cli-helpers';
 

@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { usableCpus } from '../config';
+import { usableCpus } from '../config/host';
 import { createLogger } from '../logger';
 import { runTraining } from '../train/run';
 import { freePort, option, waitForPing } from './cli-helpers';

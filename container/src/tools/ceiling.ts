@@ -2,7 +2,7 @@
 // count, whose workers answer every request with a constant body. What nginx + Node can do on this machine.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
-import { loadConfig, workerSlot } from '../config';
+import { loadConfig, workerSlot } from '../config/serving';
 import { findNginx, startNginx, testNginxConf, writeNginxConf } from '../cluster/nginx';
 import { createLogger } from '../logger';
 import { runPaths } from '../paths';

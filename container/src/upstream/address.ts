@@ -1,7 +1,8 @@
 // Proxy mode: the scorer's address as people read it, and the port serve picks for a scorer it starts
 // (MODEL_SERVER_UPSTREAM with port 0), from SAGEMAKER_SAFE_PORT_RANGE when the platform set one.
 import * as net from 'node:net';
-import type { Config, UpstreamAddress, UpstreamConfig } from '../config';
+import type { UpstreamAddress, UpstreamConfig } from '../config/proxy';
+import type { Config } from '../config/serving';
 import { ServerError } from '../errors';
 
 /** The scorer's URL for `path`, as logs and error messages name it. */

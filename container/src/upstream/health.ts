@@ -2,7 +2,7 @@
 // tells the workers, so /ping answers from the last result at once and the scorer gets one probe a second
 // however often the platform pings (four a second while it is not healthy, so readiness shows quickly).
 import * as http from 'node:http';
-import type { UpstreamAddress } from '../config';
+import type { UpstreamAddress } from '../config/proxy';
 import { upstreamUrl } from './address';
 
 /** A probe gets this long: well under the 2 s SageMaker gives a ping. */

@@ -1,7 +1,8 @@
 // Proxy mode as the primary runs it: the scorer (started and supervised when MODEL_SERVER_UPSTREAM_COMMAND
 // is set) and the health of its health path, which decides /ping. nginx carries the invocations itself.
 import * as fs from 'node:fs';
-import type { Config, UpstreamConfig } from '../config';
+import type { UpstreamConfig } from '../config/proxy';
+import type { Config } from '../config/serving';
 import type { WireError } from '../errors';
 import type { Logger } from '../logger';
 import { runPaths } from '../paths';

@@ -1,0 +1,192 @@
+// The one reader of the environment for `serve`: parses, validates, defaults and freezes every setting
+// (proxy mode's come from proxy.ts, read from here). A bad value stops start-up with a CONFIG_INVALID error
+// naming the variable; nothing else reads process.env. `train` reads its own few settings (training.ts).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ServerError } from '../errors';
+import { INFERENCE_OUTPUT_KEYS, type InferenceOutputKey } from '../vocabulary';
+import { boolean, decimal, fail, integer, logLevel, pick, type Env, type LogLevel } from './env';
+import { hostMemoryBytes, usableCpus } from './host';
+import { upstreamSettings, type UpstreamConfig } from './proxy';
+
+export interface Config {
+  /** SAGEMAKER_BASE_DIR: root of every SageMaker path (model/, input/, output/). */
+  readonly baseDir: string;
+  /** SAGEMAKER_BIND_TO_PORT: the public port nginx listens on. */
+  readonly port: number;
+  /** MODEL_SERVER_WORKERS (alias SAGEMAKER_MODEL_SERVER_WORKERS): worker processes behind nginx. */
+  readonly workers: number;
+  /** MODEL_SERVER_THREADS: inference threads (each with its own onnxruntime session) per worker process. */
+  readonly threads: number;
+  /** MODEL_SERVER_INTRA_OP_THREADS: onnxruntime intra-op threads per session. */
+  readonly intraOpThreads: number;
+  /** MODEL_SERVER_TIMEOUT (alias SAGEMAKER_MODEL_SERVER_TIMEOUT): seconds one invocation may take end to end. */
+  readonly timeoutSeconds: number;
+  /** SAGEMAKER_MAX_PAYLOAD_IN_MB: largest request body in MiB; 0 means no limit. */
+  readonly maxPayloadMb: number;
+  /** SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: response type when Accept is missing or a wildcard; undefined mirrors the request. */
+  readonly defaultAccept: string | undefined;
+  /** SAGEMAKER_INFERENCE_OUTPUT: classifier keys in the response, in order. */
+  readonly inferenceOutput: readonly InferenceOutputKey[];
+  /** SAGEMAKER_BATCH: set by SageMaker in batch transform. */
+  readonly batch: boolean;
+  /** SAGEMAKER_BATCH_STRATEGY: the job's strategy when it set one (reported by /execution-parameters). */
+  readonly batchStrategy: 'MULTI_RECORD' | 'SINGLE_RECORD' | undefined;
+  /** SAGEMAKER_MAX_CONCURRENT_TRANSFORMS: the job's concurrency when it set one (reported by /execution-parameters). */
+  readonly maxConcurrentTransforms: number | undefined;
+  /** LOG_LEVEL: pino level. */
+  readonly logLevel: LogLevel;
+  /** MODEL_SERVER_RUN_DIR: the one writable directory for nginx.conf, sockets, pid and temp files. */
+  readonly runDir: string;
+  /** MODEL_SERVER_MAX_QUEUE: invocations that may wait for a thread, per worker, before 503 OVERLOADED. */
+  readonly maxQueue: number;
+  /** MODEL_SERVER_MAX_BATCH: queued invocations a free thread runs as one ONNX call; 1 turns batching off. */
+  readonly maxBatch: number;
+  /** SAGEMAKER_MULTI_MODEL: multi-model endpoint mode (the /models API; no model at start). */
+  readonly multiModel: boolean;
+  /** MODEL_SERVER_MODEL_COPIES: in multi-model mode, how many workers hold each loaded model (at most the workers). */
+  readonly modelCopies: number;
+  /** MODEL_SERVER_MEMORY_LIMIT_MB: memory this server may use, in bytes (default: the cgroup limit, else the machine's memory). */
+  readonly memoryLimitBytes: number;
+  /** SAGEMAKER_PROGRAM: the file in the model's code/ folder that holds its inference code (default inference.mjs, .js or .cjs). */
+  readonly program?: string;
+  /** SAGEMAKER_SUBMIT_DIRECTORY when it is a local folder: where the single model's code lives instead of <model>/code. */
+  readonly submitDirectory?: string;
+  /** MODEL_SERVER_GRACE_PERIOD: seconds SIGTERM waits for in-flight requests before forcing exit. */
+  readonly graceSeconds: number;
+  /** MODEL_SERVER_NGINX: the nginx executable (a name on PATH or a path). */
+  readonly nginxBinary: string;
+  /** PATH, where a bare MODEL_SERVER_NGINX name is looked up (besides /usr/sbin, where Debian puts nginx). */
+  readonly searchPath: readonly string[];
+  /** MODEL_SERVER_UPSTREAM and its companions: proxy mode (another scoring server behind nginx), else undefined. */
+  readonly upstream: UpstreamConfig | undefined;
+}
+
+const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const batch = boolean(env, 'SAGEMAKER_BATCH', false);
+
+  const port = integer(env, ['SAGEMAKER_BIND_TO_PORT'], 8080, 1, 65535);
+
+  let defaultAccept: string | undefined;
+  const accept = pick(env, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT');
+  if (accept) {
+    defaultAccept = accept.value.split(';')[0].trim().toLowerCase();
+    if (!MEDIA_TYPE.test(defaultAccept)) fail(accept.name, accept.value, 'a media type such as text/csv');
+  }
+
+  const output = pick(env, 'SAGEMAKER_INFERENCE_OUTPUT');
+  let inferenceOutput: InferenceOutputKey[] = ['predicted_label'];
+  if (output) {
+    const keys = output.value.split(',').map((k) => k.trim().toLowerCase());
+    for (const key of keys) {
+      if (!(INFERENCE_OUTPUT_KEYS as readonly string[]).includes(key)) {
+        fail(output.name, output.value, `a comma-separated list of ${INFERENCE_OUTPUT_KEYS.join(', ')} (unknown key "${key}")`);
+      }
+    }
+    if (new Set(keys).size !== keys.length) fail(output.name, output.value, 'each key at most once');
+    inferenceOutput = keys as InferenceOutputKey[];
+  }
+
+  const run = pick(env, 'MODEL_SERVER_RUN_DIR');
+  // The default names the port, so two servers on one machine need no setting to keep apart.
+  const runDir = path.resolve(run?.value ?? path.join(os.tmpdir(), `model-server-${port}`));
+  // Unix socket paths are limited to 107 bytes; the longest one the server creates is worker-NNN.sock.
+  if (Buffer.byteLength(path.join(runDir, 'worker-999.sock')) > 107) {
+    fail('MODEL_SERVER_RUN_DIR', runDir, 'a path of at most 90 bytes (it holds unix sockets)');
+  }
+
+  const base = pick(env, 'SAGEMAKER_BASE_DIR');
+
+  const strategy = pick(env, 'SAGEMAKER_BATCH_STRATEGY');
+  let batchStrategy: Config['batchStrategy'];
+  if (strategy) {
+    const v = strategy.value.toUpperCase().replace(/[^A-Z]/g, '');
+    if (v === 'MULTIRECORD') batchStrategy = 'MULTI_RECORD';
+    else if (v === 'SINGLERECORD') batchStrategy = 'SINGLE_RECORD';
+    else fail(strategy.name, strategy.value, 'MULTI_RECORD or SINGLE_RECORD');
+  }
+  const concurrent = pick(env, 'SAGEMAKER_MAX_CONCURRENT_TRANSFORMS');
+
+  const multiModel = boolean(env, 'SAGEMAKER_MULTI_MODEL', false);
+  const upstream = upstreamSettings(env, runDir, multiModel);
+  // In proxy mode the workers answer /ping and /execution-parameters only: two are enough to survive one restarting.
+  const workers = integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], upstream ? Math.min(2, usableCpus()) : usableCpus(), 1, 512);
+  const config: Config = {
+    baseDir: path.resolve(base?.value ?? '/opt/ml'),
+    port,
+    workers,
+    threads: integer(env, ['MODEL_SERVER_THREADS'], 1, 1, 256),
+    intraOpThreads: integer(env, ['MODEL_SERVER_INTRA_OP_THREADS'], 1, 1, 256),
+    // Batch transform allows up to 3600 s per request (the job's InvocationsTimeoutInSeconds, which the
+    // container cannot see): default to that, so the container never cuts short what SageMaker allows.
+    timeoutSeconds: decimal(env, ['MODEL_SERVER_TIMEOUT', 'SAGEMAKER_MODEL_SERVER_TIMEOUT'], batch ? 3600 : 60, 0.1, 3600),
+    maxPayloadMb: decimal(env, ['SAGEMAKER_MAX_PAYLOAD_IN_MB'], batch ? 100 : 6, 0, 100000),
+    defaultAccept,
+    inferenceOutput,
+    batch,
+    batchStrategy,
+    maxConcurrentTransforms: concurrent ? integer(env, ['SAGEMAKER_MAX_CONCURRENT_TRANSFORMS'], 1, 1, 10000) : undefined,
+    logLevel: logLevel(env),
+    runDir,
+    maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),
+    maxBatch: integer(env, ['MODEL_SERVER_MAX_BATCH'], 32, 1, 1024),
+    multiModel,
+    // Copies cannot exceed the workers that could hold them.
+    modelCopies: integer(env, ['MODEL_SERVER_MODEL_COPIES'], 1, 1, workers),
+    memoryLimitBytes: memoryLimit(env),
+    ...inferenceCode(env),
+    graceSeconds: decimal(env, ['MODEL_SERVER_GRACE_PERIOD'], 25, 0, 3600),
+    nginxBinary: pick(env, 'MODEL_SERVER_NGINX')?.value ?? 'nginx',
+    searchPath: Object.freeze((env.PATH ?? '').split(path.delimiter).filter(Boolean)),
+    upstream,
+  };
+  return Object.freeze(config);
+}
+
+/**
+ * SAGEMAKER_PROGRAM and SAGEMAKER_SUBMIT_DIRECTORY, as the SageMaker Python SDK sets them. The program is a
+ * JavaScript module inside the code folder; a submit directory that is not a local folder (the SDK's s3://
+ * form) is left alone: nothing is downloaded at start, the code is read from <model>/code.
+ */
+function inferenceCode(env: Env): { program?: string; submitDirectory?: string } {
+  const out: { program?: string; submitDirectory?: string } = {};
+  const program = pick(env, 'SAGEMAKER_PROGRAM');
+  if (program) {
+    const value = program.value;
+    if (/\.py$/i.test(value)) fail(program.name, value, 'a JavaScript module (.mjs, .js or .cjs): this server runs hooks written in JavaScript, not Python');
+    if (!/\.(mjs|cjs|js)$/i.test(value) || path.isAbsolute(value) || value.split(/[\\/]/).includes('..')) {
+      fail(program.name, value, 'a .mjs, .js or .cjs file name inside the code folder, such as inference.mjs');
+    }
+    out.program = value;
+  }
+  const submit = pick(env, 'SAGEMAKER_SUBMIT_DIRECTORY');
+  if (submit && !/^[a-z][a-z0-9+.-]*:\/\//i.test(submit.value)) {
+    if (!path.isAbsolute(submit.value)) fail(submit.name, submit.value, 'an absolute folder path (such as /opt/ml/model/code) or an s3:// URI');
+    if (!fs.existsSync(submit.value) || !fs.statSync(submit.value).isDirectory()) fail(submit.name, submit.value, 'an existing folder holding the inference code');
+    out.submitDirectory = submit.value;
+  }
+  return out;
+}
+
+/** MODEL_SERVER_MEMORY_LIMIT_MB, else what the host allows (the cgroup's limit, else the machine's memory). */
+function memoryLimit(env: Env): number {
+  if (pick(env, 'MODEL_SERVER_MEMORY_LIMIT_MB')) return integer(env, ['MODEL_SERVER_MEMORY_LIMIT_MB'], 0, 64, 16 * 1024 * 1024) * 1024 * 1024;
+  return hostMemoryBytes();
+}
+
+/** Limit in bytes, or undefined when SAGEMAKER_MAX_PAYLOAD_IN_MB=0 (no limit). */
+export function payloadLimitBytes(config: Config): number | undefined {
+  return config.maxPayloadMb === 0 ? undefined : Math.floor(config.maxPayloadMb * 1024 * 1024);
+}
+
+/** Set by the primary on each forked worker: which socket slot (0..workers-1) the worker owns. */
+export function workerSlot(env: Env = process.env): number {
+  const slot = Number(env.MODEL_SERVER_WORKER_SLOT);
+  if (!Number.isInteger(slot) || slot < 0) {
+    throw new ServerError('INTERNAL_ERROR', 'MODEL_SERVER_WORKER_SLOT is not set: workers are started by the primary only');
+  }
+  return slot;
+}
