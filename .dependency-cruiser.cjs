@@ -1,6 +1,6 @@
 /**
- * Source layering of container/src, checked by dependency-cruiser
- * (`npm run lint:deps`, and test/unit/architecture.test.ts as part of `npm test`).
+ * Source layering of container/src (the runtime) and tools/src (development tools), checked by
+ * dependency-cruiser (`npm run lint:deps`, and test/unit/architecture.test.ts as part of `npm test`).
  *
  * Type-only imports count (`tsPreCompilationDeps: true`): an `import type` still ties one layer to
  * another's vocabulary. Paths are relative to the directory depcruise runs in (the project root).
@@ -20,6 +20,24 @@ module.exports = {
         'shared piece into a lower module both can import.',
       from: {},
       to: { circular: true },
+    },
+    {
+      name: 'runtime-no-tools',
+      severity: 'error',
+      comment:
+        'tools/ (benches, soaks, fixture makers, the batch-transform emulator) is development code and is not ' +
+        'in the image: the runtime must never import it.',
+      from: { path: '^container/src/' },
+      to: { path: '^tools/' },
+    },
+    {
+      name: 'tools-use-the-build',
+      severity: 'error',
+      comment:
+        'tools/ runs against the compiled runtime (container/dist, what the image ships), built first by ' +
+        '`npm run build`; importing container/src would compile a second copy of the runtime into tools/dist.',
+      from: { path: '^tools/src/' },
+      to: { path: '^container/src/' },
     },
     {
       name: 'http-no-onnxruntime',

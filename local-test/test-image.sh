@@ -117,7 +117,7 @@ check "multi-model SIGTERM: exit code 0 (got $mcode)" test "$mcode" = 0
 
 # Inference code in the image: the PNG example (its own code/node_modules, mounted read-only as SageMaker
 # extracts model.tar.gz), and the hooks' typed declarations shipped for editors.
-[ -d "$here/examples/png-colour/model/code/node_modules/pngjs" ] || (cd "$root" && node container/dist/tools/make-hook-examples.js >/dev/null)
+[ -d "$here/examples/png-colour/model/code/node_modules/pngjs" ] || (cd "$root" && node tools/dist/make-hook-examples.js >/dev/null)
 cport=$(free_port)
 cname="sm-code-$$"
 containers+=("$cname")

@@ -1,6 +1,6 @@
 // Opportunistic batching: when invocations queue for a thread, it runs them as one ONNX call. The answers
 // must be byte-for-byte what each request gets alone.
-import { randomCsvRows, treeEnsembleModel } from '../../container/src/tools/tree-model';
+import { randomCsvRows, treeEnsembleModel } from '../../tools/src/tree-model';
 import { baseDir, exampleBase } from '../helpers/models';
 import { request, requireNginx, startServer, type Server } from '../helpers/server';
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import * as ort from 'onnxruntime-node';
-import { randomCsvRows, treeEnsembleModel } from '../../container/src/tools/tree-model';
+import { randomCsvRows, treeEnsembleModel } from '../../tools/src/tree-model';
 import { baseDir, EXAMPLE_DIR, linearModel, multiInputModel } from '../helpers/models';
 import { request, requireNginx, startServer, type Reply, type Server } from '../helpers/server';
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from '../../container/src/tools/make-fraud-data';
+import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from '../../tools/src/make-fraud-data';
 import { request, requireNginx, startServer, type Server } from '../helpers/server';
 
 const TRAIN = path.resolve(__dirname, '../../container/train');

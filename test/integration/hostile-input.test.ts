@@ -3,7 +3,7 @@
 // worker harmed; and fairness: refusing a large malformed body costs about what decoding a valid one of
 // the same size does, and a valid request queued behind it is hardly delayed.
 import { CATALOGUE } from '../../container/src/errors';
-import { randomCsvRows } from '../../container/src/tools/tree-model';
+import { randomCsvRows } from '../../tools/src/tree-model';
 import { exampleBase } from '../helpers/models';
 import { raw } from '../helpers/raw-http';
 import { request, requireNginx, sleep, startServer, type Reply, type Server } from '../helpers/server';

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
-import { writeExamples } from '../../container/src/tools/make-hook-examples';
+import { writeExamples } from '../../tools/src/make-hook-examples';
 import { EXAMPLE_DIR } from '../helpers/models';
 import { request, requireNginx, startServer, type Reply, type Server } from '../helpers/server';
 

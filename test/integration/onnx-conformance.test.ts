@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readModelMetadata } from '../../container/src/onnx/reader';
-import { readTensorFile } from '../../container/src/onnx/tensor-proto';
+import { readTensorFile } from '../../tools/src/tensor-proto';
 import { zeroSizeRefusal } from '../../container/src/inference/layout';
 import { halfToNumber } from '../../container/src/codecs/numbers';
 import {
   TESTDATA_DIR, TOLERANCE, compareTensor, findCases, fromV2, jobInputs, runReference, toV2, withSymbolicDims,
   type Case, type Job, type JobResult, type V2Tensor,
-} from '../../container/src/tools/conformance';
+} from '../../tools/src/conformance';
 import type { TensorData } from '../../container/src/vocabulary';
 import { request, requireNginx, startServer, type Reply, type Server } from '../helpers/server';
 

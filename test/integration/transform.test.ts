@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomCsvRows } from '../../container/src/tools/tree-model';
+import { randomCsvRows } from '../../tools/src/tree-model';
 import { baseDir, EXAMPLE_DIR, slowModel } from '../helpers/models';
 import { request, requireNginx, sleep, startServer, type Server } from '../helpers/server';
 

@@ -26,9 +26,9 @@ interface Report {
   summary: { violations: Violation[]; error: number };
 }
 
-/** Runs depcruise with the project's config on container/src of `cwd`; paths in the report are relative to `cwd`. */
+/** Runs depcruise with the project's config on container/src and tools/src of `cwd`; paths in the report are relative to `cwd`. */
 function cruise(cwd: string): Report {
-  const run = spawnSync(process.execPath, [DEPCRUISE, '--config', CONFIG, '--output-type', 'json', 'container/src'], {
+  const run = spawnSync(process.execPath, [DEPCRUISE, '--config', CONFIG, '--output-type', 'json', 'container/src', 'tools/src'], {
     cwd,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
@@ -60,7 +60,7 @@ function tsFiles(dir: string): string[] {
 }
 
 describe('source layering', () => {
-  test('container/src has no import cycles and respects the layer rules (.dependency-cruiser.cjs)', () => {
+  test('container/src and tools/src have no import cycles and respect the layer rules (.dependency-cruiser.cjs)', () => {
     const report = cruise(ROOT);
 
     // The rules only see what depcruise resolves: every source file is cruised and every relative import resolves.
@@ -110,6 +110,9 @@ describe('source layering', () => {
           'export const parse = [http, Piscina, fs];\n',
         // upstream/ (proxy mode) is driven by cluster/ and never reaches into the edge, the models or the cluster
         'container/src/upstream/health.ts': "import { run } from '../inference/thread';\nimport { s } from '../cluster/primary';\nexport const h = [run, s];\n",
+        // the runtime never imports the development tools; the tools use the built runtime, not its source
+        'container/src/paths.ts': "import { bench } from '../../tools/src/bench';\nexport const p = bench;\n",
+        'tools/src/bench.ts': "import { v } from '../../container/src/vocabulary';\nexport const bench = v;\n",
         // vocabulary.ts may import node builtins only
         'container/src/vocabulary.ts': "import * as path from 'node:path';\nimport { config } from './config/serving';\nexport const v = [path, config];\n",
       };
@@ -146,6 +149,8 @@ describe('source layering', () => {
           'vocabulary-is-a-leaf: container/src/vocabulary.ts → container/src/config/serving.ts',
           'upstream-below-cluster: container/src/upstream/health.ts → container/src/inference/thread.ts',
           'upstream-below-cluster: container/src/upstream/health.ts → container/src/cluster/primary.ts',
+          'runtime-no-tools: container/src/paths.ts → tools/src/bench.ts',
+          'tools-use-the-build: tools/src/bench.ts → container/src/vocabulary.ts',
         ].sort(),
       );
     });

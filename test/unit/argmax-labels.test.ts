@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { OnnxSession } from '../../container/src/inference/session';
 import { readModelMetadata } from '../../container/src/onnx/reader';
 import { GraphBuilder, attr, serializeModel } from '../../container/src/onnx/writer';
-import { treeEnsembleModel } from '../../container/src/tools/tree-model';
+import { treeEnsembleModel } from '../../tools/src/tree-model';
 import { EXAMPLE_DIR } from '../helpers/models';
 
 /** x [N, 3] is the probabilities as given (so ties, infinities and NaN can be sent); label = table[ArgMax]. */

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TensorProto } from '../../container/src/onnx/proto';
-import { decodeTensorProto, readTensorFile } from '../../container/src/onnx/tensor-proto';
+import { decodeTensorProto, readTensorFile } from '../../tools/src/tensor-proto';
 
 const encode = (fields: Record<string, unknown>) => TensorProto.encode(TensorProto.fromObject(fields)).finish();
 const raw = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);

@@ -5,7 +5,7 @@ import { decodeText } from '../../container/src/codecs/text';
 import { thrown } from '../helpers/errors';
 import { GraphBuilder, serializeModel } from '../../container/src/onnx/writer';
 import { featuresFromMetadata, readModelMetadata } from '../../container/src/onnx/reader';
-import { treeEnsembleModel } from '../../container/src/tools/tree-model';
+import { treeEnsembleModel } from '../../tools/src/tree-model';
 import { slowModel } from '../helpers/models';
 
 const fails = thrown;

@@ -8,6 +8,7 @@ import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
 import { codeDirOf, modelFolder } from '../paths';
+import { treeRssBytes } from '../processes';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
@@ -25,22 +26,6 @@ interface Entry {
 }
 
 const MB = (bytes: number) => Math.round(bytes / (1024 * 1024));
-
-/** Resident memory of a process and its descendants (the primary: its workers and nginx). */
-export function treeRssBytes(pid = process.pid): number {
-  let total = 0;
-  const stack = [pid];
-  while (stack.length > 0) {
-    const p = stack.pop()!;
-    try {
-      total += Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-      for (const child of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/)) if (child) stack.push(Number(child));
-    } catch {
-      // gone meanwhile, or not Linux
-    }
-  }
-  return total;
-}
 
 export class ModelTable {
   private readonly entries = new Map<string, Entry>();

@@ -15,7 +15,7 @@ import type { ControlReply, ControlRequest, ModelControl } from '../models/contr
 import type { ModelSpec } from '../models/model';
 import { ModelRegistry } from '../models/registry';
 import { runPaths } from '../paths';
-import { signalGroup, stopGroupNow } from '../process-group';
+import { signalGroup, stopGroupNow } from '../processes';
 import { SharedBodies } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';

@@ -86,6 +86,8 @@ message TensorProto {
   repeated double double_data = 10 [packed = true];
   repeated uint64 uint64_data = 11 [packed = true];
   string doc_string = 12;
+  repeated StringStringEntryProto external_data = 13;
+  int32 data_location = 14;
 }
 
 message TensorShapeProto {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { UpstreamConfig } from '../config/proxy';
 import type { Logger } from '../logger';
-import { describeExit, signalGroup, stopGroup } from '../process-group';
+import { describeExit, signalGroup, stopGroup } from '../processes';
 
 export interface ScorerEvents {
   /** The command ended (or could not be run) while serve was not stopping it. */

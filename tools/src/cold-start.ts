@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GraphBuilder, serializeModel } from '../onnx/writer';
+import { GraphBuilder, serializeModel } from '../../container/dist/onnx/writer';
 import { freePort, httpGet, option } from './cli-helpers';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 const SERVE = path.join(ROOT, 'container/serve');
 
 /** A [N, size] -> [N, size] MatMul whose weight alone is size * size * 4 bytes. */

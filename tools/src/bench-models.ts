@@ -6,11 +6,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { usableCpus } from '../config/host';
-import { treeRssBytes } from '../cluster/model-table';
+import { usableCpus } from '../../container/dist/config/host';
+import { treeRssBytes } from '../../container/dist/processes';
 import { freePort, option, waitForPing } from './cli-helpers';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 const EXAMPLE = path.join(ROOT, 'local-test/test-dir/model');
 
 const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))];

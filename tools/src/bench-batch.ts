@@ -10,12 +10,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadConfig } from '../config/serving';
+import { loadConfig } from '../../container/dist/config/serving';
 import { option } from './cli-helpers';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 import { runTransform } from './transform';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 
 /** Median of a list of rates. */
 function median(values: number[]): number {

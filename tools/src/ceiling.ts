@@ -2,10 +2,10 @@
 // count, whose workers answer every request with a constant body. What nginx + Node can do on this machine.
 import cluster from 'node:cluster';
 import * as fs from 'node:fs';
-import { loadConfig, workerSlot } from '../config/serving';
-import { findNginx, startNginx, testNginxConf, writeNginxConf } from '../cluster/nginx';
-import { createLogger } from '../logger';
-import { runPaths } from '../paths';
+import { loadConfig, workerSlot } from '../../container/dist/config/serving';
+import { findNginx, startNginx, testNginxConf, writeNginxConf } from '../../container/dist/cluster/nginx';
+import { createLogger } from '../../container/dist/logger';
+import { runPaths } from '../../container/dist/paths';
 import { constantAnswerServer } from './constant-answer';
 
 const config = loadConfig();

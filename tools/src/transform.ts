@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs as parseCommandLine } from 'node:util';
 import { freePort, httpGet as get, waitForPing } from './cli-helpers';
 
 export interface TransformOptions {
@@ -37,28 +38,37 @@ export interface TransformSummary {
 export class UsageError extends Error {}
 
 const USAGE = 'usage: transform-local.sh --input FILE|DIR --output DIR [--endpoint URL] [--content-type T] [--accept T] [--split-type Line|None] [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N] [--max-concurrent N] [--base-dir DIR]';
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 const LINE_TYPES = new Set(['text/csv', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl']);
 
+const OPTIONS = {
+  input: { type: 'string' },
+  output: { type: 'string' },
+  endpoint: { type: 'string' },
+  'content-type': { type: 'string' },
+  accept: { type: 'string' },
+  'split-type': { type: 'string' },
+  'batch-strategy': { type: 'string' },
+  'max-payload-mb': { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  'base-dir': { type: 'string' },
+} as const;
+
 export function parseArgs(argv: string[]): TransformOptions {
-  const values: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (!flag.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(flag)}`);
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-    values[flag.slice(2)] = value;
-    i++;
+  let values: Partial<Record<keyof typeof OPTIONS, string>>;
+  try {
+    values = parseCommandLine({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    // node:util names the option; its first line is the whole message users need.
+    throw new UsageError(String((err as Error).message).split('\n')[0]);
   }
-  const known = ['input', 'output', 'endpoint', 'content-type', 'accept', 'split-type', 'batch-strategy', 'max-payload-mb', 'max-concurrent', 'base-dir'];
-  for (const key of Object.keys(values)) if (!known.includes(key)) throw new UsageError(`unknown option --${key}`);
   if (!values.input) throw new UsageError('--input is required');
   if (!values.output) throw new UsageError('--output is required');
   const split = values['split-type'] ?? 'Line';
   if (split !== 'Line' && split !== 'None') throw new UsageError(`--split-type must be Line or None, not ${JSON.stringify(split)}`);
   const strategy = values['batch-strategy'];
   if (strategy !== undefined && strategy !== 'MultiRecord' && strategy !== 'SingleRecord') throw new UsageError(`--batch-strategy must be MultiRecord or SingleRecord, not ${JSON.stringify(strategy)}`);
-  const number = (key: string, min: number, max: number): number | undefined => {
+  const number = (key: 'max-payload-mb' | 'max-concurrent', min: number, max: number): number | undefined => {
     if (values[key] === undefined) return undefined;
     const n = Number(values[key]);
     if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${key} must be a whole number from ${min} to ${max}`);

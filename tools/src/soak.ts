@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, option, waitForPing } from './cli-helpers';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 const SERVE = path.join(ROOT, 'container/serve');
 const MODEL_DIR = path.join(ROOT, 'local-test/test-dir');
 

@@ -1,6 +1,7 @@
-// Process groups: signalling every process of one, telling whether any is still running, and stopping
-// one (SIGTERM, then SIGKILL at a deadline). The scorer of proxy mode runs in a group of its own; nginx's
-// master leads one; a worker stops both when the primary is gone.
+// Processes as Linux shows them: groups (signalling every process of one, telling whether any is still
+// running, stopping one with SIGTERM then SIGKILL at a deadline) and trees (their resident memory). The
+// scorer of proxy mode runs in a group of its own and nginx's master leads one: a worker stops both when
+// the primary is gone. The multi-model table weighs the server's tree before a load.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Logger } from './logger';
@@ -74,4 +75,20 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
     if (name) return `exited with code ${code} (the shell's way of saying it was killed by ${name})`;
   }
   return `exited with code ${code}`;
+}
+
+/** Resident memory of a process and its descendants (the primary: its workers and nginx). */
+export function treeRssBytes(pid = process.pid): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+      for (const child of fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim().split(/\s+/)) if (child) stack.push(Number(child));
+    } catch {
+      // gone meanwhile, or not Linux
+    }
+  }
+  return total;
 }

@@ -6,7 +6,7 @@
 // usage: npm run fraud-data -- [--out DIR] [--rows N] [--seed S]
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { prng } from '../train/logistic';
+import { prng } from '../../container/dist/train/logistic';
 import { option } from './cli-helpers';
 
 export const FRAUD_FIELDS = ['step', 'customer', 'age', 'gender', 'zipcodeOri', 'merchant', 'zipMerchant', 'category', 'amount', 'fraud'] as const;
@@ -82,7 +82,7 @@ export function writeFraudDataset(dir: string, options: FraudDataOptions = {}): 
 }
 
 if (require.main === module) {
-  const out = path.resolve(option('out', path.resolve(__dirname, '../../../local-test/fraud-dir')));
+  const out = path.resolve(option('out', path.resolve(__dirname, '../../local-test/fraud-dir')));
   const rows = Number(option('rows', '20000'));
   const seed = Number(option('seed', '2017'));
   if (!Number.isInteger(rows) || rows < 10) {

@@ -1,7 +1,7 @@
 // A deterministic random-forest-shaped classifier (ai.onnx.ml TreeEnsembleClassifier) for benchmarks and
 // tests: `features` inputs, `trees` full binary trees of `depth`, `classes` classes, softmax outputs.
-import { GraphBuilder, attr, serializeModel } from '../onnx/writer';
-import { prng } from '../train/logistic';
+import { GraphBuilder, attr, serializeModel } from '../../container/dist/onnx/writer';
+import { prng } from '../../container/dist/train/logistic';
 
 export interface TreeModelOptions {
   features?: number;

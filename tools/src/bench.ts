@@ -10,19 +10,19 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { usableCpus } from '../config/host';
-import { createLogger } from '../logger';
-import { runTraining } from '../train/run';
+import { usableCpus } from '../../container/dist/config/host';
+import { createLogger } from '../../container/dist/logger';
+import { runTraining } from '../../container/dist/train/run';
 import { freePort, option, waitForPing } from './cli-helpers';
 import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from './make-fraud-data';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 
-const ROOT = path.resolve(__dirname, '../../..');
+const ROOT = path.resolve(__dirname, '../..');
 const SERVE = path.join(ROOT, 'container/serve');
 const CEILING = path.join(__dirname, 'ceiling.js');
 const CONSTANT_SCORER = path.join(__dirname, 'constant-scorer.js');
 // Java runs it from source; it sits beside this file's TypeScript source.
-const JAVA_CONSTANT_SCORER = path.join(ROOT, 'container/src/tools/ConstantScorer.java');
+const JAVA_CONSTANT_SCORER = path.join(ROOT, 'tools/src/ConstantScorer.java');
 
 interface Scenario {
   name: string;

@@ -4,10 +4,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { GraphBuilder, attr, serializeModel } from '../onnx/writer';
-import { logisticToOnnx } from '../train/export';
+import { GraphBuilder, attr, serializeModel } from '../../container/dist/onnx/writer';
+import { logisticToOnnx } from '../../container/dist/train/export';
 
-export const EXAMPLES_DIR = path.resolve(__dirname, '../../../local-test/examples');
+export const EXAMPLES_DIR = path.resolve(__dirname, '../../local-test/examples');
 
 /** A churn classifier on [N, 3] (tenure_months, monthly_charges, support_calls): classes stay, churn. */
 export function churnModel(): Uint8Array {

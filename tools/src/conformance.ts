@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { fields, type Field } from '../onnx/reader';
-import { readTensorFile } from '../onnx/tensor-proto';
-import { halfToNumber } from '../codecs/numbers';
-import { tensorJson, tensorValuesFromJson, v2Type } from '../codecs/v2';
-import type { TensorData } from '../vocabulary';
+import { fields, type Field } from '../../container/dist/onnx/wire';
+import { readTensorFile } from './tensor-proto';
+import { halfToNumber } from '../../container/dist/codecs/numbers';
+import { tensorJson, tensorValuesFromJson, v2Type } from '../../container/dist/codecs/v2';
+import type { TensorData } from '../../container/dist/vocabulary';
 
 /** Where Debian's libonnx-testdata puts the data (`apt-get install libonnx-testdata`). */
 export const TESTDATA_DIR = '/usr/share/libonnx-testdata/data';
@@ -60,7 +60,7 @@ export interface V2Tensor {
 }
 
 /** This module compiled: the child processes run it (tests load the TypeScript source, which node cannot run). */
-const SCRIPT = path.join(__dirname, '..', '..', 'dist', 'tools', 'conformance.js');
+const SCRIPT = path.join(__dirname, '..', 'dist', 'conformance.js');
 
 const byNumber = (prefix: string) => (a: string, b: string) => Number(a.slice(prefix.length).split('.')[0]) - Number(b.slice(prefix.length).split('.')[0]);
 
@@ -270,7 +270,7 @@ function varint(value: bigint | number): number[] {
   return out;
 }
 
-/** The bytes of a message made of `parts` (fields as read by reader.ts's fields()). */
+/** The bytes of a message made of `parts` (fields as read by wire.ts's fields()). */
 function encodeFields(parts: readonly Field[]): Buffer {
   const chunks: Buffer[] = [];
   for (const f of parts) {
