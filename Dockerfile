@@ -4,13 +4,15 @@ ARG BASE_IMAGE=node:20-bookworm-slim
 
 FROM ${BASE_IMAGE} AS build
 WORKDIR /opt/program
-# .npmrc stops onnxruntime-node's install script from downloading CUDA files (the CPU build is in the package).
-COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's install script downloads CUDA files from outside the npm registry (the CPU build is in
+# the package): npm 10, Node 20's, runs it unless told to skip; npm 11 runs none (package.json allowScripts).
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY container/src container/src
 # onnxruntime-node ships binaries for every platform (~290 MB); keep only this one's (~45 MB).
-RUN npm run build && npm prune --omit=dev \
+RUN npm run build:runtime && npm prune --omit=dev \
  && arch="$(node -p process.arch)" \
  && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} + \
  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -name "$arch" -exec rm -rf {} + \

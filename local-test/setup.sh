@@ -50,8 +50,10 @@ if ! command -v javac >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; the
     || echo "setup: note: no JDK installed; npm test's proxy-mode tests need java and javac (11 or newer)"
 fi
 
-npm ci
+# onnxruntime-node's install script would download CUDA files from outside the npm registry; the CPU build
+# is in the package. npm 11 runs no dependency's install script (package.json allowScripts); npm 10 needs this.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-fund --no-audit
 npm run build
 # The inference-code examples (local-test/examples): their models, and their code/node_modules.
-node container/dist/tools/make-hook-examples.js >/dev/null
+node tools/dist/make-hook-examples.js >/dev/null
 echo "setup: done. Serve the example model with: npm start"

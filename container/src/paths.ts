@@ -12,7 +12,28 @@ export const runPaths = (runDir: string) => ({
   workerSocket: (slot: number) => path.join(runDir, `worker-${slot}.sock`),
   /** Proxy mode: the process group of the scorer serve started (so a worker can stop it if the primary dies). */
   upstreamPid: path.join(runDir, 'upstream.pid'),
+  /** Proxy mode: the scorer's TMPDIR. */
+  upstreamTmp: path.join(runDir, 'upstream-tmp'),
 });
+
+/**
+ * After a clean stop: removes what the server wrote in the run directory (nginx.conf, pid files, sockets,
+ * temp files), then the directory itself when nothing else is left in it (a mounted or shared directory
+ * keeps whatever else it holds). Best effort: a stop never fails for it.
+ */
+export function cleanRunDir(runDir: string): void {
+  const paths = runPaths(runDir);
+  try {
+    for (const entry of fs.readdirSync(runDir)) {
+      if (/^worker-\d+\.sock$/.test(entry)) fs.rmSync(path.join(runDir, entry), { force: true });
+    }
+    for (const file of [paths.nginxConf, paths.nginxPid, paths.upstreamPid]) fs.rmSync(file, { force: true });
+    for (const dir of [paths.nginxTemp, paths.upstreamTmp]) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmdirSync(runDir);
+  } catch {
+    // not empty (something else lives there), a mount point, or already gone
+  }
+}
 
 function findOnnxFiles(dir: string): string[] {
   const found: string[] = [];

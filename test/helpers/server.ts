@@ -148,6 +148,9 @@ export class Server {
       await this.exited;
       clearTimeout(timer);
     }
+    // A clean stop removes the run directory itself (tests check that); one that failed or was killed, or a
+    // server given another MODEL_SERVER_RUN_DIR, leaves this one to us.
+    fs.rmSync(this.runDir, { recursive: true, force: true });
   }
 }
 

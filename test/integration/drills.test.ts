@@ -1,5 +1,6 @@
 // Drills under load on the real stack: workers killed (SIGKILL) while requests stream in, and SIGTERM
 // while they do. Answers are counted by status; every one that is not a 200 must be JSON in the product's shape.
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { exampleBase } from '../helpers/models';
 import { requireNginx, sleep, startServer, until, type Server } from '../helpers/server';
@@ -109,6 +110,8 @@ test('SIGTERM under load: every request sent before it is answered 200, later on
   const outcomes = await running.stop();
   console.log(`SIGTERM drill: ${outcomes.length} requests, ${JSON.stringify(tally(outcomes))}, exit ${JSON.stringify(exit)}`);
   expect(exit).toEqual({ code: 0, signal: null });
+  // A clean stop leaves nothing in MODEL_SERVER_RUN_DIR, and removes it.
+  expect(fs.existsSync(server.runDir)).toBe(false);
   const before = outcomes.filter((o) => o.sentAt < signalledAt - 5);
   expect(before.length).toBeGreaterThan(100);
   expect(before.filter((o) => o.status !== 200).map((o) => `${o.status} ${o.error ?? ''} ${o.body}`)).toEqual([]);

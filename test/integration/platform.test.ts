@@ -9,7 +9,7 @@ import { requireNginx, startServer, type Server } from '../helpers/server';
 
 beforeAll(() => requireNginx());
 
-test('two servers on two ports start side by side without MODEL_SERVER_RUN_DIR (the default run directory names the port)', async () => {
+test('two servers on two ports start side by side without MODEL_SERVER_RUN_DIR (the default run directory names the port); a clean stop removes it', async () => {
   const servers: Server[] = [];
   try {
     // An empty value counts as unset: the default applies.
@@ -19,12 +19,13 @@ test('two servers on two ports start side by side without MODEL_SERVER_RUN_DIR (
       expect(fs.existsSync(path.join(os.tmpdir(), `model-server-${s.port}`, 'nginx.pid'))).toBe(true);
     }
   } finally {
-    for (const s of servers) {
-      await s.stop();
-      fs.rmSync(path.join(os.tmpdir(), `model-server-${s.port}`), { recursive: true, force: true });
-    }
+    for (const s of servers) await s.stop();
   }
-  for (const s of servers) expect(s.nonJsonOutput()).toEqual([]);
+  for (const s of servers) {
+    expect(s.proc.exitCode).toBe(0);
+    expect(fs.existsSync(path.join(os.tmpdir(), `model-server-${s.port}`))).toBe(false);
+    expect(s.nonJsonOutput()).toEqual([]);
+  }
 }, 60_000);
 
 /** Peak resident memory of a process so far (VmHWM), in MB. */

@@ -322,6 +322,8 @@ describe('/ping tells the truth', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('slow answer\n');
     expect((await server.exited).code).toBe(0);
+    // Proxy mode too: the scorer's temporary directory goes with the rest of the run directory.
+    expect(fs.existsSync(server.runDir)).toBe(false);
     const term = server.logs.find((l) => l.source === 'upstream' && /^scorer: SIGTERM at \d+/.test(l.msg))!;
     const [, at, inflight] = /^scorer: SIGTERM at (\d+) with (\d+) request/.exec(term.msg)!;
     expect(Number(at)).toBeGreaterThanOrEqual(answeredAt - 50);

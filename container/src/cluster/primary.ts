@@ -8,7 +8,7 @@ import type { Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
-import { codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
+import { cleanRunDir, codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
 import { resolveUpstream, upstreamUrl } from '../upstream/address';
 import { ProxyUpstream } from '../upstream/proxy';
 import type { ModelDescription } from '../vocabulary';
@@ -209,6 +209,8 @@ export class Primary {
     force.unref();
     const finish = () => {
       clearTimeout(force);
+      // Everything has stopped: a clean stop leaves no nginx.conf, socket or temp file behind.
+      if (code === 0) cleanRunDir(this.config.runDir);
       this.logger.info({ code }, 'stopped');
       process.exit(code);
     };

@@ -1,7 +1,7 @@
 // Proxy mode's settings: MODEL_SERVER_UPSTREAM (the scorer's address) and its companions, checked and
 // resolved into what nginx.conf and the scorer's supervision need.
-import * as path from 'node:path';
 import { ServerError } from '../errors';
+import { runPaths } from '../paths';
 import { fail, pick, type Env } from './env';
 import { usableCpus } from './host';
 
@@ -93,7 +93,7 @@ export function upstreamSettings(env: Env, runDir: string, multiModel: boolean):
   if (address.kind === 'tcp' && address.port === 0 && command === undefined) {
     invalid(`MODEL_SERVER_UPSTREAM=${JSON.stringify(url.value)} has port 0 (serve chooses the port), which works only when serve starts the scorer: set MODEL_SERVER_UPSTREAM_COMMAND, which gets the port as $MODEL_SERVER_UPSTREAM_PORT`);
   }
-  const tmpDir = path.join(runDir, 'upstream-tmp');
+  const tmpDir = runPaths(runDir).upstreamTmp;
   // JAVA_TOOL_OPTIONS is split at white space.
   if (command !== undefined && /\s/.test(tmpDir)) fail('MODEL_SERVER_RUN_DIR', runDir, 'a path without white space in proxy mode (the scorer\'s temporary directory, inside it, goes into JAVA_TOOL_OPTIONS)');
   const inherited = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
