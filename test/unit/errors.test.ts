@@ -36,12 +36,12 @@ describe('error catalogue', () => {
     expect(wire.message).not.toMatch(/secret|undefined/);
   });
 
-  test('the README documents exactly the codes in the catalogue, with the same statuses and meanings', () => {
-    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-    const table = readme.slice(readme.indexOf('<!-- error-codes:start -->'), readme.indexOf('<!-- error-codes:end -->'));
+  test('docs/errors.md documents exactly the codes in the catalogue, with the same statuses and meanings', () => {
+    const page = fs.readFileSync(path.resolve(__dirname, '../../docs/errors.md'), 'utf8');
+    const table = page.slice(page.indexOf('<!-- error-codes:start -->'), page.indexOf('<!-- error-codes:end -->'));
     const rows = [...table.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| (.*) \|$/gm)];
     expect(rows.length).toBeGreaterThan(0);
-    // The README may render identifiers in backticks and mark when an error happens: "(start-up) ", "(training) ".
+    // The page may render identifiers in backticks and mark when an error happens: "(start-up) ", "(training) ".
     const documented = rows.map(([, code, status, cell]) => {
       const marker = /^\((start-up|start-up or later|training)\) /.exec(cell)?.[1];
       return [code, { status: Number(status), marker, meaning: cell.slice(marker ? marker.length + 3 : 0).replace(/`/g, '') }] as const;
