@@ -3,7 +3,7 @@
 
 export interface CatalogueEntry {
   readonly status: number;
-  /** One sentence for the README's error table. */
+  /** One sentence for the error table in docs/errors.md. */
   readonly meaning: string;
 }
 

@@ -21,7 +21,7 @@ import { request, requireNginx, startServer, type Reply, type Server } from '../
 
 /**
  * The cases onnxruntime-node passes in-process that the server does not answer identically, and why.
- * The README lists the same ones; the test fails if the set changes either way.
+ * docs/conformance.md lists the same ones; the test fails if the set changes either way.
  */
 const EXCEPTIONS: Record<string, string> = {};
 
@@ -29,8 +29,8 @@ const CONCAT = 'Concat with one input empty in a dimension other than the axis: 
 const KERNEL = 'a weight tensor with a zero-size spatial dimension: onnxruntime answers a full-size output it never wrote';
 /**
  * Cases where, with one input dimension made zero, onnxruntime returns memory it never wrote (its answer
- * changes with the bytes malloc leaves in fresh memory), so the server's answer cannot be compared. The
- * README lists the same ones.
+ * changes with the bytes malloc leaves in fresh memory), so the server's answer cannot be compared.
+ * docs/conformance.md lists the same ones.
  */
 const UNINITIALIZED: Record<string, string> = {
   ...Object.fromEntries(['2d_axis_0', '2d_axis_1', '2d_axis_negative_1', '2d_axis_negative_2', '3d_axis_0', '3d_axis_1', '3d_axis_2', '3d_axis_negative_1', '3d_axis_negative_2', '3d_axis_negative_3'].map((t) => [`node/test_concat_${t}`, CONCAT])),

@@ -234,7 +234,7 @@ describe('timeouts and upstream failures', () => {
   });
 
   test('a redirect from the scorer is a 502 UPSTREAM_REDIRECT saying where it pointed (SageMaker does not follow)', async () => {
-    for (const headers of [{}, { 'Transfer-Encoding': 'chunked' }]) {
+    for (const headers of [{}, { 'Transfer-Encoding': 'chunked' }] as Record<string, string>[]) {
       const reply = await invoke('1', { 'X-Scorer-Behaviour': 'redirect', ...headers });
       expect(reply.status).toBe(502);
       expect(reply.headers.location).toBeUndefined();

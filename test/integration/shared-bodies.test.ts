@@ -2,7 +2,6 @@
 // and small answers come back as latin1 strings. Real pool, real threads, real models: the answers must
 // be exactly those of bodies in their own buffers, and every slot must come back, whatever happens to
 // the invocation (answered, refused, timed out while queued, timed out while running, failed reading).
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
@@ -18,7 +17,7 @@ import { baseDir, EXAMPLE_DIR, slowModel } from '../helpers/models';
 import { until } from '../helpers/server';
 
 const logger = createLogger('silent');
-const EXAMPLE: ThreadInit = { name: 'model', modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1 };
+const EXAMPLE: ThreadInit = { name: 'model', dir: path.join(EXAMPLE_DIR, 'model'), modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1 };
 
 /** A pool and the worker's shared body slots it gives back to. */
 type TestPool = InferencePool & { bodies: SharedBodies };

@@ -3,7 +3,7 @@
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { baseDir, slowModel } from '../helpers/models';
-import { alive, csv, request, requireNginx, sleep, startServer, until, type Server } from '../helpers/server';
+import { alive, csv, request, requireNginx, sleep, startServer, until } from '../helpers/server';
 
 const FAST = '1.5,0';
 // Several seconds of spinning on this machine; the tests set timeouts well below or above it.

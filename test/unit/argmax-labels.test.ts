@@ -33,7 +33,7 @@ const ROWS = [
 ];
 
 async function compare(file: string, rows: number[][]): Promise<void> {
-  const model = await OnnxSession.load({ name: 'model', modelFile: file, intraOpThreads: 1 });
+  const model = await OnnxSession.load({ modelFile: file, intraOpThreads: 1 });
   const values = Float32Array.from(rows.flat());
   const predicted = await model.predict({ rows: rows.length, width: 3, values });
   const session = await ort.InferenceSession.create(file);
@@ -46,7 +46,7 @@ describe('labels computed from probabilities', () => {
   test('the pattern is recognised in the example model, which then skips onnxruntime\'s label output', async () => {
     const file = path.join(EXAMPLE_DIR, 'model/model.onnx');
     expect(readModelMetadata(file).argmaxLabel).toEqual({ output: 'label', source: 'probabilities', names: ['setosa', 'versicolor', 'virginica'] });
-    const model = await OnnxSession.load({ name: 'model', modelFile: file, intraOpThreads: 1 });
+    const model = await OnnxSession.load({ modelFile: file, intraOpThreads: 1 });
     expect(model.description.labelsFromProbabilities).toBe(true);
   });
 

@@ -217,7 +217,7 @@ describe('JSON, JSON Lines and query parameters with string columns', () => {
   });
 
   test('/predict_parameters: every feature by name, each read as its column\'s type; empty is missing', () => {
-    const query = { step: '0', customer: undefined, age: '30', gender: 'M', category: 'es_transportation', amount: '4.55' } as Record<string, string>;
+    const query = { step: '0', customer: undefined, age: '30', gender: 'M', category: 'es_transportation', amount: '4.55' } as unknown as Record<string, string>;
     delete query.customer;
     expect(rowsOf(decodeQuery(query, { schema, params: {} }))).toEqual([SEED_ROW]);
     expect(rowsOf(decodeQuery({ ...query, age: '', gender: '' }, { schema, params: {} }))).toEqual([[NaN, '', 'es_transportation', 4.55, 0]]);
@@ -247,7 +247,7 @@ describe('rows to tensors', () => {
   test('an skl2onnx-shaped pipeline answers through the session exactly as onnxruntime does on the same tensors', async () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ms-mixed-')), 'model.onnx');
     fs.writeFileSync(file, sklearnPipelineModel());
-    const session = await OnnxSession.load({ name: 'model', modelFile: file, intraOpThreads: 1 });
+    const session = await OnnxSession.load({ modelFile: file, intraOpThreads: 1 });
     expect(session.schema).toEqual(schema);
     expect(session.description).toMatchObject({ kind: 'classifier', labels: ['fraud', 'ok', 'review'], columnTypes: schema.columnTypes });
     const rows = matrix(csvCodec.decode!('age,gender,category,amount,step\n30,M,es_transportation,4.55,0\n,Ü,"es_travel, ""long haul""",,7\n55,unseen,also unseen,1e3,-4\n', { schema, params: {} }));

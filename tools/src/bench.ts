@@ -1,10 +1,13 @@
 // `npm run bench`: the real stack (nginx + workers + threads) against a ceiling server (the same nginx
 // configuration in front of the same number of Node workers answering a constant body), both driven by
-// autocannon on this machine, loopback only, for a bounded time. Prints a table and writes JSON.
+// autocannon on this machine, loopback only, for a bounded time, with the CPU each side's worker processes
+// and nginx spend per request. Prints a table, writes JSON and docs/bench/latest.md (--markdown).
+// --serve runs another checkout's container/serve (the same measure before and after a change).
 // `proxy` (in --models): constant-answer scorers (node:http, and Java's HttpServer when Java is installed)
 // called directly and through serve in proxy mode, in alternating rounds of the same run (--rounds, the
 // median of each side), with the CPU each part spends per request.
-// usage: npm run bench -- [--models iris,trees,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE] [--batch N] [--rounds N]
+// usage: npm run bench -- [--models iris,trees,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE]
+//          [--markdown FILE] [--batch N] [--rounds N] [--serve PATH/TO/container/serve]
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,7 +21,7 @@ import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from './make-fraud-data';
 import { randomCsvRows, treeEnsembleModel } from './tree-model';
 
 const ROOT = path.resolve(__dirname, '../..');
-const SERVE = path.join(ROOT, 'container/serve');
+let SERVE = path.join(ROOT, 'container/serve');
 const CEILING = path.join(__dirname, 'ceiling.js');
 const CONSTANT_SCORER = path.join(__dirname, 'constant-scorer.js');
 // Java runs it from source; it sits beside this file's TypeScript source.
@@ -118,6 +121,18 @@ const childrenOf = (pid: number): number[] => {
   }
 };
 
+/** CPU seconds so far of a server's Node processes (the primary and its workers) and of its nginx, apart. */
+function serverCpu(primary: number, runDir: string): CpuSnapshot {
+  const nginxMaster = () => Number(fs.readFileSync(path.join(runDir, 'nginx.pid'), 'utf8'));
+  return () => {
+    const master = nginxMaster();
+    return {
+      workers: [primary, ...childrenOf(primary).filter((pid) => pid !== master)].reduce((sum, pid) => sum + processCpu(pid), 0),
+      nginx: [master, ...childrenOf(master)].reduce((sum, pid) => sum + processCpu(pid), 0),
+    };
+  };
+}
+
 function scenarios(m: ModelCase, rows1000: string): (Scenario & { rows: number })[] {
   const csv = { 'Content-Type': 'text/csv' };
   const query = m.names.map((n, i) => `${n}=${m.row.split(',')[i]}`).join('&');
@@ -144,6 +159,8 @@ async function main(): Promise<void> {
   const wanted = option('models', 'iris,trees,fraud,proxy').split(',');
   const rounds = Number(option('rounds', '3'));
   const batch = option('batch', '');
+  const markdown = path.resolve(option('markdown', path.join(ROOT, 'docs/bench/latest.md')));
+  SERVE = path.resolve(option('serve', SERVE));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-'));
   // nginx's workers (user nobody when run as root) must reach the sockets in the run directories below.
   fs.chmodSync(tmp, 0o755);
@@ -179,10 +196,11 @@ async function main(): Promise<void> {
   const ceilingResults = new Map<string, Measure>();
   try {
     if (ceiling) await waitForPing(`http://127.0.0.1:${ceilingPort}`, ceiling, 30);
+    const cpu = ceiling && serverCpu(ceiling.pid!, path.join(tmp, 'ceiling'));
     for (const m of cases) {
       for (const s of scenarios(m, rows1000(m))) {
         const key = `${m.name}|${s.name}`;
-        ceilingResults.set(key, await drive(ceilingPort, s, seconds, s.rows));
+        ceilingResults.set(key, await drive(ceilingPort, s, seconds, s.rows, cpu));
       }
     }
   } finally {
@@ -194,8 +212,9 @@ async function main(): Promise<void> {
     const server = start(SERVE, [], { ...env(port, m.name.split(' ')[0]), SAGEMAKER_BASE_DIR: m.dir, ...(batch ? { MODEL_SERVER_MAX_BATCH: batch } : {}) });
     try {
       await waitForPing(`http://127.0.0.1:${port}`, server, 30);
+      const cpu = serverCpu(server.pid!, path.join(tmp, m.name.split(' ')[0]));
       for (const s of scenarios(m, rows1000(m))) {
-        const own = await drive(port, s, seconds, s.rows);
+        const own = await drive(port, s, seconds, s.rows, cpu);
         const top = ceilingResults.get(`${m.name}|${s.name}`)!;
         results.push({ model: m.name, scenario: s.name, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)) });
       }
@@ -213,8 +232,9 @@ async function main(): Promise<void> {
       const loaded = await fetch(`http://127.0.0.1:${mmePort}/models`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model_name: 'bench', url: path.join(m.dir, 'model') }) });
       if (loaded.status !== 200) throw new Error(`loading the model on the multi-model endpoint answered ${loaded.status}: ${await loaded.text()}`);
       const loadMs = Math.round(performance.now() - loadStarted);
+      const cpu = serverCpu(mme.pid!, path.join(tmp, `${m.name.split(' ')[0]}-mme`));
       for (const s of scenarios(m, rows1000(m)).filter((x) => x.method === 'POST' && x.connections > 1)) {
-        const own = await drive(mmePort, { ...s, path: '/models/bench/invoke' }, seconds, s.rows);
+        const own = await drive(mmePort, { ...s, path: '/models/bench/invoke' }, seconds, s.rows, cpu);
         const single = results.find((r) => r.model === m.name && r.scenario === s.name) as { requestsPerSecond: number } | undefined;
         const top = ceilingResults.get(`${m.name}|${s.name}`)!;
         results.push({ model: m.name, scenario: `${s.name}, multi-model`, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)), vsSingleModel: single ? Number((own.requestsPerSecond / single.requestsPerSecond).toFixed(3)) : undefined, loadMs });
@@ -229,7 +249,7 @@ async function main(): Promise<void> {
     try {
       await waitForPing(`http://127.0.0.1:${offPort}`, off, 30);
       const s = scenarios(m, '').find((x) => x.name === 'csv 1 row, c=40')!;
-      const own = await drive(offPort, s, seconds, 1);
+      const own = await drive(offPort, s, seconds, 1, serverCpu(off.pid!, path.join(tmp, `${m.name.split(' ')[0]}-nobatch`)));
       const top = ceilingResults.get(`${m.name}|${s.name}`)!;
       results.push({ model: m.name, scenario: `${s.name}, batching off`, ...own, ceiling: top, ratio: Number((own.requestsPerSecond / top.requestsPerSecond).toFixed(3)), p99VsCeiling: Number((own.p99 / Math.max(top.p99, 1)).toFixed(2)) });
     } finally {
@@ -239,13 +259,13 @@ async function main(): Promise<void> {
 
   const proxyResults = wanted.includes('proxy') ? await benchProxy(tmp, seconds, rounds) : [];
 
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, workers, seconds, batch: batch || 'default' };
+  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, workers, seconds, batch: batch || 'default', serve: SERVE };
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), machine, results, proxy: proxyResults }, null, 2)}\n`);
 
   const pad = (s: unknown, n: number) => String(s).padEnd(n);
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ${workers} workers; ${seconds} s per scenario (load generator on the same machine)\n`);
-  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}rows/s`);
+  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}${pad('rows/s', 10)}${pad('worker µs', 11)}${pad('ceil µs', 9)}${pad('nginx µs', 10)}ceil nginx µs`);
   for (const r of results) {
     if ('memoryPerWorkerMb' in r) {
       console.log(`${pad(r.model, 40)}memory per worker (RSS MB): ${(r.memoryPerWorkerMb as number[]).join(', ')}`);
@@ -253,7 +273,8 @@ async function main(): Promise<void> {
     }
     const c = r.ceiling as Measure;
     const vs = r.vsSingleModel !== undefined ? `  (${r.vsSingleModel} of single-model; load ${r.loadMs} ms)` : '';
-    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${r.rowsPerSecond}${vs}`);
+    const own = (r as unknown as Measure).cpuUsPerRequest;
+    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${pad(r.rowsPerSecond, 10)}${pad(own?.workers ?? '-', 11)}${pad(c.cpuUsPerRequest?.workers ?? '-', 9)}${pad(own?.nginx ?? '-', 10)}${c.cpuUsPerRequest?.nginx ?? '-'}${vs}`);
   }
   if (proxyResults.length > 0) {
     console.log(`\nproxy mode: a constant-answer scorer called directly and through serve (nginx -> hop -> scorer), POST /invocations with one CSV row; median of ${rounds} alternating round(s) each; ratio: the median of each round's through/direct\n`);
@@ -268,7 +289,36 @@ async function main(): Promise<void> {
       console.log(`${pad(r.scenario, 62)}direct ${total(r.direct)} (${parts(r.direct)}); through ${total(r.through)} (${parts(r.through)}); CPU-bound ratio ${(total(r.direct) / Math.max(1, total(r.through))).toFixed(2)}`);
     }
   }
-  console.log(`\nwrote ${out} in ${Math.round((Date.now() - started) / 1000)} s`);
+  fs.mkdirSync(path.dirname(markdown), { recursive: true });
+  fs.writeFileSync(markdown, markdownTable(machine, results, proxyResults));
+  console.log(`\nwrote ${out} and ${markdown} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** The latest run as the page docs/performance.md links to: the table above, in Markdown. */
+function markdownTable(machine: Record<string, unknown>, results: Record<string, unknown>[], proxy: ProxyResult[]): string {
+  const lines = [
+    '# Latest `npm run bench`',
+    '',
+    `Written by \`npm run bench\` (${[...process.argv.slice(2)].join(' ') || 'defaults'}) on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}: ${machine.workers} workers, ${machine.seconds} s per scenario, the load generator on the same machine. [How to read it](../performance.md).`,
+    '',
+    "The ceiling is the same nginx configuration in front of as many Node workers answering a constant body. CPU columns are microseconds of CPU per request: the server's Node processes (primary and workers, with their inference threads) and its nginx, then the ceiling's.",
+    '',
+    '| model | scenario | req/s | ceiling req/s | ratio | p50 ms | p99 ms | rows/s | workers µs | ceiling workers µs | nginx µs | ceiling nginx µs |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    if ('memoryPerWorkerMb' in r) continue;
+    const own = r as unknown as Measure & { scenario: string; model: string; ratio: number; ceiling: Measure };
+    const c = own.ceiling;
+    lines.push(`| ${own.model} | ${own.scenario} | ${own.requestsPerSecond} | ${c.requestsPerSecond} | ${own.ratio} | ${own.p50} | ${own.p99} | ${own.rowsPerSecond} | ${own.cpuUsPerRequest?.workers ?? '-'} | ${c.cpuUsPerRequest?.workers ?? '-'} | ${own.cpuUsPerRequest?.nginx ?? '-'} | ${c.cpuUsPerRequest?.nginx ?? '-'} |`);
+  }
+  const memory = results.filter((r) => 'memoryPerWorkerMb' in r).map((r) => `${r.model}: ${(r.memoryPerWorkerMb as number[]).join(', ')} MB`);
+  if (memory.length > 0) lines.push('', `Resident memory per worker after the run: ${memory.join('; ')}.`);
+  if (proxy.length > 0) {
+    lines.push('', '## Proxy mode', '', 'A constant-answer scorer called directly and through `serve`, in alternating rounds (the median round of each).', '', '| scenario | through req/s | direct req/s | ratio | p99 ms | direct p99 ms |', '|---|---|---|---|---|---|');
+    for (const r of proxy) lines.push(`| ${r.scenario} | ${r.through.requestsPerSecond} | ${r.direct.requestsPerSecond} | ${r.ratio} | ${r.through.p99} | ${r.direct.p99} |`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 interface ProxyResult {

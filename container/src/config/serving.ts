@@ -93,8 +93,9 @@ export function loadConfig(env: Env = process.env): Config {
   const run = pick(env, 'MODEL_SERVER_RUN_DIR');
   // The default names the port, so two servers on one machine need no setting to keep apart.
   const runDir = path.resolve(run?.value ?? path.join(os.tmpdir(), `model-server-${port}`));
-  // Unix socket paths are limited to 107 bytes; the longest one the server creates is worker-NNN.sock.
-  if (Buffer.byteLength(path.join(runDir, 'worker-999.sock')) > 107) {
+  // Unix socket paths are limited to 107 bytes; the longest one the server creates is worker-NNN.sock (17
+  // bytes with its slash), so 90 bytes leave room.
+  if (Buffer.byteLength(runDir) > 90) {
     fail('MODEL_SERVER_RUN_DIR', runDir, 'a path of at most 90 bytes (it holds unix sockets)');
   }
 

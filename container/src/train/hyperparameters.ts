@@ -1,5 +1,5 @@
 // Training hyperparameters: SageMaker passes every value as a string; each is parsed to its type here,
-// with an error naming the key, and every one has a default (listed in the README).
+// with an error naming the key, and every one has a default (listed in docs/training.md).
 import { ServerError } from '../errors';
 
 export const ALGORITHMS = ['logistic', 'linear'] as const;
@@ -90,7 +90,7 @@ export const DEFAULTS: Readonly<Hyperparameters> = {
   seed: 0,
 };
 
-/** The README's hyperparameter table is checked against this list by a test. */
+/** docs/training.md's hyperparameter table is checked against this list by a test. */
 export const HYPERPARAMETER_KEYS = SPECS.map((s) => s.key);
 
 export function parseHyperparameters(raw: Readonly<Record<string, unknown>>): Hyperparameters {
