@@ -106,11 +106,11 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   const invoke = (model: Model, invocation: Invocation, res: ServerResponse): Promise<Answer> => {
     // The caller may go away while the invocation waits for a thread: then it is dropped, not run.
     // (Only when the response was not sent: 'close' follows every response, and abort() is not free.)
-    const gone = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) gone.abort();
-    });
-    return model.invoke(invocation, gone.signal);
+    return model.invoke(invocation, (drop) =>
+      res.once('close', () => {
+        if (!res.writableFinished) drop();
+      }),
+    );
   };
 
   const hot: Partial<Record<RouteName, Hot>> = {

@@ -75,8 +75,12 @@ export interface Model {
   ready(): Promise<ModelDescription>;
   /** The description once ready, else undefined. */
   describe(): ModelDescription | undefined;
-  /** Answers one invocation; an aborted signal (the caller left) drops it if it has not started. */
-  invoke(invocation: Invocation, signal?: AbortSignal): Promise<Answer>;
+  /**
+   * Answers one invocation. `whenGone`, when given, is called with a function that drops the invocation
+   * if it has not started yet; the edge calls that function if the caller goes away first. (A callback
+   * rather than an AbortSignal: an AbortController per request cost more than the rest of the hop.)
+   */
+  invoke(invocation: Invocation, whenGone?: (drop: () => void) => void): Promise<Answer>;
   /** Releases the model once in-flight work is done, waiting at most waitMs for it. */
   close(waitMs?: number): Promise<void>;
 }
