@@ -121,6 +121,14 @@ const childrenOf = (pid: number): number[] => {
   }
 };
 
+/** CPU per request of the server against the ceiling's: its worker processes alone, and nginx included. */
+function cpuRatios(own: Measure, ceiling: Measure): { workers?: number; whole?: number } {
+  const o = own.cpuUsPerRequest;
+  const c = ceiling.cpuUsPerRequest;
+  if (!o || !c || !c.workers) return {};
+  return { workers: Number((o.workers / c.workers).toFixed(2)), whole: Number(((o.workers + o.nginx) / Math.max(1, c.workers + c.nginx)).toFixed(2)) };
+}
+
 /** CPU seconds so far of a server's Node processes (the primary and its workers) and of its nginx, apart. */
 function serverCpu(primary: number, runDir: string): CpuSnapshot {
   const nginxMaster = () => Number(fs.readFileSync(path.join(runDir, 'nginx.pid'), 'utf8'));
@@ -265,7 +273,7 @@ async function main(): Promise<void> {
 
   const pad = (s: unknown, n: number) => String(s).padEnd(n);
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ${workers} workers; ${seconds} s per scenario (load generator on the same machine)\n`);
-  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}${pad('rows/s', 10)}${pad('worker µs', 11)}${pad('ceil µs', 9)}${pad('nginx µs', 10)}ceil nginx µs`);
+  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}${pad('rows/s', 10)}${pad('worker µs', 11)}${pad('ceil µs', 9)}${pad('nginx µs', 10)}${pad('ceil nginx', 12)}${pad('cpu x', 7)}whole x`);
   for (const r of results) {
     if ('memoryPerWorkerMb' in r) {
       console.log(`${pad(r.model, 40)}memory per worker (RSS MB): ${(r.memoryPerWorkerMb as number[]).join(', ')}`);
@@ -274,7 +282,7 @@ async function main(): Promise<void> {
     const c = r.ceiling as Measure;
     const vs = r.vsSingleModel !== undefined ? `  (${r.vsSingleModel} of single-model; load ${r.loadMs} ms)` : '';
     const own = (r as unknown as Measure).cpuUsPerRequest;
-    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${pad(r.rowsPerSecond, 10)}${pad(own?.workers ?? '-', 11)}${pad(c.cpuUsPerRequest?.workers ?? '-', 9)}${pad(own?.nginx ?? '-', 10)}${c.cpuUsPerRequest?.nginx ?? '-'}${vs}`);
+    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${pad(r.rowsPerSecond, 10)}${pad(own?.workers ?? '-', 11)}${pad(c.cpuUsPerRequest?.workers ?? '-', 9)}${pad(own?.nginx ?? '-', 10)}${pad(c.cpuUsPerRequest?.nginx ?? '-', 12)}${pad(cpuRatios(r as unknown as Measure, c).workers ?? '-', 7)}${cpuRatios(r as unknown as Measure, c).whole ?? '-'}${vs}`);
   }
   if (proxyResults.length > 0) {
     console.log(`\nproxy mode: a constant-answer scorer called directly and through serve (nginx -> hop -> scorer), POST /invocations with one CSV row; median of ${rounds} alternating round(s) each; ratio: the median of each round's through/direct\n`);
@@ -301,16 +309,16 @@ function markdownTable(machine: Record<string, unknown>, results: Record<string,
     '',
     `Written by \`npm run bench\` (${[...process.argv.slice(2)].join(' ') || 'defaults'}) on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}: ${machine.workers} workers, ${machine.seconds} s per scenario, the load generator on the same machine. [How to read it](../performance.md).`,
     '',
-    "The ceiling is the same nginx configuration in front of as many Node workers answering a constant body. CPU columns are microseconds of CPU per request: the server's Node processes (primary and workers, with their inference threads) and its nginx, then the ceiling's.",
+    "The ceiling is the same nginx configuration in front of as many Node workers answering a constant body. CPU columns are microseconds of CPU per request: the server's Node processes (primary and workers, with their inference threads) and its nginx, then the ceiling's; the last two columns divide the server's by the ceiling's, for the worker processes alone and for the whole server (nginx included).",
     '',
-    '| model | scenario | req/s | ceiling req/s | ratio | p50 ms | p99 ms | rows/s | workers µs | ceiling workers µs | nginx µs | ceiling nginx µs |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| model | scenario | req/s | ceiling req/s | ratio | p50 ms | p99 ms | rows/s | workers µs | ceiling workers µs | nginx µs | ceiling nginx µs | workers / ceiling | whole / ceiling |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     if ('memoryPerWorkerMb' in r) continue;
     const own = r as unknown as Measure & { scenario: string; model: string; ratio: number; ceiling: Measure };
     const c = own.ceiling;
-    lines.push(`| ${own.model} | ${own.scenario} | ${own.requestsPerSecond} | ${c.requestsPerSecond} | ${own.ratio} | ${own.p50} | ${own.p99} | ${own.rowsPerSecond} | ${own.cpuUsPerRequest?.workers ?? '-'} | ${c.cpuUsPerRequest?.workers ?? '-'} | ${own.cpuUsPerRequest?.nginx ?? '-'} | ${c.cpuUsPerRequest?.nginx ?? '-'} |`);
+    lines.push(`| ${own.model} | ${own.scenario} | ${own.requestsPerSecond} | ${c.requestsPerSecond} | ${own.ratio} | ${own.p50} | ${own.p99} | ${own.rowsPerSecond} | ${own.cpuUsPerRequest?.workers ?? '-'} | ${c.cpuUsPerRequest?.workers ?? '-'} | ${own.cpuUsPerRequest?.nginx ?? '-'} | ${c.cpuUsPerRequest?.nginx ?? '-'} | ${cpuRatios(own, c).workers ?? '-'} | ${cpuRatios(own, c).whole ?? '-'} |`);
   }
   const memory = results.filter((r) => 'memoryPerWorkerMb' in r).map((r) => `${r.model}: ${(r.memoryPerWorkerMb as number[]).join(', ')} MB`);
   if (memory.length > 0) lines.push('', `Resident memory per worker after the run: ${memory.join('; ')}.`);
