@@ -93,6 +93,8 @@ export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPL
     MODELS_TIMEOUT_SECONDS: String(Math.max(Math.ceil(config.timeoutSeconds), 360) + 5),
     MODEL_COPY_SPLIT: copySplit(config.modelCopies),
     MODEL_INVOKE_UPSTREAM: config.modelCopies >= config.workers ? 'model_server' : 'model_holders',
+    // The Open Inference Protocol's model paths: every worker holds the single model; in multi-model mode, as invoke.
+    OIP_MODEL_UPSTREAM: config.multiModel && config.modelCopies < config.workers ? 'model_holders' : 'model_server',
     TIMEOUT_SECONDS: String(config.timeoutSeconds),
     PAYLOAD_LIMIT_TEXT: limit === undefined ? 'unlimited' : `${config.maxPayloadMb} MB (${limit} bytes)`,
     ...(config.upstream ? scorerValues(config) : {}),

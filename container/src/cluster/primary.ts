@@ -8,7 +8,7 @@ import type { Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { ModelSpec } from '../models/model';
-import { cleanRunDir, codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
+import { cleanRunDir, codeDirOf, modelFolder, runPaths } from '../paths';
 import { resolveUpstream, upstreamUrl } from '../upstream/address';
 import { ProxyUpstream } from '../upstream/proxy';
 import type { ModelDescription } from '../vocabulary';
@@ -58,9 +58,9 @@ function prepareRunDir(config: Config): void {
   fs.rmSync(nginxPid, { force: true });
 }
 
-/** The single-model endpoint's one model: named "model", from $BASE/model. */
+/** The single-model endpoint's one model: named "model", from $BASE/model (or MODEL_SERVER_MODEL_DIR). */
 function singleModel(config: Config): ModelSpec {
-  const dir = modelDir(config.baseDir);
+  const dir = config.modelDir;
   return { name: 'model', dir, ...modelFolder(dir, codeDirOf(dir, config.submitDirectory), config.program, true) };
 }
 

@@ -2,7 +2,10 @@
 import type { InferenceOutputKey, Matrix, Predictions, TabularSchema } from '../vocabulary';
 
 /** What a request body holds: rows for a tabular model, or a parsed KServe V2 tensor request. */
-export type Decoded = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors'; doc: unknown };
+export type Decoded =
+  | { kind: 'rows'; matrix: Matrix }
+  /** A V2 tensor request; `binary` is the binary tensor extension's data after its JSON, when it has some. */
+  | { kind: 'tensors'; doc: unknown; binary?: Uint8Array };
 
 export interface DecodeContext {
   /** null when the model is not tabular (only V2 tensor requests fit it). */

@@ -6,7 +6,8 @@ import { recordObject } from '../codecs/json';
 import { decodeQuery } from '../codecs/query';
 import { decodeRequest, requestCodec, responseCodec, RESPONSE_TYPES } from '../codecs/registry';
 import type { Codec } from '../codecs/types';
-import { decodeV2, encodeV2 } from '../codecs/v2';
+import { decodeV2, encodeV2, encodeV2Response } from '../codecs/v2';
+import { BINARY_HEADER } from '../codecs/v2-binary';
 import { encodeValue } from '../codecs/values';
 import { ServerError } from '../errors';
 import type { Answer, InvocationOutput } from '../models/model';
@@ -126,11 +127,14 @@ export class BuiltinSteps implements Steps {
     const { decoded } = decodeRequest(decoder, input.body, { schema, rowsRefused, params: input.params });
     // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
     invocation.input = { ...input, body: new Uint8Array(0) };
-    if (decoded.kind === 'rows') return { kind: 'rows', matrix: decoded.matrix };
+    if (decoded.kind === 'rows') {
+      if (invocation.output.protocol) throw new ServerError('INVALID_TENSOR', 'an inference request of the Open Inference Protocol is {"inputs": [{"name", "shape", "datatype", "data"}]}; rows ({"instances": ...}) go to POST /invocations');
+      return { kind: 'rows', matrix: decoded.matrix };
+    }
     if (!session) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `model "${invocation.model}" is loaded by its own modelFn, so the server does not know its tensors: KServe V2 requests need an inputFn in its code`);
     if (this.options.writesAnswer && !invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', NOT_ACCEPTABLE_V2);
-    const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs, session.zeroSizeRefusal);
-    return { kind: 'tensors', tensors: request.inputs, request: { id: request.id, outputs: request.outputs } };
+    const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs, session.zeroSizeRefusal, decoded.binary);
+    return { kind: 'tensors', tensors: request.inputs, request: { id: request.id, outputs: request.outputs, binaryOutputs: request.binaryOutputs } };
   }
 
   /**
@@ -177,7 +181,12 @@ export class BuiltinSteps implements Steps {
       case 'outputs': {
         const { tensors, request } = value;
         if (request && !invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', NOT_ACCEPTABLE_V2);
-        return text(encodeV2(tensors, invocation.model, request?.id), 'application/json', tensors[0]?.dims[0] ?? 1);
+        const records = tensors[0]?.dims[0] ?? 1;
+        const { protocol } = invocation.output;
+        if (!protocol) return text(encodeV2(tensors, invocation.model, request?.id), 'application/json', records);
+        const { body, headerLength } = encodeV2Response(tensors, protocol, request ?? {});
+        if (headerLength === undefined) return text(body as string, 'application/json', records);
+        return { ok: true, body: body as Uint8Array, contentType: 'application/octet-stream', exactType: true, records, headers: { [BINARY_HEADER]: String(headerLength) } };
       }
       case 'value':
         return valueAnswer(value.value, invocation.output.mediaType, value.hook);

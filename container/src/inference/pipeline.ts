@@ -95,7 +95,7 @@ export class Pipeline {
     }
     for (let i = 0; i < tasks.length; i++) {
       const headers = requests[i].context?.headersSet();
-      if (headers) answers[i].headers = headers;
+      if (headers) answers[i].headers = { ...answers[i].headers, ...headers };
     }
     return answers;
   }

@@ -24,12 +24,23 @@ export type InvocationInput =
   /** One row given by feature name (GET /predict_parameters). */
   | { kind: 'fields'; fields: Readonly<Record<string, string>> };
 
+/** An answer on the Open Inference Protocol's infer path: the model_name (and model_version) it carries. */
+export interface ProtocolAnswer {
+  modelName: string;
+  version?: string;
+}
+
 /** How the answer is written: the encoder (canonical media type) and the classifier keys, in order. */
 export interface InvocationOutput {
   mediaType: string;
   keys: readonly InferenceOutputKey[];
   /** One JSON record object rather than the type's list of records (GET /predict_parameters). */
   single?: boolean;
+  /**
+   * Set on POST /v2/models/{name}/infer: the body must be a V2 tensor request, and the answer a V2 response
+   * naming the model as given here, with binary tensor data where the request asks for it.
+   */
+  protocol?: ProtocolAnswer;
 }
 
 /** One request, resolved once at the edge; the model side never sees a header. */
@@ -44,6 +55,16 @@ export interface Invocation {
   attributes?: string;
 }
 
+/** How the pool ran an invocation, for the metrics. */
+export interface AnswerTiming {
+  /** Milliseconds from arrival at the pool to a thread taking it. */
+  queuedMs: number;
+  /** Milliseconds the thread spent on the run that answered it. */
+  runMs: number;
+  /** Invocations that thread run held (1: it ran alone). */
+  batch: number;
+}
+
 /** A model's answer to one invocation: bytes to send, or a catalogue error. */
 export type Answer =
   | {
@@ -56,8 +77,9 @@ export type Answer =
       batch?: number;
       /** contentType is complete as it is (users' code chose it): no charset is added. */
       exactType?: boolean;
-      /** Response headers users' code set (context.setHeader). */
+      /** Response headers users' code set (context.setHeader), or the binary tensor extension's. */
       headers?: Record<string, string>;
+      timing?: AnswerTiming;
     }
   | {
       ok: false;
@@ -66,6 +88,7 @@ export type Answer =
       /** Unexpected failures: detail for the server log only. */
       detail?: string;
       headers?: Record<string, string>;
+      timing?: AnswerTiming;
     };
 
 /** What the edge talks to. */
