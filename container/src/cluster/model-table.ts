@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { MODEL_NAME, type Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import type { MetricsCollector } from '../metrics/collector';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
 import { codeDirOf, modelFolder } from '../paths';
 import { treeRssBytes } from '../processes';
@@ -32,6 +33,7 @@ export class ModelTable {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly supervisor: Supervisor,
+    private readonly metrics?: MetricsCollector,
   ) {}
 
   async handle(request: ControlRequest): Promise<ControlReply> {
@@ -80,11 +82,14 @@ export class ModelTable {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
       });
       entry.state = 'loaded';
+      this.metrics?.modelLoaded(true, (performance.now() - started) / 1000);
+      this.metrics?.modelsLoaded(this.loadedCount());
       // A warm-up that could not run is said here, as the single-model start-up line says it.
       const warm = { kind: model.kind, warmed: model.warmed, ...(model.warmupError ? { warmupError: model.warmupError } : {}) };
       this.logger.info({ model: name, url, holders, ...warm, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
     } catch (err) {
       this.entries.delete(name);
+      this.metrics?.modelLoaded(false, (performance.now() - started) / 1000);
       throw err;
     }
   }
@@ -116,6 +121,8 @@ export class ModelTable {
     const started = performance.now();
     await this.supervisor.unload(name);
     this.entries.delete(name);
+    this.metrics?.modelUnloaded((performance.now() - started) / 1000);
+    this.metrics?.modelsLoaded(this.loadedCount());
     this.logger.info({ model: name, ModelUnloadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} unloaded`);
   }
 }

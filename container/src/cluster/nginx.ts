@@ -99,7 +99,7 @@ export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPL
     PAYLOAD_LIMIT_TEXT: limit === undefined ? 'unlimited' : `${config.maxPayloadMb} MB (${limit} bytes)`,
     ...(config.upstream ? scorerValues(config) : {}),
   };
-  return sections(template, { PROXY: config.upstream !== undefined }).replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
+  return sections(template, { PROXY: config.upstream !== undefined, METRICS: config.metrics }).replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
     const value = values[name];
     if (value === undefined) throw new ServerError('NGINX_FAILED', `nginx.conf template has an unknown placeholder ${whole}`);
     return value;

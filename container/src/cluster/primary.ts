@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import type { Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import { MetricsCollector } from '../metrics/collector';
+import { serveMetrics } from '../metrics/endpoint';
 import type { ModelSpec } from '../models/model';
 import { cleanRunDir, codeDirOf, modelFolder, runPaths } from '../paths';
 import { resolveUpstream, upstreamUrl } from '../upstream/address';
@@ -76,6 +78,8 @@ export class Primary {
   private readonly started = performance.now();
   private readonly supervisor: Supervisor;
   private readonly table: ModelTable;
+  /** MODEL_SERVER_METRICS: every total, kept here so that no worker's death loses a count. */
+  private readonly metrics: MetricsCollector | undefined;
   /** Proxy mode: the scorer and its health. */
   private readonly proxy: ProxyUpstream | undefined;
   private nginx: ChildProcess | undefined;
@@ -89,12 +93,13 @@ export class Primary {
     private readonly nginxBinary: string,
     private readonly nginxConf: string,
   ) {
+    this.metrics = config.metrics ? new MetricsCollector() : undefined;
     this.supervisor = new Supervisor(config, logger, {
       ready: (models) => this.logReady(models),
       fatal: (error) => this.fatal(error),
       control: (slot, message) => void this.table.handle(message.request).then((reply) => this.supervisor.reply(slot, { type: 'control-reply', id: message.id, reply })),
-    });
-    this.table = new ModelTable(config, logger, this.supervisor);
+    }, this.metrics);
+    this.table = new ModelTable(config, logger, this.supervisor, this.metrics);
     if (config.upstream) {
       this.proxy = new ProxyUpstream(config, logger, {
         health: (problem) => this.supervisor.upstreamHealth(problem),
@@ -113,6 +118,12 @@ export class Primary {
     // The scorer first: it usually takes longest to start.
     this.proxy?.start();
     this.supervisor.start();
+    if (this.metrics) {
+      const collector = this.metrics;
+      serveMetrics(runPaths(this.config.runDir).metricsSocket, collector, () => this.supervisor.refreshMetrics(), this.logger).catch((err: Error) =>
+        this.fatal({ code: 'INTERNAL_ERROR', message: `the metrics endpoint could not listen on ${runPaths(this.config.runDir).metricsSocket}: ${err.message}` }),
+      );
+    }
     this.startNginx();
   }
 

@@ -12,6 +12,7 @@ import { parseJson } from '../codecs/json';
 import type { ControlRequest, LoadedModel, ModelControl } from '../models/control';
 import type { Answer, Invocation, Model } from '../models/model';
 import type { ModelRegistry } from '../models/registry';
+import type { RequestMetrics } from '../metrics/recorder';
 import type { BodyMemory } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { readBody, resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
@@ -50,7 +51,12 @@ export interface EdgeDeps {
   control?: ModelControl;
   /** Whether the server holds a model of this name on some worker (multi-model mode). */
   isLoaded?(name: string): boolean;
+  /** Where inference requests are counted and timed (MODEL_SERVER_METRICS), if anywhere. */
+  metrics?: RequestMetrics;
 }
+
+/** The routes that invoke a model: counted and timed per model. */
+const INFERENCE_ROUTES: ReadonlySet<RouteName> = new Set(['invocations', 'invoke-model', 'predict-parameters', 'v2-infer']);
 
 const EMPTY = Buffer.alloc(0);
 
@@ -65,22 +71,35 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   const log = new RequestLog(deps.logger);
   const app = createControlApp(deps, limit);
 
+  const { metrics } = deps;
+  // (metrics.answered before the answer is written: see metrics/recorder.ts)
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError, writeError: ErrorWriter = sendError) => {
+    const status = statusOfError(error);
+    metrics?.answered(res, status, started);
     writeError(res, error);
-    log.request(id, req, statusOfError(error), started, { error: error.code });
+    log.request(id, req, status, started, { error: error.code });
   };
 
   const reply = (id: string, req: IncomingMessage, res: ServerResponse, started: number, answer: Answer, facts: RequestFacts = {}, writeError: ErrorWriter = sendError) => {
     if (!answer.ok) {
       if (answer.detail) log.unexpected(id, answer.detail, 'an invocation');
+      const status = statusOfError(answer.error);
+      metrics?.answered(res, status, started, answer.timing);
       writeError(res, answer.error, answer.headers);
-      log.request(id, req, statusOfError(answer.error), started, { ...facts, error: answer.error.code });
+      log.request(id, req, status, started, { ...facts, error: answer.error.code });
       return;
     }
+    metrics?.answered(res, 200, started, answer.timing);
     // Built-in answers are UTF-8 text; users' code says its own type (an image has no charset).
     const type = answer.exactType || answer.contentType === 'application/json' ? answer.contentType : `${answer.contentType}; charset=utf-8`;
     send(res, 200, type, answer.body, answer.headers);
     log.request(id, req, 200, started, { ...facts, rows: answer.records, ...(answer.batch && answer.batch > 1 ? { batch: answer.batch } : {}) });
+  };
+
+  /** The model label of an inference request: the single model's own name, or a multi-model name the server knows (else one label for all unknown names). */
+  const modelLabel = (routeName: RouteName, name: string | undefined): string => {
+    if (routeName === 'invocations' || routeName === 'predict-parameters' || !config.multiModel) return config.modelName;
+    return name !== undefined && (deps.models.state(name) !== undefined || deps.isLoaded?.(name)) ? name : '(unknown)';
   };
 
   /** The model to invoke, once it is ready in this worker. */
@@ -202,6 +221,7 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       return fail(id, req, res, started, notProxied(found.route));
     }
     const route = found && 'route' in found ? hot[found.route.name] : undefined;
+    if (metrics && found && 'route' in found && INFERENCE_ROUTES.has(found.route.name)) metrics.begin(res, modelLabel(found.route.name, found.name), found.route.name);
     const writeError = isOipPath(pathOf(req.url ?? '')) ? sendOipError : sendError;
     if (!route) {
       // Control routes, 404 and 405: express, logged here like every other route.

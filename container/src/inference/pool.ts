@@ -50,6 +50,8 @@ interface Pending {
 /** Invocations sent to one thread together. It holds the thread until every one of them is done. */
 interface Batch {
   entries: Pending[];
+  /** When a thread took it (performance.now()): the end of its invocations' queue wait. */
+  started: number;
   abandoned: number;
   /** Counted in `stuck`: every invocation timed out while the thread is inside onnxruntime. */
   stuck?: boolean;
@@ -190,8 +192,8 @@ export class InferencePool {
    * as one ONNX call per shape (a lone invocation goes alone, one turn of the event loop after it came).
    */
   private startBatch(entries: Pending[]): void {
-    const batch: Batch = { entries, abandoned: 0 };
     const now = performance.now();
+    const batch: Batch = { entries, abandoned: 0, started: now };
     const tasks: ThreadTask[] = entries.map((entry) => {
       entry.state = 'running';
       entry.batch = batch;
@@ -220,6 +222,9 @@ export class InferencePool {
 
   private finish(batch: Batch, results: Answer[]): void {
     this.running -= 1;
+    // For the metrics: how long each waited for a thread, how long the run took, and how many shared it.
+    const runMs = performance.now() - batch.started;
+    for (let i = 0; i < results.length; i++) results[i].timing = { queuedMs: batch.started - batch.entries[i].started, runMs, batch: results.length };
     if (batch.stuck) {
       this.stuck -= 1;
       this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
