@@ -8,6 +8,7 @@ import type { Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import { MetricsCollector } from '../metrics/collector';
+import { EmfWriter } from '../metrics/emf';
 import { serveMetrics } from '../metrics/endpoint';
 import type { ModelSpec } from '../models/model';
 import { cleanRunDir, codeDirOf, modelFolder, runPaths } from '../paths';
@@ -78,8 +79,9 @@ export class Primary {
   private readonly started = performance.now();
   private readonly supervisor: Supervisor;
   private readonly table: ModelTable;
-  /** MODEL_SERVER_METRICS: every total, kept here so that no worker's death loses a count. */
+  /** MODEL_SERVER_METRICS, MODEL_SERVER_EMF: every total, kept here so that no worker's death loses a count. */
   private readonly metrics: MetricsCollector | undefined;
+  private readonly emf: EmfWriter | undefined;
   /** Proxy mode: the scorer and its health. */
   private readonly proxy: ProxyUpstream | undefined;
   private nginx: ChildProcess | undefined;
@@ -93,7 +95,12 @@ export class Primary {
     private readonly nginxBinary: string,
     private readonly nginxConf: string,
   ) {
-    this.metrics = config.metrics ? new MetricsCollector() : undefined;
+    this.metrics = config.metrics || config.emf ? new MetricsCollector() : undefined;
+    if (config.emf && this.metrics) {
+      const collector = this.metrics;
+      this.emf = new EmfWriter(config.emf, () => this.supervisor.refreshMetrics().then(() => collector.inFlight()));
+      collector.alsoTo(this.emf);
+    }
     this.supervisor = new Supervisor(config, logger, {
       ready: (models) => this.logReady(models),
       fatal: (error) => this.fatal(error),
@@ -118,7 +125,8 @@ export class Primary {
     // The scorer first: it usually takes longest to start.
     this.proxy?.start();
     this.supervisor.start();
-    if (this.metrics) {
+    this.emf?.start();
+    if (this.metrics && this.config.metrics) {
       const collector = this.metrics;
       serveMetrics(runPaths(this.config.runDir).metricsSocket, collector, () => this.supervisor.refreshMetrics(), this.logger).catch((err: Error) =>
         this.fatal({ code: 'INTERNAL_ERROR', message: `the metrics endpoint could not listen on ${runPaths(this.config.runDir).metricsSocket}: ${err.message}` }),
@@ -220,6 +228,8 @@ export class Primary {
     force.unref();
     const finish = () => {
       clearTimeout(force);
+      // The last, partial interval of CloudWatch lines (nothing is in flight any more).
+      this.emf?.writeInterval(Date.now(), new Map());
       // Everything has stopped: a clean stop leaves no nginx.conf, socket or temp file behind.
       if (code === 0) cleanRunDir(this.config.runDir);
       this.logger.info({ code }, 'stopped');

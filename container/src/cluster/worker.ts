@@ -73,7 +73,7 @@ export class WorkerProcess {
   private listening: Promise<void> | undefined;
   private stopping = false;
   private readonly started = performance.now();
-  /** MODEL_SERVER_METRICS: inference requests counted here and reported to the primary. */
+  /** MODEL_SERVER_METRICS, MODEL_SERVER_EMF: inference requests counted here and reported to the primary. */
   private readonly metrics: RequestMetrics | undefined;
 
   constructor(
@@ -81,7 +81,7 @@ export class WorkerProcess {
     baseLogger: Logger,
   ) {
     this.logger = baseLogger.child({ worker: this.slot });
-    if (config.metrics) {
+    if (config.metrics || config.emf) {
       const slot = this.slot;
       this.metrics = new RequestMetrics((rows) => send({ type: 'observations', slot, rows }));
       setInterval(() => this.sendSnapshot(0), SNAPSHOT_MS).unref();

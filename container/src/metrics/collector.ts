@@ -6,6 +6,7 @@
 // value, so no counter ever goes down.
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { METRICS } from './catalogue';
+import type { EmfWriter } from './emf';
 import { OBSERVATION_FIELDS, type MetricsSnapshot } from './recorder';
 
 /** One answered inference request, as the workers report it (times in milliseconds; -1 and 0 when it never reached a thread). */
@@ -61,6 +62,9 @@ export class MetricsCollector {
   /** The last value written of every counter and histogram sample of the summed process metrics. */
   private readonly highest = new Map<string, number>();
 
+  /** MODEL_SERVER_EMF: the same figures, per interval, as CloudWatch lines. */
+  private emf: EmfWriter | undefined;
+
   constructor() {
     collectDefaultMetrics({ register: this.own });
     // Present from the start, so a scrape shows every series a dashboard will plot (zero until it moves).
@@ -69,8 +73,26 @@ export class MetricsCollector {
     this.loaded.set(0);
   }
 
+  /** Sends every figure to CloudWatch lines as well. */
+  alsoTo(emf: EmfWriter): void {
+    this.emf = emf;
+  }
+
+  /** Requests in flight per model, as the workers last said. */
+  inFlight(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const snapshot of this.live.values()) {
+      for (const v of snapshot.find((m) => m.name === METRICS.inFlight.name)?.values ?? []) {
+        const model = String(v.labels.model);
+        out.set(model, (out.get(model) ?? 0) + v.value);
+      }
+    }
+    return out;
+  }
+
   /** Inference requests a worker answered. */
   observe(list: readonly Observation[]): void {
+    this.emf?.observe(list);
     for (const o of list) {
       const key = `${o.model}\u0000${o.route}\u0000${o.status}`;
       let c = this.children.get(key);
@@ -95,16 +117,19 @@ export class MetricsCollector {
   }
 
   modelLoaded(ok: boolean, seconds: number): void {
+    this.emf?.modelLoaded(ok, seconds);
     this.loads.labels(ok ? 'success' : 'failure').inc();
     if (ok) this.loadDuration.observe(seconds);
   }
 
   modelUnloaded(seconds: number): void {
+    this.emf?.modelUnloaded(seconds);
     this.unloads.inc();
     this.unloadDuration.observe(seconds);
   }
 
   modelsLoaded(count: number): void {
+    this.emf?.modelsLoaded(count);
     this.loaded.set(count);
   }
 
@@ -117,7 +142,10 @@ export class MetricsCollector {
     const last = this.live.get(slot);
     this.live.delete(slot);
     if (last) this.retired.push(monotonic(last));
-    if (replaced) this.restarts.inc();
+    if (replaced) {
+      this.restarts.inc();
+      this.emf?.workerRestarted();
+    }
   }
 
   /** The Prometheus text: process metrics summed over the primary and the workers, then the server's own. */
