@@ -7,27 +7,7 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { METRICS } from './catalogue';
 import type { EmfWriter } from './emf';
-import { OBSERVATION_FIELDS, type MetricsSnapshot } from './recorder';
-
-/** One answered inference request, as the workers report it (times in milliseconds; -1 and 0 when it never reached a thread). */
-export interface Observation {
-  model: string;
-  route: string;
-  status: number;
-  ms: number;
-  queuedMs: number;
-  runMs: number;
-  batch: number;
-}
-
-/** Reads the flat rows of an observations message. */
-export function observations(rows: readonly (string | number)[]): Observation[] {
-  const out: Observation[] = [];
-  for (let i = 0; i + OBSERVATION_FIELDS <= rows.length; i += OBSERVATION_FIELDS) {
-    out.push({ model: String(rows[i]), route: String(rows[i + 1]), status: Number(rows[i + 2]), ms: Number(rows[i + 3]), queuedMs: Number(rows[i + 4]), runMs: Number(rows[i + 5]), batch: Number(rows[i + 6]) });
-  }
-  return out;
-}
+import type { MetricsSnapshot, Observation } from './recorder';
 
 const counter = (spec: { name: string; help: string; labels: readonly string[] }, registry: Registry) => new Counter({ name: spec.name, help: spec.help, labelNames: spec.labels, registers: [registry] });
 const histogram = (spec: { name: string; help: string; labels: readonly string[]; buckets: readonly number[] }, registry: Registry) =>

@@ -56,3 +56,23 @@ export class RequestMetrics {
     return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
   }
 }
+
+/** One answered inference request, as the workers report it (times in milliseconds; -1 and 0 when it never reached a thread). */
+export interface Observation {
+  model: string;
+  route: string;
+  status: number;
+  ms: number;
+  queuedMs: number;
+  runMs: number;
+  batch: number;
+}
+
+/** Reads the flat rows of an observations message. */
+export function observations(rows: readonly (string | number)[]): Observation[] {
+  const out: Observation[] = [];
+  for (let i = 0; i + OBSERVATION_FIELDS <= rows.length; i += OBSERVATION_FIELDS) {
+    out.push({ model: String(rows[i]), route: String(rows[i + 1]), status: Number(rows[i + 2]), ms: Number(rows[i + 3]), queuedMs: Number(rows[i + 4]), runMs: Number(rows[i + 5]), batch: Number(rows[i + 6]) });
+  }
+  return out;
+}
