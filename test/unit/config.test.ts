@@ -81,7 +81,7 @@ describe('the default Accept against what the model writes', () => {
     const config = loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' });
     const err = thrown(() => checkDefaultAccept(config.defaultAccept, mediaTypes()));
     expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines');
+    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines, application/x-npy');
   });
 
   test('types and aliases the model writes are taken', () => {
