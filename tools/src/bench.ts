@@ -27,7 +27,7 @@ const CONSTANT_SCORER = path.join(__dirname, 'constant-scorer.js');
 // Java runs it from source; it sits beside this file's TypeScript source.
 const JAVA_CONSTANT_SCORER = path.join(ROOT, 'tools/src/ConstantScorer.java');
 
-interface Scenario {
+export interface Scenario {
   name: string;
   connections: number;
   method: 'GET' | 'POST';
@@ -36,7 +36,7 @@ interface Scenario {
   headers?: Record<string, string>;
 }
 
-interface Measure {
+export interface Measure {
   requestsPerSecond: number;
   rowsPerSecond: number;
   p50: number;
@@ -62,7 +62,7 @@ interface ModelCase {
 const rows1000 = (m: ModelCase) => m.rows1000 ?? randomCsvRows(1000, m.row.split(',').length).join('\n');
 
 
-function start(command: string, args: string[], env: Record<string, string>, discardOutput = false): ChildProcess {
+export function start(command: string, args: string[], env: Record<string, string>, discardOutput = false): ChildProcess {
   const child = spawn(command, args, { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', discardOutput ? 'ignore' : 'pipe', discardOutput ? 'ignore' : 'pipe'] });
   const keep = (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`${line}\n`);
@@ -72,13 +72,13 @@ function start(command: string, args: string[], env: Record<string, string>, dis
   return child;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
 }
 
-async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number, cpu?: CpuSnapshot): Promise<Measure> {
+export async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number, cpu?: CpuSnapshot): Promise<Measure> {
   const options = {
     url: `http://127.0.0.1:${port}${s.path}`,
     connections: s.connections,
@@ -130,7 +130,7 @@ function cpuRatios(own: Measure, ceiling: Measure): { workers?: number; whole?: 
 }
 
 /** CPU seconds so far of a server's Node processes (the primary and its workers) and of its nginx, apart. */
-function serverCpu(primary: number, runDir: string): CpuSnapshot {
+export function serverCpu(primary: number, runDir: string): CpuSnapshot {
   const nginxMaster = () => Number(fs.readFileSync(path.join(runDir, 'nginx.pid'), 'utf8'));
   return () => {
     const master = nginxMaster();
@@ -422,7 +422,10 @@ async function benchProxy(tmp: string, seconds: number, rounds: number): Promise
   return results;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// (bench-metrics.ts uses the helpers above without running this.)
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}
