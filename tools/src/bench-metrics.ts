@@ -28,6 +28,8 @@ async function main(): Promise<void> {
   const rounds = Number(option('rounds', '5'));
   const workers = Number(option('workers', '2'));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-metrics-'));
+  // nginx's worker processes (user nobody, when run as root) must reach the sockets inside it.
+  fs.chmodSync(tmp, 0o755);
   const sides: { name: string; env: Record<string, string> }[] = [
     { name: 'metrics on', env: {} },
     { name: 'metrics off', env: { MODEL_SERVER_METRICS: 'false' } },

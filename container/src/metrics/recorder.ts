@@ -1,9 +1,12 @@
-// The worker side of the metrics: each answered inference request goes to the primary as one small IPC
-// message, sent before the answer itself is written, so that the primary (which keeps every total) has
-// counted every answer a caller can have received, even from a worker SIGKILLed a moment later. (Sending
-// the answers of one event-loop turn together cost less, but lost the last ones of a worker killed under
-// load: one in 551 in the SIGKILL test.) The worker also keeps prom-client's process metrics and its
-// requests in flight, which the primary asks for at each scrape.
+// The worker side of the metrics. The answers of one turn of the event loop go to the primary (which keeps
+// every total) in one IPC message, and are written to nginx only after it (at the end of the same turn),
+// so the primary has counted every answer a caller can have received, even from a worker SIGKILLed a
+// moment later. (A message per answer, before it, kept that order too but cost about 20 µs of CPU per
+// request under load, mostly the primary waking for each; writing the answers first lost the last ones of
+// a killed worker, one in 551 in the SIGKILL test; corking their sockets does not hold them, as Node's
+// res.end() uncorks its socket fully.)
+// The worker also keeps prom-client's process metrics and its requests in flight, which the primary asks
+// for at each scrape.
 import type { ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { AnswerTiming } from '../models/model';
@@ -18,14 +21,17 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 interface Begun {
   model: string;
   route: string;
-  inFlight: ReturnType<Gauge<'model'>['labels']>;
 }
 
 export class RequestMetrics {
   private readonly registry = new Registry();
   private readonly inFlight: Gauge<'model'>;
-  private readonly gauges = new Map<string, ReturnType<Gauge<'model'>['labels']>>();
+  /** Requests in flight per model (plain counts on the hot path; the gauge is set from them at a snapshot). */
+  private readonly counts = new Map<string, number>();
   private readonly begun = new WeakMap<ServerResponse, Begun>();
+  private pending: (string | number)[] = [];
+  private writes: (() => void)[] = [];
+  private scheduled = false;
 
   /** `send` carries a batch of observations to the primary (flat, OBSERVATION_FIELDS per request). */
   constructor(private readonly send: (observations: (string | number)[]) => void) {
@@ -36,23 +42,51 @@ export class RequestMetrics {
 
   /** An inference request for `model` starts (route: the route table's name). */
   begin(res: ServerResponse, model: string, route: string): void {
-    let gauge = this.gauges.get(model);
-    if (!gauge) this.gauges.set(model, (gauge = this.inFlight.labels(model)));
-    gauge.inc();
-    this.begun.set(res, { model, route, inFlight: gauge });
+    this.counts.set(model, (this.counts.get(model) ?? 0) + 1);
+    this.begun.set(res, { model, route });
   }
 
-  /** Its answer is about to be written: call before writing it (a no-op for a response that did not begin as an inference request). */
-  answered(res: ServerResponse, status: number, started: number, timing?: AnswerTiming): void {
+  /**
+   * An answer: `write` writes it, at once for a response that did not begin as an inference request, else
+   * once the primary has been told (at the end of this turn of the event loop).
+   */
+  answered(res: ServerResponse, status: number, started: number, timing: AnswerTiming | undefined, write: () => void): void {
     const begun = this.begun.get(res);
-    if (!begun) return;
+    if (!begun) return write();
     this.begun.delete(res);
-    begun.inFlight.dec();
-    this.send([begun.model, begun.route, status, performance.now() - started, timing ? timing.queuedMs : -1, timing ? timing.runMs : -1, timing ? timing.batch : 0]);
+    this.counts.set(begun.model, this.counts.get(begun.model)! - 1);
+    this.pending.push(begun.model, begun.route, status, performance.now() - started, timing ? timing.queuedMs : -1, timing ? timing.runMs : -1, timing ? timing.batch : 0);
+    this.writes.push(write);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** The turn's observations to the primary, then its answers to nginx. */
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    const writes = this.writes;
+    this.pending = [];
+    this.writes = [];
+    try {
+      this.send(batch);
+    } finally {
+      // Each write is sendError or send: they catch nothing, and one failing must not keep the others.
+      for (const write of writes) {
+        try {
+          write();
+        } catch {
+          // the socket is gone; its request was logged already
+        }
+      }
+    }
   }
 
   /** The process metrics and requests in flight, for the primary's scrape. */
   snapshot(): Promise<MetricsSnapshot> {
+    for (const [model, n] of this.counts) this.inFlight.labels(model).set(n);
     return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
   }
 }
