@@ -27,7 +27,7 @@ export function cleanRunDir(runDir: string): void {
   const paths = runPaths(runDir);
   try {
     for (const entry of fs.readdirSync(runDir)) {
-      if (/^worker-\d+\.sock$/.test(entry)) fs.rmSync(path.join(runDir, entry), { force: true });
+      if (/^worker-\d+\.sock$|^journal-\d+-\d+\.bin$/.test(entry)) fs.rmSync(path.join(runDir, entry), { force: true });
     }
     for (const file of [paths.nginxConf, paths.nginxPid, paths.upstreamPid, paths.metricsSocket]) fs.rmSync(file, { force: true });
     for (const dir of [paths.nginxTemp, paths.upstreamTmp]) fs.rmSync(dir, { recursive: true, force: true });

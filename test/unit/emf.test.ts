@@ -1,7 +1,7 @@
 // The CloudWatch lines, written without a server: one line per model with requests and one for the
 // server per interval, exact counts, a uniform sample of at most 100 values, and a fresh interval after each.
 import { EmfWriter } from '../../container/src/metrics/emf';
-import type { Observation } from '../../container/src/metrics/recorder';
+import type { Observation } from '../../container/src/metrics/journal';
 
 const obs = (model: string, status: number, ms: number): Observation => ({ model, route: 'invocations', status, ms, queuedMs: 0.5, runMs: 1, batch: 2 });
 

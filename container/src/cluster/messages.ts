@@ -17,8 +17,6 @@ export type WorkerToPrimary =
   | { type: 'control'; slot: number; id: number; request: ControlRequest }
   /** The worker could not start at all (its socket, say); it exits after sending this. */
   | { type: 'worker-fatal'; slot: number; error: WireError }
-  /** Inference requests answered in one turn of the worker's event loop (metrics/recorder.ts lays them out). */
-  | { type: 'observations'; slot: number; rows: (string | number)[] }
   /** The worker's process metrics and requests in flight: asked for by metrics-request (same id), or unprompted (id 0). */
   | { type: 'metrics-snapshot'; slot: number; id: number; metrics: MetricsSnapshot };
 
@@ -37,7 +35,7 @@ export type PrimaryToWorker =
   | { type: 'metrics-request'; id: number }
   | { type: 'shutdown' };
 
-const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'model-unloaded', 'control', 'worker-fatal', 'observations', 'metrics-snapshot']);
+const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'model-unloaded', 'control', 'worker-fatal', 'metrics-snapshot']);
 const PRIMARY_TYPES = new Set(['health', 'hold-models', 'load-model', 'unload-model', 'model-names', 'control-reply', 'upstream-health', 'metrics-request', 'shutdown']);
 
 const typeOf = (m: unknown) => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);

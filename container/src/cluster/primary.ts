@@ -95,10 +95,13 @@ export class Primary {
     private readonly nginxBinary: string,
     private readonly nginxConf: string,
   ) {
-    this.metrics = config.metrics || config.emf ? new MetricsCollector() : undefined;
+    this.metrics = config.metrics || config.emf ? new MetricsCollector(config.runDir) : undefined;
     if (config.emf && this.metrics) {
       const collector = this.metrics;
-      this.emf = new EmfWriter(config.emf, () => this.supervisor.refreshMetrics().then(() => collector.inFlight()));
+      this.emf = new EmfWriter(config.emf, () => this.supervisor.refreshMetrics().then(() => {
+        collector.drain();
+        return collector.inFlight();
+      }));
       collector.alsoTo(this.emf);
     }
     this.supervisor = new Supervisor(config, logger, {
@@ -106,6 +109,7 @@ export class Primary {
       fatal: (error) => this.fatal(error),
       control: (slot, message) => void this.table.handle(message.request).then((reply) => this.supervisor.reply(slot, { type: 'control-reply', id: message.id, reply })),
     }, this.metrics);
+    this.metrics?.watch(() => this.supervisor.pids());
     this.table = new ModelTable(config, logger, this.supervisor, this.metrics);
     if (config.upstream) {
       this.proxy = new ProxyUpstream(config, logger, {
@@ -229,6 +233,7 @@ export class Primary {
     const finish = () => {
       clearTimeout(force);
       // The last, partial interval of CloudWatch lines (nothing is in flight any more).
+      this.metrics?.drain();
       this.emf?.writeInterval(Date.now(), new Map());
       // Everything has stopped: a clean stop leaves no nginx.conf, socket or temp file behind.
       if (code === 0) cleanRunDir(this.config.runDir);

@@ -8,7 +8,6 @@ import type { Config } from '../config/serving';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { MetricsCollector } from '../metrics/collector';
-import { observations } from '../metrics/recorder';
 import type { ModelSpec } from '../models/model';
 import type { HealthState, ModelDescription } from '../vocabulary';
 import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';
@@ -149,6 +148,11 @@ export class Supervisor {
     });
   }
 
+  /** The process ids of the live workers (whose metrics journals are still being written). */
+  pids(): Set<number> {
+    return new Set([...this.workers.values()].map((w) => w.process.process.pid!));
+  }
+
   /** Names of the models the workers hold or are loading (what the workers tell 404 from 503 by). */
   names(): string[] {
     return [...this.assignments.keys()];
@@ -240,8 +244,6 @@ export class Supervisor {
       }
       case 'control':
         return this.events.control(record.slot, message);
-      case 'observations':
-        return this.metrics?.observe(observations(message.rows));
       case 'metrics-snapshot': {
         this.metrics?.workerSnapshot(record.slot, message.metrics);
         const wait = this.snapshotWaits.get(message.id);

@@ -9,6 +9,7 @@ import { withMessage, type WireError } from '../errors';
 import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
 import { OnnxModel } from '../inference/pool';
+import { JournalWriter } from '../metrics/journal';
 import { RequestMetrics } from '../metrics/recorder';
 import { SMALL } from '../inference/protocol';
 import type { Logger } from '../logger';
@@ -82,8 +83,7 @@ export class WorkerProcess {
   ) {
     this.logger = baseLogger.child({ worker: this.slot });
     if (config.metrics || config.emf) {
-      const slot = this.slot;
-      this.metrics = new RequestMetrics((rows) => send({ type: 'observations', slot, rows }));
+      this.metrics = new RequestMetrics(new JournalWriter(config.runDir));
       setInterval(() => this.sendSnapshot(0), SNAPSHOT_MS).unref();
     }
     this.upstreamProblem = config.upstream ? { code: 'UPSTREAM_UNHEALTHY', message: 'the scorer has not been asked yet' } : null;

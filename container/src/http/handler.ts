@@ -72,13 +72,11 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   const app = createControlApp(deps, limit);
 
   const { metrics } = deps;
-  // An inference request's answer is written through the metrics when they are on (see metrics/recorder.ts).
-  const write = (res: ServerResponse, status: number, started: number, timing: Answer['timing'], writeAnswer: () => void) =>
-    metrics ? metrics.answered(res, status, started, timing, writeAnswer) : writeAnswer();
-
+  // (metrics.answered goes before the answer is written: see metrics/recorder.ts)
   const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError, writeError: ErrorWriter = sendError) => {
     const status = statusOfError(error);
-    write(res, status, started, undefined, () => writeError(res, error));
+    metrics?.answered(res, status, started);
+    writeError(res, error);
     log.request(id, req, status, started, { error: error.code });
   };
 
@@ -86,13 +84,15 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
     if (!answer.ok) {
       if (answer.detail) log.unexpected(id, answer.detail, 'an invocation');
       const status = statusOfError(answer.error);
-      write(res, status, started, answer.timing, () => writeError(res, answer.error, answer.headers));
+      metrics?.answered(res, status, started, answer.timing);
+      writeError(res, answer.error, answer.headers);
       log.request(id, req, status, started, { ...facts, error: answer.error.code });
       return;
     }
     // Built-in answers are UTF-8 text; users' code says its own type (an image has no charset).
     const type = answer.exactType || answer.contentType === 'application/json' ? answer.contentType : `${answer.contentType}; charset=utf-8`;
-    write(res, 200, started, answer.timing, () => send(res, 200, type, answer.body, answer.headers));
+    metrics?.answered(res, 200, started, answer.timing);
+    send(res, 200, type, answer.body, answer.headers);
     log.request(id, req, 200, started, { ...facts, rows: answer.records, ...(answer.batch && answer.batch > 1 ? { batch: answer.batch } : {}) });
   };
 

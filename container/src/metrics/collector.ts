@@ -1,5 +1,5 @@
-// The primary side of the metrics: it keeps every total. The workers' observations (recorder.ts) land in
-// prom-client metrics held here, so no count is lost when a worker dies; the model table and the
+// The primary side of the metrics: it keeps every total. The workers' observations (their journals,
+// journal.ts) land in prom-client metrics held here, so no count is lost when a worker dies; the model table and the
 // supervisor report loads, unloads and restarts. Process metrics (prom-client's defaults, with the
 // requests in flight) come from each worker at a scrape and are summed with prom-client's cluster
 // aggregation (AggregatorRegistry.aggregate); a dead worker's counters stay in the sums at their last
@@ -7,7 +7,8 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { METRICS } from './catalogue';
 import type { EmfWriter } from './emf';
-import type { MetricsSnapshot, Observation } from './recorder';
+import { JournalReader, type Observation } from './journal';
+import type { MetricsSnapshot } from './recorder';
 
 const counter = (spec: { name: string; help: string; labels: readonly string[] }, registry: Registry) => new Counter({ name: spec.name, help: spec.help, labelNames: spec.labels, registers: [registry] });
 const histogram = (spec: { name: string; help: string; labels: readonly string[]; buckets: readonly number[] }, registry: Registry) =>
@@ -45,12 +46,33 @@ export class MetricsCollector {
   /** MODEL_SERVER_EMF: the same figures, per interval, as CloudWatch lines. */
   private emf: EmfWriter | undefined;
 
-  constructor() {
+  private readonly journals: JournalReader;
+  /** The live workers' process ids: their journals are still written (set by the primary). */
+  private livePids: () => Set<number> = () => new Set();
+
+  /** `runDir`: where the workers' journals are (MODEL_SERVER_RUN_DIR). */
+  constructor(runDir: string) {
+    this.journals = new JournalReader(runDir);
+    this.journals.clear();
+    // Read the journals now and then, so that their files stay small and the CloudWatch lines current.
+    setInterval(() => this.drain(), 1000).unref();
     collectDefaultMetrics({ register: this.own });
     // Present from the start, so a scrape shows every series a dashboard will plot (zero until it moves).
     this.restarts.inc(0);
     this.unloads.inc(0);
     this.loaded.set(0);
+  }
+
+  /** Who is alive, for the journals: a dead worker's files are read to their end and deleted. */
+  watch(livePids: () => Set<number>): void {
+    this.livePids = livePids;
+  }
+
+  /** Counts what the workers' journals say happened since the last read. */
+  drain(): void {
+    const live = this.livePids();
+    const list = this.journals.read((pid) => live.has(pid));
+    if (list.length > 0) this.observe(list);
   }
 
   /** Sends every figure to CloudWatch lines as well. */
@@ -117,8 +139,9 @@ export class MetricsCollector {
     this.live.set(slot, snapshot);
   }
 
-  /** A worker died: its counters stay in the sums at their last value, and it is counted as a restart when replaced. */
+  /** A worker died: its journal is read to its end, its counters stay in the sums at their last value, and it is counted as a restart when replaced. */
   workerExited(slot: number, replaced: boolean): void {
+    this.drain();
     const last = this.live.get(slot);
     this.live.delete(slot);
     if (last) this.retired.push(monotonic(last));
@@ -130,6 +153,7 @@ export class MetricsCollector {
 
   /** The Prometheus text: process metrics summed over the primary and the workers, then the server's own. */
   async render(): Promise<string> {
+    this.drain();
     if (this.retired.length > 1) this.retired = [(await AggregatorRegistry.aggregate(this.retired as never).getMetricsAsJSON()) as MetricsSnapshot];
     const processes = [(await this.own.getMetricsAsJSON()) as MetricsSnapshot, ...this.live.values(), ...this.retired];
     const summed = (await AggregatorRegistry.aggregate(processes as never).getMetricsAsJSON()) as MetricsSnapshot;

@@ -5,7 +5,7 @@
 // values per metric and line), so CloudWatch's averages and percentiles estimate the interval's.
 import type { EmfConfig } from '../config/serving';
 import { writeLogLines } from '../logger';
-import type { Observation } from './recorder';
+import type { Observation } from './journal';
 
 /** EMF's limit on the values of one metric in one line. */
 const MAX_VALUES = 100;
