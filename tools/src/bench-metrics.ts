@@ -2,11 +2,17 @@
 // metrics on (the default: every answer is reported to the primary) and with MODEL_SERVER_METRICS=false,
 // driven in alternating rounds of the same run (the order swapped every round), at c=40 on the hot routes;
 // prints each side's median requests/s and CPU microseconds per request (Node processes: primary, workers
-// and their threads; nginx), and the difference.
+// and their threads; nginx), and the difference. First, the metrics' own code in-process, without the
+// noise of a shared machine: a worker's begin + answered (its journal write included) and the primary's
+// reading of a journal, per request.
 // usage: npm run bench:metrics -- [--duration SECONDS] [--rounds N] [--workers N]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { ServerResponse } from 'node:http';
+import { MetricsCollector } from '../../container/dist/metrics/collector';
+import { JournalWriter } from '../../container/dist/metrics/journal';
+import { RequestMetrics } from '../../container/dist/metrics/recorder';
 import { drive, serverCpu, start, stop, type Measure, type Scenario } from './bench';
 import { freePort, option, waitForPing } from './cli-helpers';
 
@@ -23,7 +29,37 @@ const SCENARIOS: Scenario[] = [
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** CPU microseconds per request of the metrics' own code: the worker's side and the primary's, apart. */
+function codeCosts(n = 200_000): { worker: number; primary: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-metrics-code-'));
+  try {
+    const recorder = new RequestMetrics(new JournalWriter(dir, 1));
+    const responses = Array.from({ length: 1000 }, () => ({}) as ServerResponse);
+    let before = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const res = responses[i % responses.length];
+      recorder.begin(res, 'iris', 'invocations');
+      recorder.answered(res, 200, performance.now() - 1, { queuedMs: 0.1, runMs: 0.5, batch: 4 });
+    }
+    let used = process.cpuUsage(before);
+    const worker = (used.user + used.system) / n;
+    fs.mkdirSync(path.join(dir, 'primary'));
+    const collector = new MetricsCollector(path.join(dir, 'primary'));
+    collector.watch(() => new Set([1]));
+    fs.renameSync(path.join(dir, 'journal-1-1.bin'), path.join(dir, 'primary', 'journal-1-1.bin'));
+    before = process.cpuUsage();
+    collector.drain();
+    used = process.cpuUsage(before);
+    collector.close();
+    return { worker: Number(worker.toFixed(2)), primary: Number(((used.user + used.system) / n).toFixed(2)) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const code = codeCosts();
+  console.log(`the metrics' own code, in-process: ${code.worker} µs per request in a worker (begin, answered, its journal write), ${code.primary} µs in the primary (reading and counting it)`);
   const seconds = Number(option('duration', '6'));
   const rounds = Number(option('rounds', '5'));
   const workers = Number(option('workers', '2'));

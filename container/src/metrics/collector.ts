@@ -47,6 +47,7 @@ export class MetricsCollector {
   private emf: EmfWriter | undefined;
 
   private readonly journals: JournalReader;
+  private readonly timer: NodeJS.Timeout;
   /** The live workers' process ids: their journals are still written (set by the primary). */
   private livePids: () => Set<number> = () => new Set();
 
@@ -55,12 +56,17 @@ export class MetricsCollector {
     this.journals = new JournalReader(runDir);
     this.journals.clear();
     // Read the journals now and then, so that their files stay small and the CloudWatch lines current.
-    setInterval(() => this.drain(), 1000).unref();
+    this.timer = setInterval(() => this.drain(), 1000).unref();
     collectDefaultMetrics({ register: this.own });
     // Present from the start, so a scrape shows every series a dashboard will plot (zero until it moves).
     this.restarts.inc(0);
     this.unloads.inc(0);
     this.loaded.set(0);
+  }
+
+  /** Stops reading the journals now and then (the server keeps one collector for its life; tools stop theirs). */
+  close(): void {
+    clearInterval(this.timer);
   }
 
   /** Who is alive, for the journals: a dead worker's files are read to their end and deleted. */

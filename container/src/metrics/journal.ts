@@ -107,7 +107,13 @@ export class JournalReader {
    */
   read(alive: (pid: number) => boolean): Observation[] {
     const out: Observation[] = [];
-    const entries = fs.readdirSync(this.dir).map((e) => [e, FILE.exec(e)] as const).filter((x): x is [string, RegExpExecArray] => x[1] !== null);
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return out; // the run directory is gone: the server is stopping
+    }
+    const entries = names.map((e) => [e, FILE.exec(e)] as const).filter((x): x is [string, RegExpExecArray] => x[1] !== null);
     const newest = new Map<number, number>();
     for (const [, m] of entries) newest.set(Number(m[1]), Math.max(newest.get(Number(m[1])) ?? 0, Number(m[2])));
     entries.sort((a, b) => Number(a[1][1]) - Number(b[1][1]) || Number(a[1][2]) - Number(b[1][2]));
