@@ -86,12 +86,14 @@ describe('a worker SIGKILLed under load', () => {
     const server = await startServer({ baseDir: exampleBase(), env: { MODEL_SERVER_WORKERS: '2' } });
     try {
       let answeredByWorkers = 0;
+      let lost = 0;
       let stop = false;
       const client = async () => {
         while (!stop) {
           const reply = await csv(server.port, ROW).catch(() => undefined);
           // nginx's own answers (a request on the dying worker, none listening) carry no request id.
           if (reply && reply.headers['x-request-id']) answeredByWorkers += 1;
+          else lost += 1;
         }
       };
       const clients = Array.from({ length: 4 }, client);
@@ -112,8 +114,13 @@ describe('a worker SIGKILLed under load', () => {
       await Promise.all([...clients, scraper]);
       const final = await scrape(server);
       scrapes.push(final);
-      console.log(`answered by workers: ${answeredByWorkers}; scrapes: ${scrapes.length}`);
-      expect(sumOf(final, 'model_server_requests_total')).toBe(answeredByWorkers);
+      const counted = sumOf(final, 'model_server_requests_total');
+      console.log(`answered by workers: ${answeredByWorkers}; lost at the kill: ${lost}; counted: ${counted}; scrapes: ${scrapes.length}`);
+      // The record is written before the answer, so every answer a client received is counted; a request
+      // whose worker died between its record and its answer is counted too, though its client got nginx's
+      // 502: at most one per request lost at the kill, and at most one per client.
+      expect(counted).toBeGreaterThanOrEqual(answeredByWorkers);
+      expect(counted - answeredByWorkers).toBeLessThanOrEqual(Math.min(lost, 4));
       expect(valueOf(final, 'model_server_worker_restarts_total')).toBe(1);
       // Every counter series and histogram count, scrape after scrape: never lower than before.
       const monotonic = (s: Sample) => monotonicNames.has(s.name);
