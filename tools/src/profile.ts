@@ -24,7 +24,7 @@ const STAGES: [string, RegExp][] = [
   ['run (onnxruntime)', /(onnxruntime-node\/|onnxruntime-common\/|inference\/session\.js|inference\/labels\.js|inference\/columns\.js|native-guard\.js)/],
   ['decode (codecs)', /(codecs\/(csv|csv-bytes|json|json-syntax|jsonlines|query|rows|cells|text|numbers|v2)\.js|decodeRequest|builtin-steps\.js:.*input)/],
   ['encode (codecs)', /(codecs\/(records|values)\.js|encodeBytes|encodeRecords|encodePredictions|encodeV2)/],
-  ['pipeline and batcher', /(inference\/(pipeline|batcher|builtin-steps|user-steps|steps)\.js|slicePredictions|concatMatrices|vocabulary\.js)/],
+  ['pipeline and batcher', /(inference\/(pipeline|batcher|builtin-steps|user-steps|steps|invoke|hooks)\.js|slicePredictions|concatMatrices|vocabulary\.js)/],
   ['hop to the thread and back', /(piscina\/|postMessage|receiveMessageOnPort|MessagePort|inference\/(pool|thread)\.js|structuredClone|latin1Slice|node:internal\/worker)/],
   ['respond (write the answer)', /^(writev|writeString|writeBuffer|writevGeneric|writeGeneric|_storeHeader|writeHead|setHeader|_send|_writeRaw|end |write_|createWriteWrap|checkInvalidHeaderChar|_finish|onFinish|respond\.js)|node:_http_outgoing|http\/respond\.js|node:internal\/streams\/writable/],
   ['HTTP in (parse, route, read the body)', /(node:_http_(server|incoming|common)|parserOn|http\/(handler|routes|invocation)\.js|shared-bodies\.js|node:net|node:internal\/streams|node:events|_addHeaderLine|readBody|emit )/],
