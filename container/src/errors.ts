@@ -19,7 +19,7 @@ export const CATALOGUE = {
   INVALID_VALUE: { status: 400, meaning: "A value does not fit its column (not a number, not an integer for an integer column, missing where the column cannot take a missing value, beyond the input type's range); the message gives line/record, column/field and, for a typed column, its name and type." },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
   UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
-  INVALID_TENSOR: { status: 400, meaning: 'An input does not fit the model: a KServe V2 input is unknown, missing, or of the wrong datatype, rank, dimension, scalar-ness or value count, or onnxruntime refused the input while running (shapes that do not broadcast or reshape, an invalid argument, an index or value out of range); the message names the input or the node.' },
+  INVALID_TENSOR: { status: 400, meaning: 'An input does not fit the model: a KServe V2 input is unknown, missing, or of the wrong datatype, rank, dimension, scalar-ness or value count, or onnxruntime refused the input while running (shapes that do not broadcast or reshape, an invalid argument, an index or value out of range, an operator input of the wrong shape or rank), inside an If, Loop or Scan subgraph too; the message names the input, or the node and the subgraph nodes around it.' },
   INVALID_PARAMETER: { status: 400, meaning: 'A header or query parameter has a value the server cannot use; the message names it.' },
   // Routing and negotiation
   NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },
