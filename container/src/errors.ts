@@ -41,7 +41,7 @@ export const CATALOGUE = {
   INFERENCE_CODE_ERROR: { status: 500, meaning: 'The model\'s own inference code (code/inference.mjs) threw: an error with a numeric statusCode from 400 to 599 gives that status and the error\'s message; any other throw gives 500 naming the hook. The stack is logged once with the request id, never sent.' },
   MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model for a reason of the model itself, not a shape or value of the input; the message carries its reason.' },
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
-  WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash); it was not retried because it may have run.' },
+  WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash) after handing it to the model; it was not run again because it may be what stopped the worker. (A request the dead worker had not handed to its model is run by another worker.)' },
   NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },
   OVERLOADED: { status: 503, meaning: 'The inference queue is full (MODEL_SERVER_MAX_QUEUE); retry later.' },
   TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds.' },
@@ -70,6 +70,9 @@ export const CATALOGUE = {
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;
+
+/** WORKER_FAILED's message, as nginx says it (nginx.conf) and as a worker says it when it refuses a retry. */
+export const WORKER_FAILED_MESSAGE = 'the worker handling the request stopped before answering; it was not retried because it may have run. The log has the reason';
 
 /** What crosses thread and process boundaries, and what callers receive under "error". */
 export interface WireError {

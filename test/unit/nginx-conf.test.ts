@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { findNginx, renderNginxConf, writeNginxConf } from '../../container/src/cluster/nginx';
 import { loadConfig } from '../../container/src/config/serving';
-import { CATALOGUE } from '../../container/src/errors';
+import { CATALOGUE, WORKER_FAILED_MESSAGE } from '../../container/src/errors';
 
 const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));
 
@@ -50,9 +50,16 @@ describe('nginx.conf rendering', () => {
     }
   });
 
-  test('a POST a worker has received is never passed to another worker', () => {
+  test('a POST a worker may have received goes to another worker only marked as a retry, which checks the receipts', () => {
     const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
     expect(conf).toMatch(/^\s*proxy_next_upstream error http_503;/m);
-    expect(conf).not.toMatch(/^\s*proxy_next_upstream .*non_idempotent/m);
+    // non_idempotent only in the locations that set the retry mark, which every worker request carries.
+    const locations = [...conf.matchAll(/location (\S+) \{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}/g)];
+    const passing = locations.filter(([, , body]) => /proxy_next_upstream .*non_idempotent/.test(body)).map(([, name, body]) => [name, /set \$model_server_retry 1;/.test(body)]);
+    expect(passing).toEqual([['@again', true], ['@after_wait', true]]);
+    expect(conf).toContain('proxy_set_header X-Model-Server-Retry $model_server_retry;');
+    expect(conf).toContain('proxy_set_header X-Model-Server-Request $request_id;');
+    // A worker that refuses a retry says what nginx says.
+    expect(conf).toContain(`"code":"WORKER_FAILED","message":"${WORKER_FAILED_MESSAGE}"`);
   });
 });

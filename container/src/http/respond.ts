@@ -50,6 +50,8 @@ export interface RequestFacts {
   rows?: number;
   batch?: number;
   error?: string;
+  /** Multi-model: the invocation waited here for its model's holder to be back, then went to it. */
+  passedToHolder?: boolean;
 }
 
 /** /ping is polled constantly: debug only. Server faults are errors, caller mistakes warnings. */
