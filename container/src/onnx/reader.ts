@@ -80,7 +80,8 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
     } else if (f.bytes === undefined) continue;
     else if (f.field === 1) out.name = f.bytes.toString('utf8');
     else if (f.field === 9) out.strings.push(f.bytes.toString('utf8'));
-    else if (f.field === 8) out.ints.push(...packedInts(f.bytes).map(Number));
+    // (A loop: spreading an attribute of a large tree ensemble, 10^5 values and more, overflows the stack.)
+    else if (f.field === 8) for (const v of packedInts(f.bytes)) out.ints.push(Number(v));
   }
   return out;
 }
@@ -111,8 +112,8 @@ function table(b: Buffer): { name: string; values: (string | number)[] } | undef
     } else if (f.bytes === undefined) continue;
     else if (f.field === 8) name = f.bytes.toString('utf8');
     else if (f.field === 6) strings.push(f.bytes.toString('utf8'));
-    else if (f.field === 1) dims.push(...packedInts(f.bytes));
-    else if (f.field === 7) ints.push(...packedInts(f.bytes));
+    else if (f.field === 1) for (const v of packedInts(f.bytes)) dims.push(v);
+    else if (f.field === 7) for (const v of packedInts(f.bytes)) ints.push(v);
     else if (f.field === 9) ints = Array.from({ length: Math.floor(f.bytes.length / 8) }, (_, k) => f.bytes.readBigInt64LE(k * 8));
   }
   if (dims.length !== 1) return undefined;
