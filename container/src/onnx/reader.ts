@@ -80,10 +80,19 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
     } else if (f.bytes === undefined) continue;
     else if (f.field === 1) out.name = f.bytes.toString('utf8');
     else if (f.field === 9) out.strings.push(f.bytes.toString('utf8'));
-    // (A loop: spreading an attribute of a large tree ensemble, 10^5 values and more, overflows the stack.)
+    // (A loop: spreading a large packed array into push() overflows the stack.)
     else if (f.field === 8) for (const v of packedInts(f.bytes)) out.ints.push(Number(v));
   }
   return out;
+}
+
+/**
+ * An AttributeProto's name when it comes first, as every serialiser writes it (else undefined): a tree
+ * ensemble's attributes hold 10^5 values and more, and only its class labels are wanted here.
+ */
+function leadingName(b: Buffer): string | undefined {
+  if (b[0] !== 0x0a || b[1] >= 0x80) return undefined;
+  return b.subarray(2, 2 + b[1]).toString('utf8');
 }
 
 interface GraphFacts {
@@ -196,7 +205,9 @@ function readNode(r: FileReader, length: number, facts: Pick<GraphFacts, 'classL
       else if (f === 4) node.op = text;
       else node.domain = text;
     } else if (w === 2 && f === 5 && (node.op.endsWith('Classifier') || node.op === 'ArgMax' || node.op === 'Gather')) {
-      const a = attribute(r.bytes(r.varint()));
+      const bytes = r.bytes(r.varint());
+      if (node.op.endsWith('Classifier') && !(leadingName(bytes) ?? 'classlabels_').startsWith('classlabels_')) continue;
+      const a = attribute(bytes);
       if (a.i !== undefined) node.ints.set(a.name, a.i);
       if (!node.op.endsWith('Classifier')) continue;
       if (a.name === 'classlabels_strings' && a.strings.length > 0) facts.classLabels = a.strings;
