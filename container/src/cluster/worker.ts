@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config/serving';
+import { releaseFreedMemory } from '../allocator';
 import { withMessage, type WireError } from '../errors';
 import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
@@ -184,6 +185,9 @@ export class WorkerProcess {
     this.required.delete(name);
     this.listenWhenReady();
     await this.models.remove(name, this.config.graceSeconds * 1000).catch(() => undefined);
+    // Its threads have exited: what they and its sessions freed goes back to the system, so that the
+    // server's resident memory shows the room the unload made (the memory budget's guard reads it).
+    if (this.config.multiModel) releaseFreedMemory();
     this.logger.debug({ model: name, ms: Math.round(performance.now() - started) }, 'model released');
     send({ type: 'model-unloaded', slot: this.slot, name });
   }
@@ -203,6 +207,9 @@ export class WorkerProcess {
     });
     try {
       const description = await this.models.add(model);
+      // Loading freed much (the file read, onnxruntime's working copies): give it back, in multi-model mode,
+      // where the memory budget's guard reads the resident memory before the next load.
+      if (config.multiModel) releaseFreedMemory();
       send({ type: 'model-ready', slot: this.slot, model: description, ms: Math.round(performance.now() - (this.listening ? started : this.started)) });
       this.listenWhenReady();
     } catch (err) {
@@ -210,6 +217,7 @@ export class WorkerProcess {
       send({ type: 'model-failed', slot: this.slot, name: spec.name, error: withMessage(err) });
       // Stop its threads: exiting with onnxruntime sessions still loading aborts the process natively.
       await this.models.remove(spec.name).catch(() => undefined);
+      if (config.multiModel) releaseFreedMemory();
     }
   }
 
