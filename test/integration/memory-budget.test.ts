@@ -49,14 +49,6 @@ test("unloading gives a model's share back: a model refused with 507 loads once 
     }
     expect(refused).toBeDefined();
     expect(loaded.length).toBeGreaterThanOrEqual(2);
-    const share = (await server.waitForLog((l) => l.msg === 'model w0 loaded')).memoryMb as number;
-    const said = /^507 INSUFFICIENT_MEMORY: model "(\w+)" needs about (\d+) MB, and the (\d+) model\(s\) loaded hold (\d+) MB and the server itself (\d+) MB of the (\d+) MB this server may use/.exec(errorOf(refused!.reply));
-    expect(said).not.toBeNull();
-    const [, name, need, count, held, own, limit] = said!;
-    expect([name, Number(need), Number(count), Number(limit)]).toEqual([refused!.name, share, loaded.length, limitMb]);
-    // The shares add up (each was rounded to a whole MB in the log), and the refusal was the budget's.
-    expect(Math.abs(Number(held) - share * loaded.length)).toBeLessThanOrEqual(loaded.length);
-    expect(Number(own) + Number(held) + share).toBeGreaterThan(limitMb);
     // Refused again while nothing was unloaded; after unloading one model of the same share, it loads.
     expect((await load(server, refused!.name, folder)).status).toBe(507);
     expect((await unload(server, loaded[0])).status).toBe(200);
@@ -65,6 +57,15 @@ test("unloading gives a model's share back: a model refused with 507 loads once 
     // And again after unloading two and loading one back: the room follows the shares, not the past.
     for (const name of loaded.slice(1, 3)) expect((await unload(server, name)).status).toBe(200);
     expect(errorOf(await load(server, loaded[1], folder))).toBe('ok');
+    // The 507 gave the budget's figures: the model's share, those the loaded models hold, the server's own.
+    const share = (await server.waitForLog((l) => l.msg === 'model w0 loaded')).memoryMb as number;
+    const said = /^507 INSUFFICIENT_MEMORY: model "(\w+)" needs about (\d+) MB, and the (\d+) model\(s\) loaded hold (\d+) MB and the server itself (\d+) MB of the (\d+) MB this server may use/.exec(errorOf(refused!.reply));
+    expect(said).not.toBeNull();
+    const [, name, need, count, held, own, limit] = said!;
+    expect([name, Number(need), Number(count), Number(limit)]).toEqual([refused!.name, share, loaded.length, limitMb]);
+    // The shares add up (each was rounded to a whole MB in the log), and the refusal was the budget's.
+    expect(Math.abs(Number(held) - share * loaded.length)).toBeLessThanOrEqual(loaded.length);
+    expect(Number(own) + Number(held) + share).toBeGreaterThan(limitMb);
     const highest = memory.stop();
     console.log(`memory budget: ${loaded.length} models of ${share} MB loaded under ${limitMb} MB before a 507; the server's memory at most ${Math.round(highest / MB)} MB`);
     expect(highest).toBeLessThan(limitMb * MB);
