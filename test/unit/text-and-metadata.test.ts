@@ -96,6 +96,12 @@ describe('class labels from the graph', () => {
     expect(meta.opTypes).toEqual(['TreeEnsembleClassifier']);
   });
 
+  test('a model file extended with zero bytes (as a truncate or a sparse copy leaves it) is refused at the first of them, not read byte by byte', () => {
+    const file = write(treeEnsembleModel({ features: 3, trees: 2, depth: 2 }));
+    fs.truncateSync(file, 8 * 1024 * 1024);
+    expect(() => readModelMetadata(file)).toThrow('not protobuf: a field number 0');
+  });
+
   test('are absent for graphs without a classifier node', () => {
     const g = new GraphBuilder('plain');
     g.input('x', 'FLOAT', ['N', 2]);

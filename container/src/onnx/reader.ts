@@ -164,7 +164,7 @@ function readGraph(r: FileReader, end: number, ops: Set<string>): GraphFacts {
   const facts: GraphFacts = { nodes: [], tables: new Map(), scalarInputs: [] };
   while (r.position < end) {
     const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const field = fieldOf(tag);
     const wireType = tag % 8;
     if (wireType === 2 && field === 11) {
       const input = graphInput(r.bytes(r.varint()));
@@ -196,7 +196,7 @@ function readNode(r: FileReader, length: number, facts: Pick<GraphFacts, 'classL
   const node = { op: '', domain: '', inputs: [] as string[], outputs: [] as string[], ints: new Map<string, number>() };
   while (r.position < nodeEnd) {
     const t = r.varint();
-    const f = Math.floor(t / 8);
+    const f = fieldOf(t);
     const w = t % 8;
     if (w === 2 && (f === 1 || f === 2 || f === 4 || f === 7)) {
       const text = r.bytes(r.varint()).toString('utf8');
@@ -225,7 +225,7 @@ function readSubgraphs(r: FileReader, length: number, ops: Set<string>): void {
   const end = r.position + length;
   while (r.position < end) {
     const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const field = fieldOf(tag);
     if (tag % 8 === 2 && (field === 6 || field === 11)) {
       const graphLength = r.varint();
       const graphEnd = r.position + graphLength;
@@ -240,6 +240,7 @@ function readFunction(r: FileReader, length: number, ops: Set<string>): void {
   const end = r.position + length;
   while (r.position < end) {
     const tag = r.varint();
+    fieldOf(tag);
     if (tag === (7 << 3) + 2) readNode(r, r.varint(), {}, ops);
     else skipField(r, tag % 8);
   }
@@ -261,6 +262,16 @@ function argmaxLabel(facts: GraphFacts): ModelMetadata['argmaxLabel'] {
     return { output: gather.outputs[0], source: argmax.inputs[0], names };
   }
   return undefined;
+}
+
+/**
+ * A tag's field number, which protobuf never makes 0: a run of zero bytes (a file padded or extended with
+ * them, a sparse file) would otherwise read as endless empty fields, one byte at a time.
+ */
+function fieldOf(tag: number): number {
+  const field = Math.floor(tag / 8);
+  if (field === 0) throw new Error('not protobuf: a field number 0');
+  return field;
 }
 
 function skipField(r: FileReader, wireType: number): void {
@@ -303,7 +314,7 @@ export function readModelMetadata(file: string): ModelMetadata {
     const out: ModelMetadata = { metadata: {}, scalarInputs: [], opTypes: [] };
     while (r.position < r.size) {
       const tag = r.varint();
-      const field = Math.floor(tag / 8);
+      const field = fieldOf(tag);
       const wireType = tag % 8;
       if (wireType === 2 && field === 7) {
         const length = r.varint();
