@@ -4,6 +4,8 @@
 # model mounted read-only at /opt/ml/model, `IMAGE train` on an /opt/ml tree, the local-test scripts in
 # their image mode, and proxy mode: the example image FROM IMAGE with a Java scorer (local-test/proxy/,
 # its JDK from the Debian mirror) run as a "secured" container would, with no writable /tmp.
+# KServe: the image as deploy/kserve/ makes KServe run it, spoken to over the Open Inference Protocol
+# (tools/src/kserve-check.ts).
 # Prints one ok/not ok line per check and a closing "N passed, N failed" line.
 # usage: local-test/test-image.sh [IMAGE]    (without IMAGE: builds sagemaker-onnx:test from this checkout)
 set -euo pipefail
@@ -91,6 +93,17 @@ check "SIGTERM: exit code 0 (got $code)" test "$code" = 0
 check "SIGTERM: stopped in under 30 s (took $took s)" test "$took" -lt 30
 nonjson=$("$ENGINE" logs "$name" 2>&1 | grep -v '^{' || true)
 if [ -z "$nonjson" ]; then ok "serve logs are JSON lines only"; else not_ok "serve logs are JSON lines only: $nonjson"; fi
+
+# --- KServe: the image started the way deploy/kserve/ makes KServe start it (its command and arguments with
+# the InferenceService's name, its environment and Knative's, its numeric non-root user, the model read-only
+# at /mnt/models), then every Open Inference Protocol route through the client written from the specification.
+[ -f "$root/tools/dist/kserve-check.js" ] || (cd "$root" && npm run build >/dev/null)
+kout=$(cd "$root" && node tools/dist/kserve-check.js --engine "$ENGINE" --image "$image" --model "$here/test-dir/model" 2>&1 || true)
+printf '%s\n' "$kout" | grep -E '^(ok|not ok) ' || true
+passed=$((passed + $(printf '%s\n' "$kout" | grep -c '^ok ' || true)))
+kfailed=$(printf '%s\n' "$kout" | grep -c '^not ok ' || true)
+if ! printf '%s\n' "$kout" | grep -qE '^[0-9]+ passed, [0-9]+ failed$'; then kfailed=$((kfailed + 1)); echo "not ok - kserve: the check did not finish: $(printf '%s\n' "$kout" | tail -5)"; fi
+failed=$((failed + kfailed))
 
 # --- train, as SageMaker runs it: an /opt/ml tree mounted.
 # Multi-model mode, as SageMaker runs it: the label, SAGEMAKER_MULTI_MODEL=true, models under /opt/ml/models.

@@ -8,6 +8,11 @@ import { CATALOGUE, WORKER_FAILED_MESSAGE } from '../../container/src/errors';
 
 const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));
 
+/** Every answer nginx writes itself: its status, body, and the catalogue code the location sets for the log. */
+function nginxAnswers(conf: string): { status: number; body: any; code?: string }[] {
+  return [...conf.matchAll(/(?:set \$model_server_error (\w+);[^']*?)?return (\d{3}) '(.*)\\n';/g)].map((m) => ({ code: m[1], status: Number(m[2]), body: JSON.parse(m[3]) }));
+}
+
 describe('nginx.conf rendering', () => {
   test('fills every placeholder from the settings', () => {
     const dir = runDir();
@@ -40,7 +45,7 @@ describe('nginx.conf rendering', () => {
 
   test('every answer nginx makes itself is JSON in the product shape, its code and status as the catalogue says', () => {
     const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
-    const answers = [...conf.matchAll(/return (\d{3}) '(.*)\\n';/g)].map((m) => ({ status: Number(m[1]), body: JSON.parse(m[2]) }));
+    const answers = nginxAnswers(conf).filter((a) => typeof a.body.error !== 'string');
     expect(answers.map((a) => a.status).sort()).toEqual([400, 404, 405, 405, 413, 414, 431, 500, 501, 502, 503, 503, 504, 505]);
     for (const { status, body } of answers) {
       expect(Object.keys(body)).toEqual(['error']);
@@ -48,6 +53,25 @@ describe('nginx.conf rendering', () => {
       const known = (CATALOGUE as Record<string, { status: number }>)[body.error.code]?.status;
       expect({ code: body.error.code, status: known }).toEqual({ code: body.error.code, status });
     }
+  });
+
+  test("on the Open Inference Protocol's paths nginx answers in its shape, {\"error\": \"...\"}, with the catalogue's status", () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    const answers = nginxAnswers(conf).filter((a) => typeof a.body.error === 'string');
+    expect(answers.map((a) => a.status).sort()).toEqual([413, 500, 502, 503, 503, 504]);
+    for (const { status, body, code } of answers) {
+      expect(Object.keys(body)).toEqual(['error']);
+      expect({ code, status: (CATALOGUE as Record<string, { status: number }>)[code!]?.status }).toEqual({ code, status });
+    }
+    // Every error page of the protocol's locations leads to an answer in its shape.
+    const pages = [...conf.matchAll(/error_page \d+ (?:=\d* )?(\/_model_server_errors\/\S+);/g)].map((m) => m[1]).filter((p) => p.includes('/v2/'));
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) expect(conf).toContain(`location = ${page} {`);
+  });
+
+  test('liveness is answered by nginx itself, 200 on GET and HEAD whatever the workers do', () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    expect(conf).toMatch(/location = \/v2\/health\/live \{[\s\S]*?if \(\$request_method ~ \^\(GET\|HEAD\)\$\) \{\s*return 200 '\{"live":true\}';/);
   });
 
   test('a POST a worker may have received goes to another worker only marked as a retry, which checks the receipts', () => {
@@ -61,5 +85,31 @@ describe('nginx.conf rendering', () => {
     expect(conf).toContain('proxy_set_header X-Model-Server-Request $request_id;');
     // A worker that refuses a retry says what nginx says.
     expect(conf).toContain(`"code":"WORKER_FAILED","message":"${WORKER_FAILED_MESSAGE}"`);
+  });
+
+  test("the protocol's infer path is retried like /invocations, and what the retry cannot fix is answered in the protocol's shape", () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    const oip = conf.match(/location ~ \^\/v2\/models\/[^\n]*\{([^}]*)\}/)![1];
+    expect(oip).toContain('error_page 502 = @again;');
+    expect(oip).toContain('set $model_server_again model_server;');
+    expect(oip).toContain('set $model_server_error_shape /v2;');
+    expect(oip).toContain('recursive_error_pages on;');
+    // @again and @after_wait end at /_model_server_errors<shape>/502, which exists for both shapes.
+    expect(conf.match(/error_page 502 = \/_model_server_errors\$model_server_error_shape\/502;/g)).toHaveLength(2);
+    expect(conf).toContain('set $model_server_error_shape "";');
+    for (const shape of ['', '/v2']) expect(conf).toContain(`location = /_model_server_errors${shape}/502 {`);
+    expect(conf).toContain(`{"error":"${WORKER_FAILED_MESSAGE}"}`);
+    // Multi-model: the holders' upstream, as /models/<name>/invoke.
+    const multi = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_MULTI_MODEL: 'true', MODEL_SERVER_WORKERS: '2' }));
+    expect(multi.match(/location ~ \^\/v2\/models\/[^\n]*\{([^}]*)\}/)![1]).toContain('set $model_server_again model_holders;');
+  });
+
+  test("proxy mode: an X-Accel-Redirect from the user's scorer moves nothing inside nginx", () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), MODEL_SERVER_UPSTREAM: 'http://127.0.0.1:9000' }));
+    const hop = conf.match(/listen unix:[^\n]*scorer-hop\.sock[\s\S]*?\n {4}\}\n/)![0];
+    expect(hop).toMatch(/^\s*proxy_ignore_headers X-Accel-Redirect;/m);
+    // Every location that talks to the scorer is inside the hop server.
+    const scorerPasses = [...conf.matchAll(/proxy_pass http:\/\/scorer[/;{]/g)].length;
+    expect([...hop.matchAll(/proxy_pass http:\/\/scorer[/;{]/g)].length).toBe(scorerPasses);
   });
 });

@@ -113,7 +113,7 @@ export class OnnxSession {
         throw new ServerError('MODEL_INVALID', `model.json lists ${json.features.length} features but input "${inputs[0].name}" has ${features} columns`);
       }
     }
-    const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: plan && layout ? plan.names : json.features, labels: json.labels, warmed: false };
+    const description: ThreadModel = { file: init.modelFile, platform: 'onnxruntime_onnx', kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: plan && layout ? plan.names : json.features, labels: json.labels, warmed: false };
     if (plan && layout) description.columnTypes = plan.types;
     if (rowsRefused) description.rowsRefused = rowsRefused;
     const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes), plan && layout ? plan : undefined);
