@@ -1,14 +1,19 @@
 // Drills under load on the real stack: a worker killed (SIGKILL) every 3 s while 16 clients send requests
-// back to back, on a single-model and on a multi-model endpoint, and SIGTERM while they do. Answers are
-// counted by status; every one that is not a 200 must be JSON in the product's shape.
+// back to back, on a single-model and on a multi-model endpoint (SageMaker's paths and the Open Inference
+// Protocol's infer path), and SIGTERM while they do. Answers are counted by status; every one that is not a
+// 200 must be JSON in the product's shape (the protocol's on its path).
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXAMPLE_DIR, exampleBase } from '../helpers/models';
+import { WORKER_FAILED_MESSAGE } from '../../container/src/errors';
 import { request, requireNginx, sleep, startServer, until, type Server } from '../helpers/server';
 
 const ROW = '5.1,3.5,1.4,0.2';
+/** The same row on the Open Inference Protocol's infer path. */
+const V2 = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] });
+const isV2 = (urlPath: string) => urlPath.startsWith('/v2/');
 
 interface Outcome {
   /** When the request was sent and answered, ms since the load started. */
@@ -16,12 +21,14 @@ interface Outcome {
   doneAt: number;
   status: number;
   body: string;
+  /** Sent on the Open Inference Protocol's infer path (its errors are {"error": "<message>"}). */
+  v2: boolean;
   retryAfter?: string;
   /** Transport error code (ECONNREFUSED, ECONNRESET, ...) when there was no answer. */
   error?: string;
 }
 
-/** `connections` loops sending single-row CSV requests back to back (to `paths` in turn) until stop() is called. */
+/** `connections` loops sending one-row requests back to back (to `paths` in turn: CSV, or V2 JSON on /v2/) until stop() is called. */
 function load(port: number, connections: number, agent: http.Agent | false, paths: readonly string[] = ['/invocations']) {
   const outcomes: Outcome[] = [];
   const started = performance.now();
@@ -31,9 +38,11 @@ function load(port: number, connections: number, agent: http.Agent | false, path
   const one = () =>
     new Promise<Outcome>((resolve) => {
       const sentAt = now();
-      const done = (o: Omit<Outcome, 'sentAt' | 'doneAt'>) => resolve({ sentAt, doneAt: now(), ...o });
       const urlPath = paths[next++ % paths.length];
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: urlPath, agent, headers: { 'Content-Type': 'text/csv', 'Content-Length': ROW.length } }, (res) => {
+      const v2 = isV2(urlPath);
+      const body = v2 ? V2 : ROW;
+      const done = (o: Omit<Outcome, 'sentAt' | 'doneAt' | 'v2'>) => resolve({ sentAt, doneAt: now(), v2, ...o });
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: urlPath, agent, headers: { 'Content-Type': v2 ? 'application/json' : 'text/csv', 'Content-Length': body.length } }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
@@ -42,7 +51,7 @@ function load(port: number, connections: number, agent: http.Agent | false, path
       });
       req.setTimeout(60_000, () => req.destroy(new Error('timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => done({ status: 0, body: '', error: err.code ?? err.message }));
-      req.end(ROW);
+      req.end(body);
     });
   const loops = Array.from({ length: connections }, async () => {
     while (running) {
@@ -63,18 +72,23 @@ function load(port: number, connections: number, agent: http.Agent | false, path
   };
 }
 
-/** An error answer in the product's shape, or what is wrong with it. */
+/** An error answer in the product's shape (the protocol's on its path), or what is wrong with it. */
 function jsonError(o: Outcome): string | undefined {
   try {
     const doc = JSON.parse(o.body);
-    if (typeof doc.error?.code === 'string' && typeof doc.error?.message === 'string') return undefined;
+    if (o.v2 ? typeof doc.error === 'string' : typeof doc.error?.code === 'string' && typeof doc.error?.message === 'string') return undefined;
   } catch {
     // below
   }
   return `status ${o.status}${o.error ? ` (${o.error})` : ''}: ${o.body.slice(0, 120)}`;
 }
 
-const codeOf = (o: Outcome) => (o.status === 200 ? '200' : `${o.status}${o.error ? ` ${o.error}` : ''} ${jsonError(o) ? '(not JSON)' : JSON.parse(o.body).error.code}`);
+/** The catalogue code of an error answer (the protocol's answers carry only the message: WORKER_FAILED's is known). */
+const errorCode = (o: Outcome): string => {
+  const { error } = JSON.parse(o.body);
+  return !o.v2 ? error.code : error === WORKER_FAILED_MESSAGE ? 'WORKER_FAILED' : `v2: ${error}`;
+};
+const codeOf = (o: Outcome) => (o.status === 200 ? '200' : `${o.status}${o.error ? ` ${o.error}` : ''} ${jsonError(o) ? '(not JSON)' : errorCode(o)}${o.v2 ? ' (v2)' : ''}`);
 const tally = (outcomes: Outcome[]) => outcomes.reduce<Record<string, number>>((t, o) => ({ ...t, [codeOf(o)]: (t[codeOf(o)] ?? 0) + 1 }), {});
 
 /** Start time of a process, in clock ticks since boot: the oldest worker is the one to kill. */
@@ -126,7 +140,7 @@ function checkDrill(name: string, { outcomes, kills, seconds }: { outcomes: Outc
   expect(outcomes.length).toBeGreaterThan(1000);
   const others = outcomes.filter((o) => o.status !== 200);
   expect(others.map(jsonError).filter(Boolean)).toEqual([]);
-  expect(failed.filter((o) => !inFlightAtAKill(o) || JSON.parse(o.body).error.code !== 'WORKER_FAILED').map((o) => `${codeOf(o)} sent ${Math.round(o.sentAt)} ms, answered ${Math.round(o.doneAt)} ms; kills at ${kills.map(Math.round).join(', ')} ms`)).toEqual([]);
+  expect(failed.filter((o) => !inFlightAtAKill(o) || errorCode(o) !== 'WORKER_FAILED').map((o) => `${codeOf(o)} sent ${Math.round(o.sentAt)} ms, answered ${Math.round(o.doneAt)} ms; kills at ${kills.map(Math.round).join(', ')} ms`)).toEqual([]);
   expect(failed.length).toBeLessThanOrEqual(kills.length * PER_WORKER);
   expect(others.filter((o) => o.status !== 502 && !(o.status === 503 && o.retryAfter === '1')).map(codeOf)).toEqual([]);
   expect(ok / rest.length).toBeGreaterThanOrEqual(0.999);
@@ -139,7 +153,7 @@ describe('a worker killed every 3 s under 16 concurrent clients: requests it had
   test('single model: a 502 only for a request in flight on the killed worker, every other one answered (99.9% 200)', async () => {
     const server: Server = await startServer({ baseDir: exampleBase(), env: { MODEL_SERVER_WORKERS: '2' } });
     try {
-      checkDrill('single model', await killDrill(server, ['/invocations'], 15_000));
+      checkDrill('single model', await killDrill(server, ['/invocations', '/invocations', '/invocations', '/v2/models/model/infer'], 15_000));
       expect(server.logs.filter((l) => /died/.test(l.msg)).length).toBeGreaterThanOrEqual(3);
     } finally {
       await server.stop();
@@ -158,7 +172,7 @@ describe('a worker killed every 3 s under 16 concurrent clients: requests it had
       // Every worker holds some of them (one copy each): each kill takes models away until they are reloaded.
       const holders = new Set(server.logs.filter((l) => /^model m\d loaded$/.test(l.msg)).flatMap((l) => l.holders as number[]));
       expect([...holders].sort()).toEqual([0, 1]);
-      checkDrill('multi-model', await killDrill(server, names.map((n) => `/models/${n}/invoke`), 15_000));
+      checkDrill('multi-model', await killDrill(server, [...names.map((n) => `/models/${n}/invoke`), '/v2/models/m1/infer', '/v2/models/m4/infer'], 15_000));
       // The requests that waited for a holder were passed to it once it was back.
       const passed = server.logs.filter((l) => l.passedToHolder === true).length;
       console.log(`SIGKILL drill (multi-model): ${passed} invocations waited on the other worker for their model's holder and were passed to it`);
