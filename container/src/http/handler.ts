@@ -159,8 +159,7 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   };
 
   const invoke = (model: Model, invocation: Invocation, req: IncomingMessage, res: ServerResponse): Promise<Answer> => {
-    // The pool writes the receipt when it hands the invocation to a thread; it holds until the answer is
-    // finished (after that nginx has the answer and never retries it).
+    // The pool writes the receipt when it hands the invocation to a thread.
     const key = deps.receipts ? receiptKey(req.headers['x-model-server-request']) : undefined;
     const receipt = key ? deps.receipts!.take(key) : undefined;
     if (receipt) invocation.receipt = receipt;
