@@ -176,6 +176,12 @@ describe('a worker killed every 3 s under 16 concurrent clients: requests it had
       // The requests that waited for a holder were passed to it once it was back.
       const passed = server.logs.filter((l) => l.passedToHolder === true).length;
       console.log(`SIGKILL drill (multi-model): ${passed} invocations waited on the other worker for their model's holder and were passed to it`);
+      // Such a request is in flight only until it is passed on (the holder counts it): with every answer
+      // in, no worker has any in flight.
+      const scrape = await request(server.port, 'GET', '/metrics');
+      const inFlight = [...scrape.body.matchAll(/^model_server_requests_in_flight\{[^}]*\} (\S+)$/gm)].map((m) => Number(m[1]));
+      expect(inFlight.length).toBeGreaterThan(0);
+      expect(inFlight.reduce((a, b) => a + b, 0)).toBe(0);
     } finally {
       await server.stop();
     }
