@@ -19,7 +19,7 @@ export const CATALOGUE = {
   INVALID_VALUE: { status: 400, meaning: "A value does not fit its column (not a number, not an integer for an integer column, missing where the column cannot take a missing value, beyond the input type's range); the message gives line/record, column/field and, for a typed column, its name and type." },
   WRONG_FEATURE_COUNT: { status: 400, meaning: 'A record has a different number of values than the model has features; the message gives the record and both counts.' },
   UNKNOWN_FEATURE: { status: 400, meaning: 'A header or object key names a feature the model does not have; the message lists the expected names.' },
-  INVALID_TENSOR: { status: 400, meaning: 'An input does not fit the model: a KServe V2 input is unknown, missing, or of the wrong datatype, rank, dimension, scalar-ness or value count, or onnxruntime refused the input while running (shapes that do not broadcast or reshape, an invalid argument, an index or value out of range); the message names the input or the node.' },
+  INVALID_TENSOR: { status: 400, meaning: 'An input does not fit the model: a KServe V2 input is unknown, missing, or of the wrong datatype, rank, dimension, scalar-ness or value count, or onnxruntime refused the input while running (shapes that do not broadcast or reshape, an invalid argument, an index or value out of range, an operator input of the wrong shape or rank), inside an If, Loop or Scan subgraph too; the message names the input, or the node and the subgraph nodes around it.' },
   INVALID_PARAMETER: { status: 400, meaning: 'A header or query parameter has a value the server cannot use; the message names it.' },
   // Routing and negotiation
   NOT_FOUND: { status: 404, meaning: 'No such endpoint.' },
@@ -41,7 +41,7 @@ export const CATALOGUE = {
   INFERENCE_CODE_ERROR: { status: 500, meaning: 'The model\'s own inference code (code/inference.mjs) threw: an error with a numeric statusCode from 400 to 599 gives that status and the error\'s message; any other throw gives 500 naming the hook. The stack is logged once with the request id, never sent.' },
   MODEL_ERROR: { status: 500, meaning: 'onnxruntime failed while running the model for a reason of the model itself, not a shape or value of the input; the message carries its reason.' },
   INTERNAL_ERROR: { status: 500, meaning: 'A bug in the server; the request id in the log has the details.' },
-  WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash); it was not retried because it may have run.' },
+  WORKER_FAILED: { status: 502, meaning: 'The worker holding the request stopped before answering (a crash) after handing it to the model; it was not run again because it may be what stopped the worker. (A request the dead worker had not handed to its model is run by another worker.)' },
   NOT_READY: { status: 503, meaning: 'The model is still loading, the server is draining, or no worker is available; retry later.' },
   OVERLOADED: { status: 503, meaning: 'The inference queue is full (MODEL_SERVER_MAX_QUEUE); retry later.' },
   TIMEOUT: { status: 504, meaning: 'The invocation ran longer than MODEL_SERVER_TIMEOUT seconds.' },
@@ -70,6 +70,9 @@ export const CATALOGUE = {
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;
+
+/** WORKER_FAILED's message, as nginx says it (nginx.conf) and as a worker says it when it refuses a retry. */
+export const WORKER_FAILED_MESSAGE = 'the worker handling the request stopped before answering; it was not retried because it may have run. The log has the reason';
 
 /** What crosses thread and process boundaries, and what callers receive under "error". */
 export interface WireError {

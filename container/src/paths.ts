@@ -10,6 +10,8 @@ export const runPaths = (runDir: string) => ({
   nginxPid: path.join(runDir, 'nginx.pid'),
   nginxTemp: path.join(runDir, 'nginx-temp'),
   workerSocket: (slot: number) => path.join(runDir, `worker-${slot}.sock`),
+  /** Each worker process's record of the requests it handed to its models (see receipts.ts). */
+  receipts: path.join(runDir, 'receipts'),
   /** The primary's Prometheus endpoint, which nginx passes GET /metrics to. */
   metricsSocket: path.join(runDir, 'metrics.sock'),
   /** Proxy mode: the process group of the scorer serve started (so a worker can stop it if the primary dies). */
@@ -30,7 +32,7 @@ export function cleanRunDir(runDir: string): void {
       if (/^worker-\d+\.sock$|^journal-\d+-\d+\.bin$/.test(entry)) fs.rmSync(path.join(runDir, entry), { force: true });
     }
     for (const file of [paths.nginxConf, paths.nginxPid, paths.upstreamPid, paths.metricsSocket]) fs.rmSync(file, { force: true });
-    for (const dir of [paths.nginxTemp, paths.upstreamTmp]) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [paths.nginxTemp, paths.upstreamTmp, paths.receipts]) fs.rmSync(dir, { recursive: true, force: true });
     fs.rmdirSync(runDir);
   } catch {
     // not empty (something else lives there), a mount point, or already gone

@@ -80,7 +80,8 @@ export interface RequestContext extends LoadContext {
   /** The response media type the server chose from Accept. */
   readonly accept: string;
   /** Sets a response header: X-Amzn-SageMaker-Custom-Attributes reaches the caller only this way.
-   *  Content-Type comes from outputFn's answer; Content-Length, Connection and X-Request-Id are the server's. */
+   *  Content-Type comes from outputFn's answer; Content-Length, Connection, X-Request-Id and X-Accel-* /
+   *  X-Model-Server-* (which nginx acts on) are the server's. */
   setHeader(name: string, value: string | number): void;
 }
 

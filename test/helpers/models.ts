@@ -213,3 +213,112 @@ export function ambiguousColumnsModel(): Uint8Array {
   g.output('score', 'FLOAT', ['N']);
   return serializeModel(g);
 }
+
+/**
+ * Shaped like a voice-activity model (Silero VAD v5): `input` [batch, samples], `state` [2, batch, 8] and
+ * `sr` (the sample rate, an int64 scalar) in; `output` [1, batch] and `stateN` [2, batch, 8] out. Its graph
+ * is an If on the sample rate: at 16 kHz a Conv over windows of 16 samples feeds an LSTM (inside another
+ * If) whose initial state is `state`; at 8 kHz the same with windows of 8; any other rate ends in an LSTM
+ * given pairs of samples where it takes 4 features, as Silero's graph fails on them. So a caller's
+ * mistakes fail inside subgraphs: fewer samples than a window, a state whose batch is not the input's, a
+ * sample rate it does not take. Nodes are named as Silero's are ("If_0", ".../decoder/rnn/LSTM").
+ */
+export function speechModel(): Uint8Array {
+  const hidden = 8;
+  const features = 4;
+  const weights = (n: number) => Array.from({ length: n }, (_, i) => 0.05 * ((i % 9) - 4));
+  const g = new GraphBuilder('speech');
+  // Dimensions without names, as Silero's are: nothing before the graph says the two batches must agree.
+  g.input('input', 'FLOAT', [null, null]);
+  g.input('state', 'FLOAT', [2, null, hidden]);
+  g.input('sr', 'INT64', []);
+  /** The LSTM decoder over `seq` [T, batch, features], inside an If (as Silero's decoder is); outputs `${tag}_out`, `${tag}_stateN`. */
+  const decoder = (b: GraphBuilder, tag: string, seq: string) => {
+    const inner = new GraphBuilder(`${tag}_decoder`);
+    const h0 = inner.node('Slice', ['state', inner.constant(`${tag}_h_from`, 'INT64', [1], [0]), inner.constant(`${tag}_h_to`, 'INT64', [1], [1])], {}, { outputs: [`${tag}_h0`] });
+    const c0 = inner.node('Slice', ['state', inner.constant(`${tag}_c_from`, 'INT64', [1], [1]), inner.constant(`${tag}_c_to`, 'INT64', [1], [2])], {}, { outputs: [`${tag}_c0`] });
+    const w = inner.constant(`${tag}_W`, 'FLOAT', [1, 4 * hidden, features], weights(4 * hidden * features));
+    const r = inner.constant(`${tag}_R`, 'FLOAT', [1, 4 * hidden, hidden], weights(4 * hidden * hidden));
+    const [, yh, yc] = inner.node('LSTM', [seq, w, r, '', '', h0, c0], { hidden_size: attr.int(hidden) }, { outputs: [`${tag}_y`, `${tag}_yh`, `${tag}_yc`], name: `${tag}/decoder/rnn/LSTM` });
+    inner.node('ReduceMean', [yh], { axes: attr.ints([2]), keepdims: attr.int(0) }, { outputs: [`${tag}_dec_out`] });
+    inner.node('Concat', [yh, yc], { axis: attr.int(0) }, { outputs: [`${tag}_dec_state`] });
+    inner.output(`${tag}_dec_out`, 'FLOAT');
+    inner.output(`${tag}_dec_state`, 'FLOAT');
+    const positive = b.node('Greater', ['sr', b.constant(`${tag}_zero`, 'INT64', [], [0])], {}, { outputs: [`${tag}_positive`] });
+    b.node('If', [positive], { then_branch: attr.graph(inner), else_branch: attr.graph(inner) }, { outputs: [`${tag}_out`, `${tag}_stateN`], name: `${tag}/decoder/If_1` });
+    b.output(`${tag}_out`, 'FLOAT');
+    b.output(`${tag}_stateN`, 'FLOAT');
+  };
+  /** One sample rate's branch: a Conv over windows of `window` samples, then the decoder. */
+  const rate = (tag: string, window: number) => {
+    const b = new GraphBuilder(tag);
+    const x3 = b.node('Unsqueeze', ['input', b.constant(`${tag}_axis`, 'INT64', [1], [1])], {}, { outputs: [`${tag}_x3`] });
+    const conv = b.node('Conv', [x3, b.constant(`${tag}_filters`, 'FLOAT', [features, 1, window], weights(features * window))], { strides: attr.ints([window]) }, { outputs: [`${tag}_frames`], name: `${tag}/stft/Conv` });
+    decoder(b, tag, b.node('Transpose', [conv], { perm: attr.ints([2, 0, 1]) }, { outputs: [`${tag}_seq`] }));
+    return b;
+  };
+  const unsupported = new GraphBuilder('other_rate');
+  const pairs = unsupported.node('Reshape', ['input', unsupported.constant('other_shape', 'INT64', [3], [0, -1, 2])], {}, { outputs: ['other_pairs'] });
+  decoder(unsupported, 'other', unsupported.node('Transpose', [pairs], { perm: attr.ints([1, 0, 2]) }, { outputs: ['other_seq'] }));
+  const notWide = new GraphBuilder('not_16k');
+  const is8k = notWide.node('Equal', ['sr', notWide.constant('k8', 'INT64', [], [8000])], {}, { outputs: ['is_8k'] });
+  notWide.node('If', [is8k], { then_branch: attr.graph(rate('r8k', 8)), else_branch: attr.graph(unsupported) }, { outputs: ['narrow_out', 'narrow_stateN'], name: 'If_8k' });
+  notWide.output('narrow_out', 'FLOAT');
+  notWide.output('narrow_stateN', 'FLOAT');
+  const is16k = g.node('Equal', ['sr', g.constant('k16', 'INT64', [], [16000])], {}, { outputs: ['is_16k'] });
+  g.node('If', [is16k], { then_branch: attr.graph(rate('r16k', 16)), else_branch: attr.graph(notWide) }, { outputs: ['output', 'stateN'], name: 'If_0' });
+  g.output('output', 'FLOAT', [1, null]);
+  g.output('stateN', 'FLOAT', [2, null, hidden]);
+  return serializeModel(g);
+}
+
+/** y = sum of `x` [N] reshaped into rows of 4, summed again on each of 2 turns of a Loop: N must be a multiple of 4. */
+export function loopModel(): Uint8Array {
+  const g = new GraphBuilder('loop');
+  g.input('x', 'FLOAT', ['N']);
+  const body = new GraphBuilder('turn');
+  body.input('i', 'INT64', []);
+  body.input('cond_in', 'BOOL', []);
+  body.input('total_in', 'FLOAT', []);
+  body.node('Identity', ['cond_in'], {}, { outputs: ['cond_out'] });
+  body.node('Reshape', ['x', body.constant('rows_of_4', 'INT64', [2], [-1, 4])], {}, { outputs: ['rows'], name: 'rows_of_4' });
+  body.node('ReduceSum', ['rows'], { keepdims: attr.int(0) }, { outputs: ['turn_sum'] });
+  body.node('Add', ['total_in', 'turn_sum'], {}, { outputs: ['total_out'] });
+  body.output('cond_out', 'BOOL', []);
+  body.output('total_out', 'FLOAT', []);
+  g.node('Loop', [g.constant('turns', 'INT64', [], [2]), g.constant('go', 'BOOL', [], [true]), g.constant('total0', 'FLOAT', [], [0])], { body: attr.graph(body) }, { outputs: ['y'], name: 'turns' });
+  g.output('y', 'FLOAT', []);
+  return serializeModel(g);
+}
+
+/** A running sum of the rows of `rows` [T, F] from `start` [F], by Scan: `start` must be as wide as a row. */
+export function scanModel(): Uint8Array {
+  const g = new GraphBuilder('scan');
+  g.input('start', 'FLOAT', ['F']);
+  g.input('rows', 'FLOAT', ['T', 'W']);
+  const body = new GraphBuilder('step');
+  body.input('sum_in', 'FLOAT', ['F']);
+  body.input('row', 'FLOAT', ['W']);
+  body.node('Add', ['sum_in', 'row'], {}, { outputs: ['sum_out'], name: 'add_row' });
+  body.node('Identity', ['sum_out'], {}, { outputs: ['partial'] });
+  body.output('sum_out', 'FLOAT', ['F']);
+  body.output('partial', 'FLOAT', ['F']);
+  g.node('Scan', ['start', 'rows'], { body: attr.graph(body), num_scan_inputs: attr.int(1) }, { outputs: ['total', 'partials'], name: 'running_sum' });
+  g.output('total', 'FLOAT', ['F']);
+  g.output('partials', 'FLOAT', ['T', 'F']);
+  return serializeModel(g);
+}
+
+/** Fails whatever its input, inside an If: a Range with a constant step of 0, its start computed from `a`. */
+export function brokenInsideIfModel(): Uint8Array {
+  const g = new GraphBuilder('broken_if');
+  g.input('a', 'FLOAT', ['N']);
+  const branch = new GraphBuilder('count');
+  const start = branch.node('ReduceSum', [branch.node('Mul', ['a', branch.constant('zero', 'FLOAT', [], [0])], {}, { outputs: ['scaled'] })], { keepdims: attr.int(0) }, { outputs: ['start'] });
+  branch.node('Range', [start, branch.constant('limit', 'FLOAT', [], [5]), branch.constant('delta', 'FLOAT', [], [0])], {}, { outputs: ['steps'], name: 'steps' });
+  branch.output('steps', 'FLOAT');
+  const any = g.node('Greater', [g.node('ReduceSum', ['a'], { keepdims: attr.int(0) }, { outputs: ['total'] }), g.constant('floor', 'FLOAT', [], [-1e30])], {}, { outputs: ['any'] });
+  g.node('If', [any], { then_branch: attr.graph(branch), else_branch: attr.graph(branch) }, { outputs: ['y'], name: 'count_if' });
+  g.output('y', 'FLOAT', ['K']);
+  return serializeModel(g);
+}

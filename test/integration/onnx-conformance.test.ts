@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { readModelMetadata } from '../../container/src/onnx/reader';
 import { readTensorFile } from '../../tools/src/tensor-proto';
 import { zeroSizeRefusal } from '../../container/src/inference/layout';
@@ -180,6 +181,40 @@ describe("ONNX's backend conformance cases through KServe V2", () => {
   test('no worker died, and the server still answers', async () => {
     expect(diedLines()).toEqual([]);
     expect((await request(server.port, 'GET', '/ping')).status).toBe(200);
+  });
+});
+
+describe("64-bit integers at the ends of their range, written as JSON numbers (plain digits, as Python's json.dumps writes them)", () => {
+  const top = { int64: 2n ** 63n - 1n, uint64: 2n ** 64n - 1n };
+  const bottom = { int64: -(2n ** 63n), uint64: 0n };
+  const digits = (values: readonly bigint[]) => `[${values.join(', ')}]`;
+
+  test.each(['max_int64', 'min_int64', 'max_uint64', 'min_uint64'])("node/test_%s: the case's model answers onnxruntime's own result, digit for digit", async (op) => {
+    const type = op.endsWith('uint64') ? 'uint64' : 'int64';
+    const c = cases.find((x) => x.id === `node/test_${op}`)!;
+    const names = reference.get(c.id)!.inputNames!;
+    const inputs = [
+      [top[type], bottom[type], 2n ** 53n + 1n],
+      [bottom[type], top[type], 2n ** 53n],
+    ];
+    const body = `{"inputs": [${inputs.map((values, k) => `{"name": "${names[k]}", "shape": [3], "datatype": "${type.toUpperCase()}", "data": ${digits(values)}}`).join(', ')}]}`;
+    const name = `edge-${op}`;
+    expect((await request(server.port, 'POST', '/models', { body: JSON.stringify({ model_name: name, url: c.dir }), headers: json })).status).toBe(200);
+    try {
+      const session = await ort.InferenceSession.create(c.model);
+      const Typed = type === 'int64' ? BigInt64Array : BigUint64Array;
+      const feeds = Object.fromEntries(inputs.map((values, k) => [names[k], new ort.Tensor(type, Typed.from(values), [3])]));
+      const results = await session.run(feeds);
+      const expected = session.outputNames.map((n) => ({ name: n, tensor: { name: n, type, dims: [3], data: results[n].data } as TensorData }));
+      const reply = await request(server.port, 'POST', `/models/${name}/invoke`, { body, headers: json });
+      expect(answerProblem(reply, expected)).toBeUndefined();
+      // One beyond the type's range is a 400 naming the value.
+      const beyond = top[type] + 1n;
+      const refused = await request(server.port, 'POST', `/models/${name}/invoke`, { body: body.replace(String(top[type]), String(beyond)), headers: json });
+      expect([refused.status, refused.json().error]).toEqual([400, { code: 'INVALID_TENSOR', message: `input "${names[0]}", data[0]: ${beyond} is outside the ${type.toUpperCase()} range` }]);
+    } finally {
+      expect((await request(server.port, 'DELETE', `/models/${name}`)).status).toBe(200);
+    }
   });
 });
 

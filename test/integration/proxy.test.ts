@@ -246,6 +246,16 @@ describe('timeouts and upstream failures', () => {
     }
   });
 
+  test("an X-Accel-Redirect from the scorer moves nothing inside nginx: the caller gets the scorer's answer", async () => {
+    // The product's own redirect target, an internal error page, and a worker route.
+    for (const target of ['@after_wait', '/_model_server_errors/502', '/ping']) {
+      for (const headers of [{}, { 'Transfer-Encoding': 'chunked' }] as Record<string, string>[]) {
+        const reply = await invoke('1', { 'X-Scorer-Behaviour': `accel:${target}`, ...headers });
+        expect({ target, status: reply.status, body: reply.json(), accel: reply.headers['x-accel-redirect'] }).toEqual({ target, status: 200, body: { scorer: 'its own answer' }, accel: undefined });
+      }
+    }
+  });
+
   test.each([400, 404, 422, 500, 502, 503, 504])("the scorer's own %i passes through with its body", async (status) => {
     const reply = await invoke('1', { 'X-Scorer-Behaviour': `status:${status}` });
     expect(reply.status).toBe(status);

@@ -1,6 +1,6 @@
 // What one request can do to the server: a tensor that would crash onnxruntime is refused before it
-// runs, and a worker that dies while holding a request costs that request only (a JSON 502, never a
-// retry that would take a second worker down), on the real stack.
+// runs, and a worker that dies while running a request costs that request only (a JSON 502: the other
+// worker it is retried on finds it in the dead one's receipts and never runs it), on the real stack.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -79,7 +79,7 @@ describe('a worker dying while it holds a request', () => {
   // ~0.7 us per iteration: seconds of work, so the worker is surely busy with it when it is killed.
   const SLOW = '2.5,6000000';
 
-  test('costs that request a JSON 502 WORKER_FAILED, is not retried on the other worker, and later requests are served', async () => {
+  test('costs that request a JSON 502 WORKER_FAILED, is not run on the other worker, and later requests are served', async () => {
     const server = await startServer({ baseDir: baseDir({ 'model.onnx': slowModel() }), env: { MODEL_SERVER_WORKERS: '2', MODEL_SERVER_THREADS: '1' } });
     try {
       const reqId = 'slow-and-doomed';
@@ -100,9 +100,11 @@ describe('a worker dying while it holds a request', () => {
       for (let i = 0; i < 5; i++) expect((await csv(server.port, '1.5,0')).status).toBe(200);
       await server.waitForLog((l) => /replacement worker ready/.test(l.msg), 15_000);
       expect((await csv(server.port, '1.5,0')).status).toBe(200);
-      // The surviving worker never saw the request: no log line of any process carries its id.
+      // nginx passed it to the surviving worker as a retry, which found it in the dead worker's receipts
+      // and refused it at once: its only line for the request is that refusal.
       await sleep(500);
-      expect(server.logs.filter((l) => l.reqId === reqId)).toEqual([]);
+      expect(server.logs.filter((l) => l.reqId === reqId).map((l) => [l.msg, l.error])).toEqual([['POST /invocations 502', 'WORKER_FAILED']]);
+      expect(server.logs.find((l) => l.reqId === reqId)!.durationMs).toBeLessThan(100);
       expect(alive(idle)).toBe(true);
       expect(server.logs.filter((l) => /died/.test(l.msg))).toHaveLength(1);
     } finally {

@@ -6,7 +6,8 @@
 // SCORER_TERM_FILE (the SIGTERM moment and the requests then in flight are written there),
 // SCORER_IGNORE_SIGTERM=1 (a SIGTERM does not stop it: only SIGKILL does).
 // An invocation does what its X-Scorer-Behaviour header says: echo (default), count, status:<code>,
-// redirect, slow:<ms>, tmpdir, exit:<code>, hold (first half of the answer, the rest after POST /admin/release).
+// redirect, accel:<target> (an X-Accel-Redirect header, which nginx must not act on), slow:<ms>, tmpdir,
+// exit:<code>, hold (first half of the answer, the rest after POST /admin/release).
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.File;
@@ -108,6 +109,10 @@ public class Scorer {
                 drain(ex);
                 ex.getResponseHeaders().set("Location", "/SASScoring/score");
                 reply(ex, 302, "text/plain", "moved\n");
+            } else if (behaviour.startsWith("accel:")) {
+                drain(ex);
+                ex.getResponseHeaders().set("X-Accel-Redirect", behaviour.substring(6));
+                reply(ex, 200, "application/json", "{\"scorer\":\"its own answer\"}\n");
             } else if (behaviour.startsWith("slow:")) {
                 drain(ex);
                 sleep(Long.parseLong(behaviour.substring(5)));

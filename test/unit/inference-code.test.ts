@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { mediaTypes } from '../../container/src/codecs/registry';
 import { encodeValue } from '../../container/src/codecs/values';
+import { LoadContext, RequestContext } from '../../container/src/inference/context';
 import { checkDefaultAccept } from '../../container/src/models/media';
 import { loadConfig } from '../../container/src/config/serving';
 import { consumed, negotiate } from '../../container/src/http/invocation';
@@ -62,6 +63,19 @@ describe('settings', () => {
     expect(() => checkDefaultAccept(config.defaultAccept, { produces: ['*/*'], aliases: {} })).not.toThrow();
     expect(() => checkDefaultAccept(config.defaultAccept, { produces: ['image/*'], aliases: {} })).not.toThrow();
     expect(() => checkDefaultAccept(config.defaultAccept, mediaTypes())).toThrow(/SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT/);
+  });
+});
+
+describe("the response headers a hook may set", () => {
+  test('its own and X-Amzn-SageMaker-Custom-Attributes; never the server\'s, nor those nginx acts on (X-Accel-Redirect would send the request elsewhere)', () => {
+    const invocation = { requestId: 'r', model: 'm', input: { kind: 'fields' as const, fields: {} }, output: { mediaType: 'application/json', keys: [] }, tensorsAcceptable: true };
+    const context = new RequestContext(new LoadContext('m', '/tmp', 1), invocation);
+    context.setHeader('X-Amzn-SageMaker-Custom-Attributes', 'a=1');
+    context.setHeader('X-Model-Version', 3);
+    expect(context.headersSet()).toEqual({ 'X-Amzn-SageMaker-Custom-Attributes': 'a=1', 'X-Model-Version': '3' });
+    for (const name of ['Content-Length', 'X-Request-Id', 'X-Accel-Redirect', 'x-accel-buffering', 'X-Model-Server-Retry']) {
+      expect(() => context.setHeader(name, '1')).toThrow(`setHeader: "${name}" is not a header the model's code may set`);
+    }
   });
 });
 

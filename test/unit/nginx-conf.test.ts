@@ -4,13 +4,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { findNginx, renderNginxConf, writeNginxConf } from '../../container/src/cluster/nginx';
 import { loadConfig } from '../../container/src/config/serving';
-import { CATALOGUE } from '../../container/src/errors';
+import { CATALOGUE, WORKER_FAILED_MESSAGE } from '../../container/src/errors';
 
 const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));
 
 /** Every answer nginx writes itself: its status, body, and the catalogue code the location sets for the log. */
 function nginxAnswers(conf: string): { status: number; body: any; code?: string }[] {
-  return [...conf.matchAll(/(?:set \$model_server_error (\w+);\s*)?return (\d{3}) '(.*)\\n';/g)].map((m) => ({ code: m[1], status: Number(m[2]), body: JSON.parse(m[3]) }));
+  return [...conf.matchAll(/(?:set \$model_server_error (\w+);[^']*?)?return (\d{3}) '(.*)\\n';/g)].map((m) => ({ code: m[1], status: Number(m[2]), body: JSON.parse(m[3]) }));
 }
 
 describe('nginx.conf rendering', () => {
@@ -74,9 +74,42 @@ describe('nginx.conf rendering', () => {
     expect(conf).toMatch(/location = \/v2\/health\/live \{[\s\S]*?if \(\$request_method ~ \^\(GET\|HEAD\)\$\) \{\s*return 200 '\{"live":true\}';/);
   });
 
-  test('a POST a worker has received is never passed to another worker', () => {
+  test('a POST a worker may have received goes to another worker only marked as a retry, which checks the receipts', () => {
     const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
     expect(conf).toMatch(/^\s*proxy_next_upstream error http_503;/m);
-    expect(conf).not.toMatch(/^\s*proxy_next_upstream .*non_idempotent/m);
+    // non_idempotent only in the locations that set the retry mark, which every worker request carries.
+    const locations = [...conf.matchAll(/location (\S+) \{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}/g)];
+    const passing = locations.filter(([, , body]) => /proxy_next_upstream .*non_idempotent/.test(body)).map(([, name, body]) => [name, /set \$model_server_retry 1;/.test(body)]);
+    expect(passing).toEqual([['@again', true], ['@after_wait', true]]);
+    expect(conf).toContain('proxy_set_header X-Model-Server-Retry $model_server_retry;');
+    expect(conf).toContain('proxy_set_header X-Model-Server-Request $request_id;');
+    // A worker that refuses a retry says what nginx says.
+    expect(conf).toContain(`"code":"WORKER_FAILED","message":"${WORKER_FAILED_MESSAGE}"`);
+  });
+
+  test("the protocol's infer path is retried like /invocations, and what the retry cannot fix is answered in the protocol's shape", () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    const oip = conf.match(/location ~ \^\/v2\/models\/[^\n]*\{([^}]*)\}/)![1];
+    expect(oip).toContain('error_page 502 = @again;');
+    expect(oip).toContain('set $model_server_again model_server;');
+    expect(oip).toContain('set $model_server_error_shape /v2;');
+    expect(oip).toContain('recursive_error_pages on;');
+    // @again and @after_wait end at /_model_server_errors<shape>/502, which exists for both shapes.
+    expect(conf.match(/error_page 502 = \/_model_server_errors\$model_server_error_shape\/502;/g)).toHaveLength(2);
+    expect(conf).toContain('set $model_server_error_shape "";');
+    for (const shape of ['', '/v2']) expect(conf).toContain(`location = /_model_server_errors${shape}/502 {`);
+    expect(conf).toContain(`{"error":"${WORKER_FAILED_MESSAGE}"}`);
+    // Multi-model: the holders' upstream, as /models/<name>/invoke.
+    const multi = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_MULTI_MODEL: 'true', MODEL_SERVER_WORKERS: '2' }));
+    expect(multi.match(/location ~ \^\/v2\/models\/[^\n]*\{([^}]*)\}/)![1]).toContain('set $model_server_again model_holders;');
+  });
+
+  test("proxy mode: an X-Accel-Redirect from the user's scorer moves nothing inside nginx", () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), MODEL_SERVER_UPSTREAM: 'http://127.0.0.1:9000' }));
+    const hop = conf.match(/listen unix:[^\n]*scorer-hop\.sock[\s\S]*?\n {4}\}\n/)![0];
+    expect(hop).toMatch(/^\s*proxy_ignore_headers X-Accel-Redirect;/m);
+    // Every location that talks to the scorer is inside the hop server.
+    const scorerPasses = [...conf.matchAll(/proxy_pass http:\/\/scorer[/;{]/g)].length;
+    expect([...hop.matchAll(/proxy_pass http:\/\/scorer[/;{]/g)].length).toBe(scorerPasses);
   });
 });

@@ -90,6 +90,18 @@ describe('class labels from the graph', () => {
     expect(readModelMetadata(write(treeEnsembleModel({ features: 3, trees: 2, depth: 2, classes: 4 }))).classLabels).toEqual([0, 1, 2, 3]);
   });
 
+  test('are read from a large tree ensemble too (attributes of 10^5 values and more)', () => {
+    const meta = readModelMetadata(write(treeEnsembleModel({ trees: 400, depth: 8, labels: ['no', 'yes'] })));
+    expect(meta.classLabels).toEqual(['no', 'yes']);
+    expect(meta.opTypes).toEqual(['TreeEnsembleClassifier']);
+  });
+
+  test('a model file extended with zero bytes (as a truncate or a sparse copy leaves it) is refused at the first of them, not read byte by byte', () => {
+    const file = write(treeEnsembleModel({ features: 3, trees: 2, depth: 2 }));
+    fs.truncateSync(file, 8 * 1024 * 1024);
+    expect(() => readModelMetadata(file)).toThrow('not protobuf: a field number 0');
+  });
+
   test('are absent for graphs without a classifier node', () => {
     const g = new GraphBuilder('plain');
     g.input('x', 'FLOAT', ['N', 2]);

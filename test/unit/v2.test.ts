@@ -1,3 +1,4 @@
+import { jsonCodec } from '../../container/src/codecs/json';
 import { decodeV2, encodeV2 } from '../../container/src/codecs/v2';
 import { halfToNumber, numberToHalf } from '../../container/src/codecs/numbers';
 import { zeroSizeRefusal } from '../../container/src/inference/layout';
@@ -22,6 +23,13 @@ const ok = {
   ],
   outputs: [{ name: 'b2' }],
 };
+
+/** A V2 body as the JSON codec reads it (64-bit integers from the body's own digits). */
+function v2Doc(body: string): unknown {
+  const decoded = jsonCodec.decode!(body, { schema: null, params: {} });
+  if (decoded.kind !== 'tensors') throw new Error('not read as tensors');
+  return decoded.doc;
+}
 
 const fails = (doc: unknown) => thrown(() => decodeV2(doc, INPUTS, OUTPUTS));
 
@@ -142,16 +150,34 @@ describe('KServe V2 decoding', () => {
     }
   });
 
-  test('INT64 and UINT64: JSON numbers up to 2^53 - 1 in magnitude, decimal strings for any value; 2^53 as a number is refused (it may be a rounded 2^53 + 1)', () => {
-    const spec: TensorInfo[] = [{ name: 'i', type: 'int64', shape: [4] }, { name: 'u', type: 'uint64', shape: [2] }];
-    const r = decodeV2({ inputs: [
-      { name: 'i', shape: [4], datatype: 'INT64', data: [9007199254740991, -9007199254740991, '9007199254740992', '-9223372036854775808'] },
-      { name: 'u', shape: [2], datatype: 'UINT64', data: ['18446744073709551615', '7'] },
-    ] }, spec, []);
-    expect(r.inputs[0].data).toEqual(BigInt64Array.from([2n ** 53n - 1n, -(2n ** 53n - 1n), 2n ** 53n, -(2n ** 63n)]));
-    expect(r.inputs[1].data).toEqual(BigUint64Array.from([2n ** 64n - 1n, 7n]));
-    const err = thrown(() => decodeV2({ inputs: [{ name: 'i', shape: [1], datatype: 'INT64', data: [9007199254740992] }] }, [{ name: 'i', type: 'int64', shape: [1] }], []));
-    expect(err.message).toBe('input "i", data[0]: 9007199254740992 is not an integer (INT64 values beyond 2^53 - 1 go as decimal strings)');
+  test('INT64 and UINT64 over their whole range, from JSON numbers as the body writes them and from decimal strings; beyond the range, a 400 naming the value', () => {
+    const spec: TensorInfo[] = [{ name: 'i', type: 'int64', shape: [6] }, { name: 'u', type: 'uint64', shape: [4] }];
+    // As Python's json.dumps writes them: plain digits, which JSON.parse alone would round beyond 2^53 - 1.
+    const body = '{"inputs": [{"name": "i", "shape": [6], "datatype": "INT64", "data": [9223372036854775807, -9223372036854775808, 9007199254740993, -9007199254740993, "9007199254740992", 5]},'
+      + ' {"name": "u", "shape": [4], "datatype": "UINT64", "data": [[18446744073709551615, 9007199254740993], ["18446744073709551614", 0]]}]}';
+    const r = decodeV2(v2Doc(body), spec, []);
+    expect(r.inputs[0].data).toEqual(BigInt64Array.from([2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n + 1n, -(2n ** 53n + 1n), 2n ** 53n, 5n]));
+    expect(r.inputs[1].data).toEqual(BigUint64Array.from([2n ** 64n - 1n, 2n ** 53n + 1n, 2n ** 64n - 2n, 0n]));
+    const one = (datatype: string, value: string) => thrown(() => decodeV2(v2Doc(`{"inputs": [{"name": "x", "shape": [1], "datatype": "${datatype}", "data": [${value}]}]}`), [{ name: 'x', type: datatype.toLowerCase(), shape: [1] }], [])).message;
+    expect(one('INT64', '9223372036854775808')).toBe('input "x", data[0]: 9223372036854775808 is outside the INT64 range');
+    expect(one('INT64', '-9223372036854775809')).toBe('input "x", data[0]: -9223372036854775809 is outside the INT64 range');
+    expect(one('UINT64', '18446744073709551616')).toBe('input "x", data[0]: 18446744073709551616 is outside the UINT64 range');
+    expect(one('UINT64', '-1')).toBe('input "x", data[0]: -1 is outside the UINT64 range');
+    expect(one('INT32', '9007199254740993')).toBe('input "x", data[0]: 9007199254740993 is outside the INT32 range');
+    expect(one('INT64', '1.5')).toBe('input "x", data[0]: 1.5 is not an integer');
+    // A fraction or an exponent makes a double, which may already be rounded: it is not taken as exact.
+    expect(one('INT64', '9.223372036854775807e18')).toBe('input "x", data[0]: 9223372036854776000 is beyond 2^53 - 1 and was not written as plain digits (a fraction or an exponent makes it a rounded double); write INT64 values as digits or decimal strings');
+  });
+
+  test('big integers elsewhere in the body: a float input takes the nearest value, strings and other fields keep theirs', () => {
+    const spec: TensorInfo[] = [{ name: 'f', type: 'float64', shape: [2] }, { name: 't', type: 'string', shape: [1] }];
+    const body = '{"id": "12345678901234567890", "inputs": [{"name": "f", "shape": [2], "datatype": "FP64", "data": [12345678901234567890, 0.30000000000000004]}, {"name": "t", "shape": [1], "datatype": "BYTES", "data": ["a \\"quoted\\" 12345678901234567890 in text"]}]}';
+    const r = decodeV2(v2Doc(body), spec, []);
+    expect(r.id).toBe('12345678901234567890');
+    expect(Array.from(r.inputs[0].data as Float64Array)).toEqual([12345678901234567890, 0.30000000000000004]);
+    expect(r.inputs[1].data).toEqual(['a "quoted" 12345678901234567890 in text']);
+    const err = thrown(() => decodeV2(v2Doc('{"inputs": [{"name": "t", "shape": [1], "datatype": "BYTES", "data": [12345678901234567890]}]}'), [{ name: 't', type: 'string', shape: [1] }], []));
+    expect(err.message).toBe('input "t", data[0]: 12345678901234567890 is not a string (BYTES)');
   });
 
   test('every value the server answers goes back in unchanged: FP16/FP32/FP64 with NaN and infinities, INT64/UINT64 at and beyond 2^53, BOOL, BYTES', () => {

@@ -31,12 +31,14 @@ export type PrimaryToWorker =
   | { type: 'control-reply'; id: number; reply: ControlReply }
   /** Proxy mode: why /ping must say 503 although the server is ready (the scorer is not healthy), or null. */
   | { type: 'upstream-health'; problem: WireError | null }
+  /** The worker slots whose processes take requests now (sent whenever that changes). */
+  | { type: 'workers-ready'; slots: number[] }
   /** A scrape of GET /metrics: the worker answers with a metrics-snapshot of the same id. */
   | { type: 'metrics-request'; id: number }
   | { type: 'shutdown' };
 
 const WORKER_TYPES = new Set(['worker-started', 'worker-listening', 'model-ready', 'model-failed', 'model-unloaded', 'control', 'worker-fatal', 'metrics-snapshot']);
-const PRIMARY_TYPES = new Set(['health', 'hold-models', 'load-model', 'unload-model', 'model-names', 'control-reply', 'upstream-health', 'metrics-request', 'shutdown']);
+const PRIMARY_TYPES = new Set(['health', 'hold-models', 'load-model', 'unload-model', 'model-names', 'control-reply', 'upstream-health', 'workers-ready', 'metrics-request', 'shutdown']);
 
 const typeOf = (m: unknown) => (typeof m === 'object' && m !== null ? (m as { type?: unknown }).type : undefined);
 

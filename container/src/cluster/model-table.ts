@@ -1,6 +1,7 @@
 // The multi-model API's table, in the primary: which models are loaded, loading or unloading, from where,
-// and whether memory allows another. Loads and unloads are carried out by the Supervisor on the workers
-// that hold each model (cluster/routing.ts decides which, the way nginx routes invocations).
+// and whether memory allows another (each model's share of the budget, memory.ts). Loads and unloads are
+// carried out by the Supervisor on the workers that hold each model (cluster/routing.ts decides which, the
+// way nginx routes invocations).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MODEL_NAME, type Config } from '../config/serving';
@@ -9,18 +10,16 @@ import type { Logger } from '../logger';
 import type { MetricsCollector } from '../metrics/collector';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
 import { codeDirOf, modelFolder } from '../paths';
-import { treeRssBytes } from '../processes';
+import { treeMemoryBytes } from '../processes';
+import { modelShare, modelWeight, RUNTIME_BYTES } from './memory';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
 
-/** What one copy of a model costs beyond its weights: a thread with its V8 isolate and onnxruntime's session (measured ~20 MB). */
-const PER_COPY_BYTES = 32 * 1024 * 1024;
-
 interface Entry {
   url: string;
   state: 'loading' | 'loaded' | 'unloading';
-  /** Memory this model is expected to take, counted from the moment its load is accepted. */
+  /** The model's share of the memory budget, held from the moment its load is accepted until it is unloaded. */
   bytes: number;
 }
 
@@ -28,6 +27,17 @@ const MB = (bytes: number) => Math.round(bytes / (1024 * 1024));
 
 export class ModelTable {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * The server's own share of the budget: its processes' resident memory before any model, and each
+   * worker's onnxruntime, which its first model brings and which then stays.
+   */
+  private serverBytes: number | undefined;
+
+  /** Measures the server's own share, once every worker listens and before any model is loaded; returns it. */
+  measureServer(): number {
+    this.serverBytes ??= treeMemoryBytes() + this.config.workers * RUNTIME_BYTES;
+    return this.serverBytes;
+  }
 
   constructor(
     private readonly config: Config,
@@ -54,6 +64,11 @@ export class ModelTable {
     return [...this.entries].filter(([, e]) => e.state === 'loaded').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([modelName, e]) => ({ modelName, modelUrl: e.url }));
   }
 
+  /** The shares every model holds (loaded, loading or unloading). */
+  private held(): number {
+    return [...this.entries.values()].reduce((n, e) => n + e.bytes, 0);
+  }
+
   private loadedCount(): number {
     return [...this.entries.values()].filter((e) => e.state === 'loaded').length;
   }
@@ -76,7 +91,7 @@ export class ModelTable {
         throw new ServerError(error.code === 'INFERENCE_CODE_INVALID' ? error.code : 'NO_MODEL_AT_URL', `model "${name}": ${error.message}`);
       }
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
-      entry.bytes = this.estimate(folder.modelFile, holders.length);
+      entry.bytes = modelShare(modelWeight(folder.modelFile, (file) => fs.statSync(file).size), holders.length, this.config.threads);
       this.checkMemory(name, entry);
       const model = await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
@@ -86,7 +101,7 @@ export class ModelTable {
       this.metrics?.modelsLoaded(this.loadedCount());
       // A warm-up that could not run is said here, as the single-model start-up line says it.
       const warm = { kind: model.kind, warmed: model.warmed, ...(model.warmupError ? { warmupError: model.warmupError } : {}) };
-      this.logger.info({ model: name, url, holders, ...warm, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
+      this.logger.info({ model: name, url, holders, memoryMb: MB(entry.bytes), memoryHeldMb: MB(this.held()), ...warm, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
     } catch (err) {
       this.entries.delete(name);
       this.metrics?.modelLoaded(false, (performance.now() - started) / 1000);
@@ -94,21 +109,25 @@ export class ModelTable {
     }
   }
 
-  /** Weights and their working copy in onnxruntime, per thread, per holder, plus each copy's own cost. */
-  private estimate(modelFile: string | undefined, holders: number): number {
-    // A model whose code loads its own files: its folder's size stands in for the model's.
-    const size = modelFile ? fs.statSync(modelFile).size : 0;
-    return holders * this.config.threads * (2 * size + PER_COPY_BYTES);
-  }
-
-  /** 507 before loading when the model would not fit beside what the server already uses. */
+  /**
+   * 507 before loading when the model's share does not fit beside the server's own and those the other
+   * models hold (loaded, loading or still unloading). A guard besides: the processes' real resident memory
+   * (plus the shares of loads not finished, which it does not show yet) must leave room for it too, in
+   * case models take more than their shares (their own code's caches, say).
+   */
   private checkMemory(name: string, entry: Entry): void {
     const limit = this.config.memoryLimitBytes;
-    // Loads accepted but not finished are not in the resident figure yet.
-    const pending = [...this.entries.values()].filter((e) => e !== entry && e.state === 'loading').reduce((n, e) => n + e.bytes, 0);
-    const used = treeRssBytes() + pending;
-    if (used + entry.bytes > limit) {
-      throw new ServerError('INSUFFICIENT_MEMORY', `model "${name}" needs about ${MB(entry.bytes)} MB, and this server already uses ${MB(used)} MB of the ${MB(limit)} MB it may use (MODEL_SERVER_MEMORY_LIMIT_MB, else the container's memory limit); unload a model first`);
+    const others = [...this.entries.values()].filter((e) => e !== entry);
+    // (A load may come before the server is ready: a first worker listens before the others.)
+    const server = this.measureServer();
+    const held = others.reduce((n, e) => n + e.bytes, 0);
+    const where = `of the ${MB(limit)} MB this server may use (MODEL_SERVER_MEMORY_LIMIT_MB, else the container's memory limit)`;
+    if (server + held + entry.bytes > limit) {
+      throw new ServerError('INSUFFICIENT_MEMORY', `model "${name}" needs about ${MB(entry.bytes)} MB, and the ${others.length} model(s) loaded hold ${MB(held)} MB and the server itself ${MB(server)} MB ${where}; unload a model first`);
+    }
+    const resident = treeMemoryBytes() + others.filter((e) => e.state === 'loading').reduce((n, e) => n + e.bytes, 0);
+    if (resident + entry.bytes > limit) {
+      throw new ServerError('INSUFFICIENT_MEMORY', `model "${name}" needs about ${MB(entry.bytes)} MB, and the server's processes already use ${MB(resident)} MB ${where}, more than the models loaded were expected to take; unload a model first`);
     }
   }
 

@@ -179,7 +179,8 @@ export class Primary {
     if (this.proxy) return this.proxyReady('workers');
     const m = models[0];
     if (!m) {
-      const facts = { multiModel: true, workers: config.workers, threadsPerModel: config.threads, modelCopies: config.modelCopies, memoryLimitMb: Math.round(config.memoryLimitBytes / 2 ** 20), port: config.port, readyMs: Math.round(performance.now() - this.started) };
+      const serverMemoryMb = Math.round(this.table.measureServer() / 2 ** 20);
+      const facts = { multiModel: true, workers: config.workers, threadsPerModel: config.threads, modelCopies: config.modelCopies, memoryLimitMb: Math.round(config.memoryLimitBytes / 2 ** 20), serverMemoryMb, port: config.port, readyMs: Math.round(performance.now() - this.started) };
       this.logger.info(facts, `ready: multi-model endpoint on port ${config.port} with ${config.workers} worker(s), no model loaded (POST /models loads one)`);
       return;
     }

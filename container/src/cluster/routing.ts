@@ -4,8 +4,9 @@
 // nginx.conf sends those requests through `hash "$name#$copy"` (ngx_http_upstream_hash_module, not
 // consistent): the first choice is ((crc32(key) >> 16) & 0x7fff) % workers, with $copy drawn per request
 // from 0..MODEL_SERVER_MODEL_COPIES-1. The supervisor asks exactly those workers to load the model. When
-// the chosen worker cannot be reached (it is restarting), nginx rehashes to another worker, which answers
-// 503 with Retry-After unless it holds the model too.
+// the chosen worker cannot be reached (it is restarting), nginx rehashes to another worker, which (unless
+// it holds the model too) waits for the holders to be back and has nginx pass the request to them; a worker
+// uses this module to know which those are.
 
 const TABLE = (() => {
   const table = new Uint32Array(256);

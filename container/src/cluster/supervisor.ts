@@ -3,12 +3,16 @@
 // and re-establishes it on a replacement, decides readiness, and replaces workers that die: at once if
 // the worker had served, with a growing back-off only while workers fail to start.
 import cluster, { type Worker } from 'node:cluster';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { checkDefaultAccept } from '../models/media';
 import type { Config } from '../config/serving';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { MetricsCollector } from '../metrics/collector';
 import type { ModelSpec } from '../models/model';
+import { runPaths } from '../paths';
+import { receiptsFileName } from '../receipts';
 import type { HealthState, ModelDescription } from '../vocabulary';
 import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';
 
@@ -59,6 +63,12 @@ export interface SupervisorEvents {
   /** A worker asks something of the model table (multi-model API); the answer goes back to that worker. */
   control(slot: number, message: Extract<WorkerToPrimary, { type: 'control' }>): void;
 }
+
+/**
+ * A dead worker's receipts are read by the worker nginx retries its requests on, within milliseconds of its
+ * death; they are kept a while longer than that, then removed.
+ */
+const RECEIPTS_KEPT_MS = 60_000;
 
 /** Back-off for a slot whose workers keep failing to start: 250 ms doubling to 10 s. */
 const startBackoffMs = (failures: number) => Math.min(10_000, 250 * 2 ** Math.min(failures - 1, 6));
@@ -200,6 +210,11 @@ export class Supervisor {
     this.broadcast({ type: 'model-names', names: this.names() });
   }
 
+  /** The slots taking requests: a worker waiting for a model's holder to be back learns it from this. */
+  private readySlots(): PrimaryToWorker {
+    return { type: 'workers-ready', slots: [...this.workers.values()].filter((w) => w.phase === 'ready').map((w) => w.slot) };
+  }
+
   private holds(assignment: Assignment, slot: number): boolean {
     return assignment.holders === 'all' || assignment.holders.includes(slot);
   }
@@ -220,6 +235,7 @@ export class Supervisor {
         record.phase = 'loading';
         record.tell({ type: 'health', state: this.state }, this.logger);
         record.tell({ type: 'model-names', names: this.names() }, this.logger);
+        record.tell(this.readySlots(), this.logger);
         if (this.upstreamProblem !== undefined) record.tell({ type: 'upstream-health', problem: this.upstreamProblem }, this.logger);
         // What this slot must hold (a replacement reloads what its predecessor held), then it listens.
         const specs = [...this.assignments.values()].filter((a) => !a.unloading && this.holds(a, record.slot)).map((a) => a.spec);
@@ -305,6 +321,7 @@ export class Supervisor {
   private onWorkerReady(record: WorkerRecord): void {
     record.phase = 'ready';
     this.startFailures.delete(record.slot);
+    this.broadcast(this.readySlots());
     // SIGTERM came while workers were starting: the server stays draining (a late "ready" must not turn
     // it back, or the workers that then exit on shutdown would be taken for crashes and replaced).
     if (this.state === 'draining') return;
@@ -323,9 +340,12 @@ export class Supervisor {
 
   private onExit(record: WorkerRecord, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.workers.get(record.slot) === record) this.workers.delete(record.slot);
+    const receipts = path.join(runPaths(this.config.runDir).receipts, receiptsFileName(record.slot, record.process.process.pid ?? 0));
+    setTimeout(() => fs.rmSync(receipts, { force: true }), RECEIPTS_KEPT_MS).unref();
     this.metrics?.workerExited(record.slot, this.everReady && this.state !== 'draining');
     for (const wait of this.snapshotWaits.values()) if (wait.waiting.delete(record.slot) && wait.waiting.size === 0) wait.done();
     if (this.state === 'draining') return;
+    this.broadcast(this.readySlots());
     if (!this.everReady) {
       // A fatal message, if any, has already been logged; otherwise say what happened.
       this.events.fatal({ code: 'INTERNAL_ERROR', message: `worker ${record.slot} exited during start-up (${signal ?? `code ${code}`})` });

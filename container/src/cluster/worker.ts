@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { workerSlot, type Config } from '../config/serving';
+import { releaseFreedMemory } from '../allocator';
 import { withMessage, type WireError } from '../errors';
 import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
@@ -18,12 +19,21 @@ import type { ModelSpec } from '../models/model';
 import { ModelRegistry } from '../models/registry';
 import { runPaths } from '../paths';
 import { signalGroup, stopGroupNow } from '../processes';
+import { Receipts } from '../receipts';
 import { SharedBodies } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';
+import { holderSlots } from './routing';
 
 /** Shared body slots per worker (64 KiB each: 8 MiB of address space, resident only where used). */
 const BODY_SLOTS = 128;
+
+/**
+ * A holder that has just died may still look ready here: its death reaches the primary, and then this
+ * worker, a moment after nginx found it gone. An invocation waiting for the holder waits this long for
+ * such news before it takes "ready" at its word.
+ */
+const DEATH_NOTICE_MS = 1000;
 
 /**
  * The worker's process metrics also go to the primary this often unasked, so that a worker that dies
@@ -65,6 +75,11 @@ export class WorkerProcess {
   private readonly required = new Set<string>();
   /** The models the server holds on any worker (multi-model): for the others, 404 rather than 503. */
   private modelNames: ReadonlySet<string> = new Set();
+  /** The worker slots taking requests, as the primary last said, and who waits to hear of a change. */
+  private readySlots: ReadonlySet<number> = new Set();
+  private readonly slotWatchers = new Set<() => void>();
+  /** Which requests this worker handed to its models (none in proxy mode: the scorer runs invocations). */
+  private readonly receipts: Receipts | undefined;
   private readonly control = new ControlChannel(workerSlot());
   /** The server's state as the primary last said it. */
   private serverState: HealthState = 'starting';
@@ -87,6 +102,32 @@ export class WorkerProcess {
       setInterval(() => this.sendSnapshot(0), SNAPSHOT_MS).unref();
     }
     this.upstreamProblem = config.upstream ? { code: 'UPSTREAM_UNHEALTHY', message: 'the scorer has not been asked yet' } : null;
+    this.receipts = config.upstream ? undefined : new Receipts(runPaths(config.runDir).receipts, this.slot);
+  }
+
+  /**
+   * Resolves true once every worker holding `name` takes requests: at once when one was down and is back,
+   * else after DEATH_NOTICE_MS of them all looking ready; false after `timeoutMs`.
+   */
+  private awaitHolders(name: string, timeoutMs: number): Promise<boolean> {
+    const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
+    const allReady = () => holders.every((slot) => this.readySlots.has(slot));
+    return new Promise((resolve) => {
+      let sawDown = !allReady();
+      const settle = (back: boolean) => {
+        clearTimeout(notice);
+        clearTimeout(timeout);
+        this.slotWatchers.delete(watch);
+        resolve(back);
+      };
+      const watch = () => {
+        if (!allReady()) sawDown = true;
+        else if (sawDown) settle(true);
+      };
+      const notice = setTimeout(() => !sawDown && settle(true), Math.min(DEATH_NOTICE_MS, timeoutMs));
+      const timeout = setTimeout(() => settle(false), timeoutMs);
+      this.slotWatchers.add(watch);
+    });
   }
 
   /** The server's state as the primary says it (this worker listens only once its models are warm). */
@@ -139,6 +180,10 @@ export class WorkerProcess {
       case 'model-names':
         this.modelNames = new Set(message.names);
         return;
+      case 'workers-ready':
+        this.readySlots = new Set(message.slots);
+        for (const watch of [...this.slotWatchers]) watch();
+        return;
       case 'control-reply':
         return this.control.answer(message.id, message.reply);
       case 'upstream-health':
@@ -160,6 +205,9 @@ export class WorkerProcess {
     this.required.delete(name);
     this.listenWhenReady();
     await this.models.remove(name, this.config.graceSeconds * 1000).catch(() => undefined);
+    // Its threads have exited: what they and its sessions freed goes back to the system, so that the
+    // server's resident memory shows the room the unload made (the memory budget's guard reads it).
+    if (this.config.multiModel) releaseFreedMemory();
     this.logger.debug({ model: name, ms: Math.round(performance.now() - started) }, 'model released');
     send({ type: 'model-unloaded', slot: this.slot, name });
   }
@@ -174,10 +222,14 @@ export class WorkerProcess {
       maxBatch: config.maxBatch,
       timeoutMs: config.timeoutSeconds * 1000,
       bodies: this.bodies,
+      receipts: this.receipts,
       logger: this.logger,
     });
     try {
       const description = await this.models.add(model);
+      // Loading freed much (the file read, onnxruntime's working copies): give it back, in multi-model mode,
+      // where the memory budget's guard reads the resident memory before the next load.
+      if (config.multiModel) releaseFreedMemory();
       send({ type: 'model-ready', slot: this.slot, model: description, ms: Math.round(performance.now() - (this.listening ? started : this.started)) });
       this.listenWhenReady();
     } catch (err) {
@@ -185,6 +237,7 @@ export class WorkerProcess {
       send({ type: 'model-failed', slot: this.slot, name: spec.name, error: withMessage(err) });
       // Stop its threads: exiting with onnxruntime sessions still loading aborts the process natively.
       await this.models.remove(spec.name).catch(() => undefined);
+      if (config.multiModel) releaseFreedMemory();
     }
   }
 
@@ -198,6 +251,8 @@ export class WorkerProcess {
       unready: () => this.upstreamProblem ?? undefined,
       control: this.control,
       isLoaded: (name) => this.modelNames.has(name),
+      receipts: this.receipts,
+      awaitHolders: this.config.multiModel ? (name, timeoutMs) => this.awaitHolders(name, timeoutMs) : undefined,
       metrics: this.metrics,
     });
     const server = http.createServer(handler);

@@ -4,6 +4,7 @@
 import { ServerError } from '../errors';
 import type { Predictions } from '../vocabulary';
 import { recordKeys, recordValues } from './records';
+import { withExactIntegers } from './json-integers';
 import { findJsonSyntaxError } from './json-syntax';
 import { MatrixBuilder, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
@@ -53,7 +54,8 @@ export function addRow(builder: MatrixBuilder, row: unknown, place: string, feat
 function decode(text: string, ctx: DecodeContext): Decoded {
   if (text.trim() === '') throw new ServerError('EMPTY_PAYLOAD', 'the JSON body is empty: send {"instances": [[...], ...]}');
   const doc = parseJson(text);
-  if (isV2Request(doc)) return { kind: 'tensors', doc };
+  // Tensors may hold 64-bit integers, which JSON.parse rounds beyond 2^53 - 1: those are read from the digits.
+  if (isV2Request(doc)) return { kind: 'tensors', doc: withExactIntegers(text, doc) };
   const schema = tabularSchema(ctx);
   let rows: unknown[];
   let path: string;

@@ -3,7 +3,8 @@
 // {"model_name", "id"?, "outputs": [{"name", "shape", "datatype", "data"}]} out.
 // Every input is checked against the model's own inputs, because onnxruntime-node silently ignores
 // unknown names and reports shape problems without saying which request field caused them. Values JSON
-// cannot hold (NaN, infinities, 64-bit integers beyond 2^53 - 1) are spelled as numbers.ts says, both ways.
+// cannot hold (NaN, infinities, 64-bit integers beyond 2^53 - 1) are spelled as numbers.ts says, both ways;
+// 64-bit integers written as plain digits come exact too (as BigInts, read by json-integers.ts).
 import { ServerError } from '../errors';
 import type { TensorData, TensorInfo, TensorValues } from '../vocabulary';
 import { halfToNumber, jsonFloat, jsonInt64, numberToHalf, readNonFinite } from './numbers';
@@ -112,6 +113,8 @@ function flatten(data: unknown, place: string): unknown[] {
 export function tensorValuesFromJson(values: unknown[], type: string, place: string): TensorValues {
   const at = (i: number) => `${place}, data[${i}]`;
   const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : v === null ? 'null' : typeof v === 'object' ? 'an object' : String(v));
+  // An integer written beyond 2^53 - 1, exact (see json-integers.ts): a float input takes the nearest value.
+  const numeric = (v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
   switch (type) {
     case 'float16':
     case 'float32':
@@ -119,7 +122,7 @@ export function tensorValuesFromJson(values: unknown[], type: string, place: str
       const out = type === 'float16' ? new Uint16Array(values.length) : type === 'float32' ? new Float32Array(values.length) : new Float64Array(values.length);
       values.forEach((raw, i) => {
         // JSON has no NaN or infinities: they come as the strings "NaN", "Infinity", "-Infinity" (see numbers.ts).
-        const v = typeof raw === 'string' ? readNonFinite(raw) : raw;
+        const v = typeof raw === 'string' ? readNonFinite(raw) : numeric(raw);
         if (typeof v !== 'number') bad(`${at(i)}: ${show(raw)} is not a number (NaN and the infinities are written "NaN", "Infinity", "-Infinity")`);
         if (typeof raw === 'number' && !Number.isFinite(v)) bad(`${at(i)}: the number is too large`);
         if (type === 'float32' && Math.abs(v) > 3.4028234663852886e38 && Number.isFinite(v)) bad(`${at(i)}: ${v} is outside the range FP32 can hold`);
@@ -135,12 +138,15 @@ export function tensorValuesFromJson(values: unknown[], type: string, place: str
     case 'uint64': {
       const out = type === 'int64' ? new BigInt64Array(values.length) : new BigUint64Array(values.length);
       values.forEach((v, i) => {
-        // Integers beyond 2^53 - 1 lose precision as JSON numbers; a decimal string carries any value exactly,
-        // and the server answers those values as strings too, so every answer can be sent back unchanged.
+        // Beyond 2^53 - 1 a JSON number is exact only as plain digits (a BigInt here, read from the body) or
+        // as a decimal string, which the server answers too, so every answer can be sent back unchanged. A
+        // double that large (a fraction or an exponent was written) may already be rounded: refused.
         let big: bigint;
-        if (typeof v === 'number' && Number.isSafeInteger(v)) big = BigInt(v);
+        if (typeof v === 'bigint') big = v;
+        else if (typeof v === 'number' && Number.isSafeInteger(v)) big = BigInt(v);
         else if (typeof v === 'string' && /^-?\d{1,20}$/.test(v)) big = BigInt(v);
-        else bad(`${at(i)}: ${show(v)} is not an integer (${v2Type(type)} values beyond 2^53 - 1 go as decimal strings)`);
+        else if (typeof v === 'number' && Number.isInteger(v)) bad(`${at(i)}: ${show(v)} is beyond 2^53 - 1 and was not written as plain digits (a fraction or an exponent makes it a rounded double); write ${v2Type(type)} values as digits or decimal strings`);
+        else bad(`${at(i)}: ${show(v)} is not an integer`);
         const [lo, hi] = type === 'int64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
         if (big < lo || big > hi) bad(`${at(i)}: ${show(v)} is outside the ${v2Type(type)} range`);
         out[i] = big;
@@ -164,6 +170,7 @@ export function tensorValuesFromJson(values: unknown[], type: string, place: str
       const Ctor = { int8: Int8Array, uint8: Uint8Array, int16: Int16Array, uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array }[type as 'int8']!;
       const out = new Ctor(values.length);
       values.forEach((v, i) => {
+        if (typeof v === 'bigint') bad(`${at(i)}: ${v} is outside the ${v2Type(type)} range`);
         if (typeof v !== 'number' || !Number.isInteger(v)) bad(`${at(i)}: ${show(v)} is not an integer`);
         if (v < range[0] || v > range[1]) bad(`${at(i)}: ${v} is outside the ${v2Type(type)} range`);
         out[i] = v;

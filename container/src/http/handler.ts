@@ -6,13 +6,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { payloadLimitBytes, type Config } from '../config/serving';
-import { statusOfError, ServerError, toWireError, type WireError } from '../errors';
+import { statusOfError, ServerError, toWireError, WORKER_FAILED_MESSAGE, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import { parseJson } from '../codecs/json';
 import type { ControlRequest, LoadedModel, ModelControl } from '../models/control';
 import type { Answer, Invocation, Model } from '../models/model';
 import type { ModelRegistry } from '../models/registry';
 import type { RequestMetrics } from '../metrics/recorder';
+import { receiptKey, type Receipts } from '../receipts';
 import type { BodyMemory } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { readBody, resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
@@ -51,9 +52,20 @@ export interface EdgeDeps {
   control?: ModelControl;
   /** Whether the server holds a model of this name on some worker (multi-model mode). */
   isLoaded?(name: string): boolean;
+  /** The worker's receipts: which requests it handed to its models, and whether another worker did (see receipts.ts). */
+  receipts?: Receipts;
+  /**
+   * Multi-model: resolves true once every worker holding the model takes requests (after a moment for the
+   * primary to report a holder that has just died), false after `timeoutMs`.
+   */
+  awaitHolders?(name: string, timeoutMs: number): Promise<boolean>;
   /** Where inference requests are counted and timed (MODEL_SERVER_METRICS), if anywhere. */
   metrics?: RequestMetrics;
 }
+
+/** How nginx marks a request it passes on again (nginx.conf, @again and @after_wait). */
+const RETRY = 'x-model-server-retry';
+const WAITED = 'x-model-server-waited';
 
 /** The routes that invoke a model: counted and timed per model. */
 const INFERENCE_ROUTES: ReadonlySet<RouteName> = new Set(['invocations', 'invoke-model', 'predict-parameters', 'v2-infer']);
@@ -143,17 +155,65 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
     const resolved = answerAs ? resolveInferInvocation(req, id, model.describe()!, config, answerAs) : resolveBodyInvocation(req, id, model.describe()!, config);
     const body = await readBody(req, limit, deps.bodies);
     const invocation: Invocation = { ...resolved, input: { kind: 'body', ...resolved.input, body } };
-    reply(id, req, res, started, await invoke(model, invocation, res), facts, answerAs ? sendOipError : sendError);
+    reply(id, req, res, started, await invoke(model, invocation, req, res), facts, answerAs ? sendOipError : sendError);
   };
 
-  const invoke = (model: Model, invocation: Invocation, res: ServerResponse): Promise<Answer> => {
-    // The caller may go away while the invocation waits for a thread: then it is dropped, not run.
-    // (Only when the response was not sent: 'close' follows every response, and abort() is not free.)
-    return model.invoke(invocation, (drop) =>
+  const invoke = (model: Model, invocation: Invocation, req: IncomingMessage, res: ServerResponse): Promise<Answer> => {
+    // The pool writes the receipt when it hands the invocation to a thread.
+    const key = deps.receipts ? receiptKey(req.headers['x-model-server-request']) : undefined;
+    const receipt = key ? deps.receipts!.take(key) : undefined;
+    if (receipt) invocation.receipt = receipt;
+    // The caller may go away while the invocation waits for a thread: then it is dropped, not run (only
+    // when the response was not sent: 'close' follows every response). That 'close' also gives the
+    // receipt back: once the answer is finished or the caller has gone, nginx never retries the request.
+    let watched = false;
+    const answer = model.invoke(invocation, (drop) => {
+      watched = true;
       res.once('close', () => {
+        if (receipt) deps.receipts!.release(receipt);
         if (!res.writableFinished) drop();
-      }),
-    );
+      });
+    });
+    // Refused at once (the queue is full): it never reached a thread, and its record is free again.
+    if (receipt && !watched) deps.receipts!.release(receipt);
+    return answer;
+  };
+
+  /**
+   * A retry (nginx.conf, @again) of a request that another worker may have handed to its model before it
+   * died: never run again (it may be what killed that worker).
+   */
+  const ranElsewhere = (req: IncomingMessage): boolean => {
+    if (req.headers[RETRY] !== '1' || !deps.receipts) return false;
+    const key = receiptKey(req.headers['x-model-server-request']);
+    return key !== undefined && deps.receipts.ranElsewhere(key);
+  };
+  const refuseRerun = (id: string, req: IncomingMessage, res: ServerResponse, started: number, writeError?: ErrorWriter) => {
+    req.resume();
+    fail(id, req, res, started, { code: 'WORKER_FAILED', message: WORKER_FAILED_MESSAGE }, writeError);
+  };
+
+  /** Invocations of models held elsewhere that wait for their holder to be back, at most MODEL_SERVER_MAX_QUEUE. */
+  let waiting = 0;
+
+  /**
+   * Multi-model: an invocation of a model this worker does not hold reaches it only when the model's
+   * holder could not take it (restarting after a crash, say). Rather than answer 503, it waits for the
+   * holder to take requests again (at most half of MODEL_SERVER_TIMEOUT, leaving the other half to run
+   * it), then has nginx send the request, body and all, to the holder (X-Accel-Redirect to @after_wait,
+   * once). True when it was passed on.
+   */
+  const passToHolder = async (name: string, id: string, req: IncomingMessage, res: ServerResponse, started: number): Promise<boolean> => {
+    if (!deps.awaitHolders || req.headers[WAITED] === '1' || deps.models.state(name) !== undefined || !deps.isLoaded?.(name) || waiting >= config.maxQueue) return false;
+    req.resume();
+    waiting += 1;
+    const back = await deps.awaitHolders(name, (config.timeoutSeconds * 1000) / 2).finally(() => (waiting -= 1));
+    if (!back || res.destroyed) return false;
+    metrics?.passedOn(res);
+    res.writeHead(204, { 'X-Accel-Redirect': '@after_wait' });
+    res.end();
+    log.request(id, req, 204, started, { model: name, passedToHolder: true });
+    return true;
   };
 
   const hot: Partial<Record<RouteName, Hot>> = {
@@ -163,12 +223,16 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       else send(res, 200, undefined, EMPTY);
       log.request(id, req, res.statusCode, started, {});
     },
-    invocations: async (id, req, res, started) => invokeBody(readyModel(), id, req, res, started),
+    invocations: async (id, req, res, started) => (ranElsewhere(req) ? refuseRerun(id, req, res, started) : invokeBody(readyModel(), id, req, res, started)),
     'invoke-model': async (id, req, res, started, { name }) => {
+      if (ranElsewhere(req)) return refuseRerun(id, req, res, started);
+      if (!deps.models.ready(name!) && (await passToHolder(name!, id, req, res, started))) return;
       const target = req.headers['x-amzn-sagemaker-target-model'];
       return invokeBody(heldModel(name!), id, req, res, started, { model: name, ...(typeof target === 'string' ? { targetModel: target } : {}) });
     },
     'v2-infer': async (id, req, res, started, params) => {
+      if (ranElsewhere(req)) return refuseRerun(id, req, res, started, sendOipError);
+      if (!deps.models.ready(params.name!) && (await passToHolder(params.name!, id, req, res, started))) return;
       const { model, name } = oipModel(params);
       return invokeBody(model, id, req, res, started, config.multiModel ? { model: name } : {}, { modelName: name, ...(params.version !== undefined ? { version: params.version } : {}) });
     },
@@ -201,10 +265,11 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       log.request(id, req, 200, started, {});
     },
     'predict-parameters': async (id, req, res, started) => {
+      if (ranElsewhere(req)) return refuseRerun(id, req, res, started);
       const model = readyModel();
       const invocation = resolveFieldsInvocation(req, id, model.describe()!, config);
       req.resume();
-      reply(id, req, res, started, await invoke(model, invocation, res));
+      reply(id, req, res, started, await invoke(model, invocation, req, res));
     },
   };
 

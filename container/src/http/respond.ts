@@ -55,6 +55,8 @@ export interface RequestFacts {
   rows?: number;
   batch?: number;
   error?: string;
+  /** Multi-model: the invocation waited here for its model's holder to be back, then went to it. */
+  passedToHolder?: boolean;
 }
 
 /** Health paths are polled constantly (/ping by SageMaker, /v2/health/* by Kubernetes' probes). */

@@ -8,6 +8,8 @@ import { createSession, QUIET, toOrtTensor } from './onnxruntime';
 
 /** Headers users' code may not set: the server owns framing and identity. */
 const RESERVED_HEADERS = new Set(['content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'x-request-id', 'date', 'server']);
+/** Headers nginx acts on (X-Accel-Redirect sends the request elsewhere) or the server's own (see nginx.conf). */
+const RESERVED_PREFIX = /^x-(accel|model-server)-/i;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** A session as users' code gets it: onnxruntime's, with runs counted as native work (see native-guard.ts). */
@@ -80,7 +82,7 @@ export class RequestContext extends LoadContext {
   /** Sets a response header (X-Amzn-SageMaker-Custom-Attributes reaches the caller this way). */
   setHeader(name: string, value: string | number): void {
     const text = String(value);
-    if (!TOKEN.test(name) || RESERVED_HEADERS.has(name.toLowerCase())) throw new Error(`setHeader: ${JSON.stringify(name)} is not a header the model's code may set`);
+    if (!TOKEN.test(name) || RESERVED_HEADERS.has(name.toLowerCase()) || RESERVED_PREFIX.test(name)) throw new Error(`setHeader: ${JSON.stringify(name)} is not a header the model's code may set`);
     if (/[\r\n\0]/.test(text) || text.length > 8192) throw new Error(`setHeader: the value of ${name} holds a line break or is over 8 KiB`);
     this.headers[name] = text;
   }

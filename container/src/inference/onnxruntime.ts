@@ -30,15 +30,19 @@ export function checkTensorOutputs(session: ort.InferenceSession, where: string)
   }
 }
 
-/** How onnxruntime reports a failing node (after cleanOrtMessage). */
+/**
+ * How onnxruntime reports a failing node (after cleanOrtMessage). A node that runs a subgraph (If, Loop,
+ * Scan) reports the failure inside it as its own reason, in the same words, one level per subgraph.
+ */
 const NODE_FAILURE = /^Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: (.*)$/;
 
 /**
  * Reasons onnxruntime gives when the values fed in do not fit what the graph does with them: shapes that
- * do not broadcast, reshape or match, an invalid argument, an index or value out of range. The model
+ * do not broadcast, reshape or match, an invalid argument, an index or value out of range, an operator's
+ * input of the wrong shape or rank (an LSTM's initial state whose batch is not the input's). The model
  * loaded and warmed, so these come from this input; anything else is the model's or the server's fault.
  */
-const INPUT_REFUSED = /invalid (\w+ )?(rank|dimensions?|shape|argument|input|indices|index|value)|unexpected input data type|input .* not found|broadcast|reshape|mismatch|must match|do not match|incompatible|out of (range|bounds)|out of data bounds|must be within|not in range|exceeds/i;
+const INPUT_REFUSED = /invalid (\w+ )?(rank|dimensions?|shape|argument|input|indices|index|value)|unexpected input data type|input .* not found|broadcast|reshape|mismatch|must match|do(es)? not match|must have (shape|\d+ dimensions?)|incompatible|out of (range|bounds)|out of data bounds|must be within|not in range|exceeds/i;
 
 /**
  * The reason without onnxruntime's internals: its failed check ("x == y was false."), the source file and
@@ -52,18 +56,44 @@ function readableReason(reason: string): string {
     .trim();
 }
 
-const nodeName = (node: RegExpExecArray) => `${node[1]} node${node[2] ? ` "${node[2]}"` : ''}`;
+interface FailedNode {
+  op: string;
+  name: string;
+}
 
-/** Input errors onnxruntime reports are the caller's (400, naming the node); everything else is the model's (500). */
+/** The nodes a failure went through, outermost first (the innermost is where it happened), and its own reason. */
+function failurePath(reason: string): { nodes: FailedNode[]; reason: string } {
+  const nodes: FailedNode[] = [];
+  let rest = reason;
+  for (let m = NODE_FAILURE.exec(rest); m; m = NODE_FAILURE.exec(rest)) {
+    nodes.push({ op: m[1], name: m[2] });
+    rest = m[3];
+  }
+  return { nodes, reason: rest };
+}
+
+const nodeName = (node: FailedNode) => `${node.op} node${node.name ? ` "${node.name}"` : ''}`;
+
+/** The node where it failed, and the subgraph nodes around it: `LSTM node "l" (in If node "If_0", If node "If_1")`. */
+function describeNodes(nodes: readonly FailedNode[]): string {
+  const inner = nodes[nodes.length - 1];
+  const outer = nodes.slice(0, -1);
+  return `${nodeName(inner)}${outer.length > 0 ? ` (in ${outer.map(nodeName).join(', ')})` : ''}`;
+}
+
+/**
+ * Input errors onnxruntime reports are the caller's (400, naming the node); everything else is the model's
+ * (500). A failure inside a subgraph is judged by its innermost reason, and named by the node that gave it.
+ */
 export function runError(err: unknown, what: string): ServerError {
   // Some reasons go on over several lines ("for the following indices\n index: 1 Got: 3 Expected: 2").
-  const reason = cleanOrtMessage(String((err as Error)?.message ?? err).replace(/\s*\n\s*(?=\S)/g, ' '));
-  const node = NODE_FAILURE.exec(reason);
-  const detail = readableReason(node ? node[3] : reason);
+  const message = cleanOrtMessage(String((err as Error)?.message ?? err).replace(/\s*\n\s*(?=\S)/g, ' '));
+  const { nodes, reason } = failurePath(message);
+  const detail = readableReason(reason);
   if (INPUT_REFUSED.test(detail)) {
-    return new ServerError('INVALID_TENSOR', `the input does not fit the model: onnxruntime${node ? `'s ${nodeName(node)}` : ''} refused it: ${detail}`);
+    return new ServerError('INVALID_TENSOR', `the input does not fit the model: onnxruntime${nodes.length > 0 ? `'s ${describeNodes(nodes)}` : ''} refused it: ${detail}`);
   }
-  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${node ? `${nodeName(node)}: ${detail}` : reason}`);
+  return new ServerError('MODEL_ERROR', `onnxruntime failed on ${what}: ${nodes.length > 0 ? `${describeNodes(nodes)}: ${detail}` : reason}`);
 }
 
 /** A session of `modelFile` as the server runs it: one inter-op thread, sequential, fully optimised. */

@@ -12,6 +12,7 @@ import { mediaTypes } from '../codecs/registry';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { Answer, Invocation, Model, ModelSpec } from '../models/model';
+import type { ReceiptBook } from '../receipts';
 import type { BodyMemory } from '../shared-bodies';
 import type { ModelDescription } from '../vocabulary';
 import { claimForStop } from './native-guard';
@@ -26,6 +27,8 @@ export interface PoolOptions {
   maxBatch: number;
   /** The worker's shared body slots: the pool gives a body's slot back once no thread can read it. */
   bodies?: BodyMemory;
+  /** The worker's receipts: an invocation handed to a thread may have run, and another worker must know it. */
+  receipts?: ReceiptBook;
   logger: Logger;
 }
 
@@ -197,6 +200,7 @@ export class InferencePool {
     const tasks: ThreadTask[] = entries.map((entry) => {
       entry.state = 'running';
       entry.batch = batch;
+      if (entry.task.receipt) this.options.receipts?.record(entry.task.receipt);
       return { invocation: entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
     });
     this.running += 1;
@@ -288,6 +292,7 @@ export interface OnnxModelOptions {
   maxBatch: number;
   timeoutMs: number;
   bodies?: BodyMemory;
+  receipts?: ReceiptBook;
   logger: Logger;
 }
 
@@ -313,7 +318,7 @@ export class OnnxModel implements Model {
 
   constructor(spec: ModelSpec, options: OnnxModelOptions) {
     this.name = spec.name;
-    const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, logger } = options;
+    const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, receipts, logger } = options;
     this.pool = new InferencePool({
       init: { name: spec.name, dir: spec.dir, modelFile: spec.modelFile, modelJsonFile: spec.modelJsonFile, codeFile: spec.codeFile, intraOpThreads },
       threads,
@@ -321,6 +326,7 @@ export class OnnxModel implements Model {
       maxBatch,
       timeoutMs,
       bodies,
+      receipts,
       logger: logger.child({ model: spec.name }),
     });
     this.loaded = this.pool.ready().then((model) => {

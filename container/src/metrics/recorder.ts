@@ -37,11 +37,26 @@ export class RequestMetrics {
 
   /** Its answer is about to be written: call before writing it (a no-op for a response that did not begin as an inference request). */
   answered(res: ServerResponse, status: number, started: number, timing?: AnswerTiming): void {
-    const begun = this.begun.get(res);
+    const begun = this.end(res);
     if (!begun) return;
+    this.journal.write(begun.model, begun.route, status, performance.now() - started, timing ? timing.queuedMs : -1, timing ? timing.runMs : -1, timing ? timing.batch : 0);
+  }
+
+  /**
+   * nginx passes the request to another worker (X-Accel-Redirect, multi-model: its model's holder was
+   * restarting), which counts it when it answers: here it only stops being in flight.
+   */
+  passedOn(res: ServerResponse): void {
+    this.end(res);
+  }
+
+  /** The request is no longer in flight here; what it began as, if it began as an inference request. */
+  private end(res: ServerResponse): Begun | undefined {
+    const begun = this.begun.get(res);
+    if (!begun) return undefined;
     this.begun.delete(res);
     this.counts.set(begun.model, this.counts.get(begun.model)! - 1);
-    this.journal.write(begun.model, begun.route, status, performance.now() - started, timing ? timing.queuedMs : -1, timing ? timing.runMs : -1, timing ? timing.batch : 0);
+    return begun;
   }
 
   /** The process metrics and requests in flight, for the primary's scrape. */

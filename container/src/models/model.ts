@@ -3,6 +3,7 @@
 // their own code alike; proxy mode needs none, as nginx sends invocations to the scorer directly.
 // Nothing here knows HTTP headers, and nothing above it knows a tensor session.
 import type { WireError } from '../errors';
+import type { Receipt } from '../receipts';
 import type { InferenceOutputKey, ModelDescription } from '../vocabulary';
 
 /** Where a model comes from: what the supervisor asks every worker to hold. */
@@ -53,6 +54,8 @@ export interface Invocation {
   tensorsAcceptable: boolean;
   /** X-Amzn-SageMaker-Custom-Attributes as the caller sent it (for users' inference code). */
   attributes?: string;
+  /** Where the worker records that this invocation went to the model (see receipts.ts), when nginx keyed it. */
+  receipt?: Receipt;
 }
 
 /** How the pool ran an invocation, for the metrics. */

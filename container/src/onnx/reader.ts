@@ -80,9 +80,19 @@ function attribute(b: Buffer): { name: string; strings: string[]; ints: number[]
     } else if (f.bytes === undefined) continue;
     else if (f.field === 1) out.name = f.bytes.toString('utf8');
     else if (f.field === 9) out.strings.push(f.bytes.toString('utf8'));
-    else if (f.field === 8) out.ints.push(...packedInts(f.bytes).map(Number));
+    // (A loop: spreading a large packed array into push() overflows the stack.)
+    else if (f.field === 8) for (const v of packedInts(f.bytes)) out.ints.push(Number(v));
   }
   return out;
+}
+
+/**
+ * An AttributeProto's name when it comes first, as every serialiser writes it (else undefined): a tree
+ * ensemble's attributes hold 10^5 values and more, and only its class labels are wanted here.
+ */
+function leadingName(b: Buffer): string | undefined {
+  if (b[0] !== 0x0a || b[1] >= 0x80) return undefined;
+  return b.subarray(2, 2 + b[1]).toString('utf8');
 }
 
 interface GraphFacts {
@@ -111,8 +121,8 @@ function table(b: Buffer): { name: string; values: (string | number)[] } | undef
     } else if (f.bytes === undefined) continue;
     else if (f.field === 8) name = f.bytes.toString('utf8');
     else if (f.field === 6) strings.push(f.bytes.toString('utf8'));
-    else if (f.field === 1) dims.push(...packedInts(f.bytes));
-    else if (f.field === 7) ints.push(...packedInts(f.bytes));
+    else if (f.field === 1) for (const v of packedInts(f.bytes)) dims.push(v);
+    else if (f.field === 7) for (const v of packedInts(f.bytes)) ints.push(v);
     else if (f.field === 9) ints = Array.from({ length: Math.floor(f.bytes.length / 8) }, (_, k) => f.bytes.readBigInt64LE(k * 8));
   }
   if (dims.length !== 1) return undefined;
@@ -154,7 +164,7 @@ function readGraph(r: FileReader, end: number, ops: Set<string>): GraphFacts {
   const facts: GraphFacts = { nodes: [], tables: new Map(), scalarInputs: [] };
   while (r.position < end) {
     const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const field = fieldOf(tag);
     const wireType = tag % 8;
     if (wireType === 2 && field === 11) {
       const input = graphInput(r.bytes(r.varint()));
@@ -186,7 +196,7 @@ function readNode(r: FileReader, length: number, facts: Pick<GraphFacts, 'classL
   const node = { op: '', domain: '', inputs: [] as string[], outputs: [] as string[], ints: new Map<string, number>() };
   while (r.position < nodeEnd) {
     const t = r.varint();
-    const f = Math.floor(t / 8);
+    const f = fieldOf(t);
     const w = t % 8;
     if (w === 2 && (f === 1 || f === 2 || f === 4 || f === 7)) {
       const text = r.bytes(r.varint()).toString('utf8');
@@ -195,7 +205,9 @@ function readNode(r: FileReader, length: number, facts: Pick<GraphFacts, 'classL
       else if (f === 4) node.op = text;
       else node.domain = text;
     } else if (w === 2 && f === 5 && (node.op.endsWith('Classifier') || node.op === 'ArgMax' || node.op === 'Gather')) {
-      const a = attribute(r.bytes(r.varint()));
+      const bytes = r.bytes(r.varint());
+      if (node.op.endsWith('Classifier') && !(leadingName(bytes) ?? 'classlabels_').startsWith('classlabels_')) continue;
+      const a = attribute(bytes);
       if (a.i !== undefined) node.ints.set(a.name, a.i);
       if (!node.op.endsWith('Classifier')) continue;
       if (a.name === 'classlabels_strings' && a.strings.length > 0) facts.classLabels = a.strings;
@@ -213,7 +225,7 @@ function readSubgraphs(r: FileReader, length: number, ops: Set<string>): void {
   const end = r.position + length;
   while (r.position < end) {
     const tag = r.varint();
-    const field = Math.floor(tag / 8);
+    const field = fieldOf(tag);
     if (tag % 8 === 2 && (field === 6 || field === 11)) {
       const graphLength = r.varint();
       const graphEnd = r.position + graphLength;
@@ -228,6 +240,7 @@ function readFunction(r: FileReader, length: number, ops: Set<string>): void {
   const end = r.position + length;
   while (r.position < end) {
     const tag = r.varint();
+    fieldOf(tag);
     if (tag === (7 << 3) + 2) readNode(r, r.varint(), {}, ops);
     else skipField(r, tag % 8);
   }
@@ -249,6 +262,16 @@ function argmaxLabel(facts: GraphFacts): ModelMetadata['argmaxLabel'] {
     return { output: gather.outputs[0], source: argmax.inputs[0], names };
   }
   return undefined;
+}
+
+/**
+ * A tag's field number, which protobuf never makes 0: a run of zero bytes (a file padded or extended with
+ * them, a sparse file) would otherwise read as endless empty fields, one byte at a time.
+ */
+function fieldOf(tag: number): number {
+  const field = Math.floor(tag / 8);
+  if (field === 0) throw new Error('not protobuf: a field number 0');
+  return field;
 }
 
 function skipField(r: FileReader, wireType: number): void {
@@ -291,7 +314,7 @@ export function readModelMetadata(file: string): ModelMetadata {
     const out: ModelMetadata = { metadata: {}, scalarInputs: [], opTypes: [] };
     while (r.position < r.size) {
       const tag = r.varint();
-      const field = Math.floor(tag / 8);
+      const field = fieldOf(tag);
       const wireType = tag % 8;
       if (wireType === 2 && field === 7) {
         const length = r.varint();

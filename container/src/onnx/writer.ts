@@ -114,15 +114,16 @@ export class GraphBuilder {
 
   /**
    * Adds a node. `outputs` is how many outputs to create (named automatically) or their names; returns the
-   * output names (a single name when there is one).
+   * output names (a single name when there is one). Nodes are named automatically unless `name` is given
+   * (a subgraph's builder numbers its own nodes, so names that onnxruntime reports should be given).
    */
-  node(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, options: { outputs?: number | string[]; domain?: string } = {}): string & string[] {
+  node(opType: string, inputs: string[], attributes: Record<string, Attribute> = {}, options: { outputs?: number | string[]; domain?: string; name?: string } = {}): string & string[] {
     const outs = Array.isArray(options.outputs)
       ? options.outputs
       : Array.from({ length: options.outputs ?? 1 }, () => this.fresh(opType.toLowerCase()));
     this.nodes.push({
       op_type: opType,
-      name: this.fresh(`node_${opType}`),
+      name: options.name ?? this.fresh(`node_${opType}`),
       input: inputs,
       output: outs,
       domain: options.domain ?? '',
