@@ -169,6 +169,10 @@ export interface ModelDescription {
   labelsFromProbabilities?: boolean;
   /** The model's own inference code, when it has some. */
   code?: CodeDescription;
+  /** XGBoost and LightGBM models: what the file holds (library, format, objective, trees, ...), for the start-up log. */
+  tree?: Record<string, unknown>;
+  /** How its answers are written (absent: the server's own style). */
+  outputStyle?: OutputStyle;
   /** Request media types the model reads (canonical names first, then aliases). */
   consumes: string[];
   /** Response media types the model writes, in order of preference for wildcards. */

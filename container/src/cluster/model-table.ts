@@ -70,13 +70,13 @@ export class ModelTable {
     try {
       let folder: ReturnType<typeof modelFolder>;
       try {
-        folder = modelFolder(url, codeDirOf(url), this.config.program, false);
+        folder = modelFolder(url, codeDirOf(url), this.config.program, false, this.config.inferenceEnsemble);
       } catch (err) {
         const error = err instanceof ServerError ? err : new ServerError('NO_MODEL_AT_URL', String(err));
         throw new ServerError(error.code === 'INFERENCE_CODE_INVALID' ? error.code : 'NO_MODEL_AT_URL', `model "${name}": ${error.message}`);
       }
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
-      entry.bytes = this.estimate(folder.modelFile, holders.length);
+      entry.bytes = this.estimate(folder.treeFiles ?? (folder.modelFile ? [folder.modelFile] : []), holders.length);
       this.checkMemory(name, entry);
       const model = await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
@@ -92,9 +92,9 @@ export class ModelTable {
   }
 
   /** Weights and their working copy in onnxruntime, per thread, per holder, plus each copy's own cost. */
-  private estimate(modelFile: string | undefined, holders: number): number {
-    // A model whose code loads its own files: its folder's size stands in for the model's.
-    const size = modelFile ? fs.statSync(modelFile).size : 0;
+  private estimate(files: readonly string[], holders: number): number {
+    // A model whose code loads its own files counts none here. A tree model's ONNX graph is smaller than its files.
+    const size = files.reduce((n, f) => n + fs.statSync(f).size, 0);
     return holders * this.config.threads * (2 * size + PER_COPY_BYTES);
   }
 

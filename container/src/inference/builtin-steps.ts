@@ -193,17 +193,18 @@ export class BuiltinSteps implements Steps {
     for (let from = 0; from < matrix.rows; from += CHUNK_ROWS) {
       const to = Math.min(matrix.rows, from + CHUNK_ROWS);
       const p = await this.predictRows(sliceMatrix(matrix, from, to));
-      parts.push(utf8.encode(chunkText(encoder, invocation.output, p, from === 0, to === matrix.rows)));
+      parts.push(chunkBytes(encoder, invocation.output, p, from === 0, to === matrix.rows));
     }
     return { ok: true, body: concat(parts), contentType: encoder.mediaType, records: matrix.rows };
   }
 }
 
-/** One chunk's text, such that the chunks concatenated are the whole answer. */
-function chunkText(encoder: Codec, output: InvocationOutput, p: Predictions, first: boolean, last: boolean): string {
-  if (!encoder.frame) return encoder.encode!(p, output);
-  const { open, separator, close } = encoder.frame;
-  return `${first ? open : separator}${encoder.encodeRecords!(p, output)}${last ? close : ''}`;
+/** One chunk's bytes, such that the chunks concatenated are the whole answer. */
+function chunkBytes(encoder: Codec, output: InvocationOutput, p: Predictions, first: boolean, last: boolean): Uint8Array {
+  const frame = encoder.frame?.(output);
+  if (!frame) return encoder.encodeBytes?.(p, output) ?? utf8.encode(encoder.encode!(p, output));
+  const { open, separator, close } = frame;
+  return utf8.encode(`${first ? open : separator}${encoder.encodeRecords!(p, output)}${last ? close : ''}`);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -42,8 +42,7 @@ export function describeTreeModel(m: TreeModel): Record<string, unknown> {
     booster: m.booster,
     features: m.ensemble.features,
     ...(m.classes > 0 ? { classes: m.classes } : {}),
-    // The bias trees the converter adds (one per output) are not the model's.
-    trees: size.trees - m.ensemble.targets,
+    trees: size.trees,
     iterations: m.iterations,
     ...(m.bestIteration !== undefined ? { bestIteration: m.bestIteration } : {}),
   };
