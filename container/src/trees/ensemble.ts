@@ -8,7 +8,7 @@ export type Derivation =
   | 'floor'
   /** LightGBM's category: x truncated toward zero, as its static_cast<int> does. */
   | 'trunc'
-  /** LightGBM's zero-as-missing splits: NaN for |x| <= 1e-35, so the split's missing direction takes them. */
+  /** LightGBM's zero-as-missing splits: NaN for |x| <= 1e-35f (float), so the split's missing direction takes them. */
   | 'zero-as-missing';
 
 /** One tree, nodes in arrays; node 0 is the root. */

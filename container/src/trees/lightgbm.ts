@@ -77,8 +77,11 @@ export function readLightgbm(text: string): LgbBooster {
 function numbers(block: Map<string, string>, key: string, count: number, tree: number): number[] {
   const raw = block.get(key);
   if (raw === undefined) throw new TreeModelError(`tree ${tree} has no ${key}`);
-  const values = raw.trim() === '' ? [] : raw.trim().split(' ').map(Number);
-  if (values.length !== count || values.some((v) => Number.isNaN(v) && !/nan/i.test(raw))) throw new TreeModelError(`tree ${tree}: ${key} has ${values.length} values, expected ${count}`);
+  // LightGBM prints the infinities and NaN as C does: inf, -inf, nan.
+  const values = raw.trim() === '' ? [] : raw.trim().split(' ').map((t) => (t === 'inf' ? Infinity : t === '-inf' ? -Infinity : t === 'nan' || t === '-nan' ? NaN : Number(t)));
+  if (values.length !== count) throw new TreeModelError(`tree ${tree}: ${key} has ${values.length} values, expected ${count}`);
+  const bad = raw.trim().split(' ').find((t, i) => Number.isNaN(values[i]) && !/^-?nan$/.test(t));
+  if (bad !== undefined) throw new TreeModelError(`tree ${tree}: ${key} holds ${JSON.stringify(bad.slice(0, 30))}, which is not a number`);
   return values;
 }
 

@@ -28,7 +28,8 @@ function withDerivedColumns(g: GraphBuilder, e: Ensemble, elem: 'FLOAT' | 'DOUBL
     if (how === 'floor') y = g.node('Floor', [x]);
     else if (how === 'trunc') y = g.node('Mul', [g.node('Sign', [x]), g.node('Floor', [g.node('Abs', [x])])]);
     else {
-      const tiny = g.constant('zero_threshold', elem, [], [1e-35]);
+      // LightGBM's kZeroThreshold is the float 1e-35f.
+      const tiny = g.constant('zero_threshold', elem, [], [Math.fround(1e-35)]);
       const nan = g.constant('nan', elem, [], [NaN]);
       y = g.node('Where', [g.node('LessOrEqual', [g.node('Abs', [x]), tiny]), nan, x]);
     }

@@ -18,6 +18,8 @@ const arr = (v: unknown, what: string): unknown[] => {
   return v;
 };
 const num = (v: unknown, what: string): number => {
+  // UBJSON holds NaN as a float (JSON as null, xgboost-json.ts); both are a missing number.
+  if (typeof v === 'number') return v;
   const n = typeof v === 'string' ? Number(v) : typeof v === 'boolean' ? Number(v) : v === null ? NaN : (v as number);
   if (typeof n !== 'number' || (Number.isNaN(n) && v !== null)) throw new TreeModelError(`${what} is not a number (${JSON.stringify(v)})`);
   return n;
@@ -67,7 +69,7 @@ export function readXgboostDoc(doc: unknown): XgbBooster {
   const model = obj(gbtree.model, 'gradient_booster.model');
   const treeDocs = arr(model.trees, 'model.trees');
   const info = nums(model.tree_info, 'model.tree_info');
-  const weights = booster === 'dart' ? nums(gb.weight_drop, 'dart weight_drop') : undefined;
+  const weights = booster === 'dart' ? nums(gb.weight_drop, 'dart weight_drop').map(Math.fround) : undefined;
   if (info.length !== treeDocs.length || (weights && weights.length !== treeDocs.length)) throw new TreeModelError(`${treeDocs.length} trees, but tree_info has ${info.length} entries${weights ? ` and weight_drop ${weights.length}` : ''}`);
   const modelParam = model.gbtree_model_param ? obj(model.gbtree_model_param, 'gbtree_model_param') : {};
   const parallel = Math.max(1, modelParam.num_parallel_tree === undefined ? 1 : num(modelParam.num_parallel_tree, 'num_parallel_tree'));
