@@ -1,0 +1,217 @@
+// XGBoost and LightGBM model files served through the real stack (nginx, workers, threads): SageMaker
+// XGBoost's contract for an XGBoost model (text/csv by default, its keys, libsvm and RecordIO-protobuf),
+// k-fold folders, the server's own style for LightGBM, multi-model endpoints; every answer checked against
+// what the libraries predicted (test/fixtures/trees).
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as protobuf from 'protobufjs';
+import { csvLines, readFloats, TREES, treeIndex } from '../helpers/trees';
+import { request, requireNginx, startServer, type Server } from '../helpers/server';
+
+const index = treeIndex();
+const caseOf = (name: string) => index.cases.find((c) => c.name === name)!;
+
+/** A base dir whose model/ holds the given fixture files (a folder's files keep their own names). */
+function base(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-trees-'));
+  fs.mkdirSync(path.join(dir, 'model'));
+  for (const [name, fixture] of Object.entries(files)) fs.copyFileSync(path.join(TREES, fixture), path.join(dir, 'model', name));
+  return dir;
+}
+
+const post = (port: number, body: string | Buffer, type: string, accept?: string) => request(port, 'POST', '/invocations', { body, headers: { 'Content-Type': type, ...(accept ? { Accept: accept } : {}) } });
+
+function expectClose(got: number[], want: ArrayLike<number>) {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-6 * Math.abs(want[i]));
+}
+
+const ROWS = 300;
+
+describe('an XGBoost model in SageMaker XGBoost\'s contract', () => {
+  let server: Server;
+  const c = caseOf('xgb-binary-logistic:model');
+  const rows = readFloats(index.inputs[c.rows].file);
+  const want = readFloats(c.expected).subarray(0, ROWS);
+  const body = csvLines(rows, 6, 0, ROWS);
+  beforeAll(async () => {
+    requireNginx();
+    server = await startServer({ baseDir: base({ 'xgboost-model': 'xgb-binary-logistic.model' }) });
+  });
+  afterAll(() => server?.stop());
+
+  test('the start-up log describes the model: library, format, objective, trees, best iteration', async () => {
+    const ready = await server.waitForLog((l) => l.msg.startsWith('ready:'));
+    expect(ready.tree).toMatchObject({ library: 'xgboost', format: expect.stringMatching(/^XGBoost binary/), objective: 'binary:logistic', booster: 'gbtree', features: 6, classes: 2, iterations: c.bestNtreeLimit });
+    expect(ready.outputStyle).toBe('xgboost');
+  });
+
+  test('CSV without Accept answers text/csv, one prediction per line, as the library predicts and Python prints', async () => {
+    const reply = await post(server.port, body, 'text/csv');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-type']).toMatch(/^text\/csv/);
+    const lines = reply.body.trimEnd().split('\n');
+    expectClose(lines.map(Number), want);
+    // repr() of the float32 value as a double: 17 significant digits at most, never the float32's short form.
+    expect(lines[0]).toBe(String(want[0]));
+  });
+
+  test('JSON answers {"predictions": [{"score": ...}]} as json.dumps writes it', async () => {
+    const reply = await post(server.port, csvLines(rows, 6, 0, 2), 'text/csv', 'application/json');
+    expect(reply.body).toBe(`{"predictions": [{"score": ${want[0]}}, {"score": ${want[1]}}]}`);
+  });
+
+  test('libsvm: 0-based indices as written, absent features missing', async () => {
+    const payload = fs.readFileSync(path.join(TREES, index.libsvm.payload), 'utf8');
+    const expected = readFloats(index.libsvm.expected);
+    for (const type of ['text/libsvm', 'text/x-libsvm']) {
+      const reply = await post(server.port, payload, type);
+      expect(reply.status).toBe(200);
+      expectClose(reply.body.trimEnd().split('\n').map(Number), expected);
+    }
+  });
+
+  test('RecordIO-protobuf: dense and sparse records in, label records out', async () => {
+    const root = protobuf.parse(`syntax = "proto2"; package aialgs.data;
+      message Float32Tensor { repeated float values = 1 [packed = true]; repeated uint64 keys = 2 [packed = true]; repeated uint64 shape = 3 [packed = true]; }
+      message Value { optional Float32Tensor float32_tensor = 2; }
+      message Record { map<string, Value> features = 1; map<string, Value> label = 2; }`, { keepCase: true }).root;
+    const Record = root.lookupType('aialgs.data.Record');
+    const frame = (msg: Uint8Array) => {
+      const out = Buffer.alloc(8 + ((msg.length + 3) & ~3));
+      out.writeUInt32LE(0xced7230a, 0);
+      out.writeUInt32LE(msg.length, 4);
+      Buffer.from(msg).copy(out, 8);
+      return out;
+    };
+    const records: Buffer[] = [];
+    for (let r = 0; r < 20; r++) {
+      const values = Array.from(rows.subarray(r * 6, r * 6 + 6));
+      // Even rows dense (NaN as it is), odd rows sparse (NaN left out: absent is missing).
+      const keys = values.map((v, i) => (Number.isNaN(v) ? -1 : i)).filter((i) => i >= 0);
+      const tensor = r % 2 === 0 ? { values } : { values: keys.map((k) => values[k]), keys, shape: [6] };
+      records.push(frame(Record.encode(Record.fromObject({ features: { values: { float32_tensor: tensor } } })).finish()));
+    }
+    const csv = await post(server.port, Buffer.concat(records), 'application/x-recordio-protobuf', 'text/csv');
+    expect(csv.status).toBe(200);
+    expectClose(csv.body.trimEnd().split('\n').map(Number), want.subarray(0, 20));
+    // The answer as RecordIO-protobuf: one record per row, its label "score" a float32 tensor.
+    const answer = await new Promise<Buffer>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/invocations', headers: { 'Content-Type': 'application/x-recordio-protobuf', Accept: 'application/x-recordio-protobuf' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      });
+      req.on('error', reject);
+      req.end(Buffer.concat(records));
+    });
+    const scores: number[] = [];
+    for (let at = 0; at < answer.length; ) {
+      expect(answer.readUInt32LE(at)).toBe(0xced7230a);
+      const length = answer.readUInt32LE(at + 4);
+      const record = Record.toObject(Record.decode(answer.subarray(at + 8, at + 8 + length)), { arrays: true }) as { label: { score: { float32_tensor: { values: number[] } } } };
+      scores.push(...record.label.score.float32_tensor.values);
+      at += 8 + ((length + 3) & ~3);
+    }
+    expectClose(scores, want.subarray(0, 20));
+  });
+
+  test('a wrong feature count is a 400 naming the expected count, never a silent pad', async () => {
+    const reply = await post(server.port, '1,2,3\n', 'text/csv');
+    expect(reply.status).toBe(400);
+    expect(reply.json().error).toMatchObject({ code: 'WRONG_FEATURE_COUNT', message: 'line 1: 3 value(s), but the model has 6 feature(s)' });
+    const libsvm = await post(server.port, '1 0:1 6:2\n', 'text/libsvm');
+    expect(libsvm.json().error.message).toMatch(/feature index 6, but the model has 6 feature\(s\)/);
+  });
+});
+
+describe('SAGEMAKER_INFERENCE_OUTPUT on XGBoost models', () => {
+  let server: Server;
+  const c = caseOf('xgb-multi-softprob:model');
+  const rows = readFloats(index.inputs[c.rows].file);
+  const want = readFloats(c.expected);
+  beforeAll(async () => {
+    requireNginx();
+    server = await startServer({ baseDir: base({ 'xgboost-model': 'xgb-multi-softprob.model' }), env: { SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities,raw_score,predicted_score', MODEL_SERVER_WORKERS: '1' } });
+  });
+  afterAll(() => server?.stop());
+
+  test('CSV: the keys in the order asked, lists quoted as Python lists, a key the objective has not as nan', async () => {
+    const reply = await post(server.port, csvLines(rows, 6, 0, 3), 'text/csv');
+    const lines = reply.body.trimEnd().split('\n');
+    for (let r = 0; r < 3; r++) {
+      const p = Array.from(want.subarray(r * 3, r * 3 + 3));
+      const label = p.indexOf(Math.max(...p));
+      expect(lines[r]).toBe(`${label},"[${p.join(', ')}]",${Math.max(...p)},nan`);
+    }
+  });
+
+  test('JSON and JSON Lines: the container\'s dict order, NaN as json.dumps writes it', async () => {
+    const p = Array.from(want.subarray(0, 3));
+    const record = `{"predicted_label": ${p.indexOf(Math.max(...p))}, "probabilities": [${p.join(', ')}], "raw_score": ${Math.max(...p)}, "predicted_score": NaN}`;
+    expect((await post(server.port, csvLines(rows, 6, 0, 1), 'text/csv', 'application/json')).body).toBe(`{"predictions": [${record}]}`);
+    expect((await post(server.port, csvLines(rows, 6, 0, 1), 'text/csv', 'application/jsonlines')).body).toBe(`${record}\n`);
+  });
+});
+
+describe('k-fold folders and LightGBM', () => {
+  test('a folder of xgboost-model-0..2 answers the container\'s vote (multi:softmax)', async () => {
+    requireNginx();
+    const c = caseOf('xgb-kfold-softmax');
+    const files = Object.fromEntries(c.files.map((f) => [path.basename(f), f]));
+    const server = await startServer({ baseDir: base(files), env: { MODEL_SERVER_WORKERS: '1' } });
+    try {
+      const rows = readFloats(index.inputs[c.rows].file);
+      const reply = await post(server.port, csvLines(rows, 6, 0, ROWS), 'text/csv');
+      expect(reply.body.trimEnd().split('\n').map(Number)).toEqual(Array.from(readFloats(c.expected).subarray(0, ROWS)));
+      expect((await server.waitForLog((l) => l.msg.startsWith('ready:'))).tree).toMatchObject({ files: 3, combined: 'vote' });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a LightGBM model answers in the server's style: labels, and probabilities when asked", async () => {
+    requireNginx();
+    const c = caseOf('lgb-multiclass');
+    const server = await startServer({ baseDir: base({ 'model.txt': 'lgb-multiclass.txt' }), env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities' } });
+    try {
+      const rows = readFloats(index.inputs[c.rows].file);
+      const want = readFloats(c.expected);
+      const reply = await post(server.port, csvLines(rows, 5, 0, 50), 'text/csv', 'application/jsonlines');
+      const records = reply.body.trimEnd().split('\n').map((l) => JSON.parse(l));
+      records.forEach((rec, r) => {
+        const p = Array.from(want.subarray(r * 3, r * 3 + 3));
+        expect(rec.predicted_label).toBe(p.indexOf(Math.max(...p)));
+        expectClose(rec.probabilities, p);
+      });
+      const refused = await startServer({ baseDir: base({ 'model.txt': 'lgb-multiclass.txt' }), env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'raw_score' }, ready: false });
+      const exit = await refused.exited;
+      expect(exit.code).not.toBe(0);
+      expect(refused.logs.some((l) => /SAGEMAKER_INFERENCE_OUTPUT names raw_score.*MODEL_SERVER_OUTPUT_STYLE=xgboost/.test(String(l.msg)))).toBe(true);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a multi-model endpoint loads a folder of XGBoost files with POST /models', async () => {
+    requireNginx();
+    const c = caseOf('xgb-kfold-logistic');
+    const dir = base(Object.fromEntries(c.files.map((f) => [path.basename(f), f])));
+    const server = await startServer({ baseDir: fs.mkdtempSync(path.join(os.tmpdir(), 'ms-mme-')), env: { SAGEMAKER_MULTI_MODEL: 'true', MODEL_SERVER_WORKERS: '1' } });
+    try {
+      const load = await request(server.port, 'POST', '/models', { body: JSON.stringify({ model_name: 'folds', url: path.join(dir, 'model') }), headers: { 'Content-Type': 'application/json' } });
+      expect(load.status).toBe(200);
+      const rows = readFloats(index.inputs[c.rows].file);
+      const reply = await request(server.port, 'POST', '/models/folds/invoke', { body: csvLines(rows, 6, 0, 100), headers: { 'Content-Type': 'text/csv' } });
+      expectClose(reply.body.trimEnd().split('\n').map(Number), readFloats(c.expected).subarray(0, 100));
+      const pickle = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-pickle-'));
+      fs.writeFileSync(path.join(pickle, 'xgboost-model'), Buffer.from('\x80\x04\x95\x10\x00\x00\x00', 'latin1'));
+      const refused = await request(server.port, 'POST', '/models', { body: JSON.stringify({ model_name: 'pickled', url: pickle }), headers: { 'Content-Type': 'application/json' } });
+      expect(refused.json().error.message).toMatch(/never unpickles/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
