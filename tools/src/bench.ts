@@ -6,7 +6,7 @@
 // `proxy` (in --models): constant-answer scorers (node:http, and Java's HttpServer when Java is installed)
 // called directly and through serve in proxy mode, in alternating rounds of the same run (--rounds, the
 // median of each side), with the CPU each part spends per request.
-// usage: npm run bench -- [--models iris,trees,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE]
+// usage: npm run bench -- [--models iris,trees,xgboost,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE]
 //          [--markdown FILE] [--batch N] [--rounds N] [--serve PATH/TO/container/serve]
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -18,7 +18,7 @@ import { createLogger } from '../../container/dist/logger';
 import { runTraining } from '../../container/dist/train/run';
 import { freePort, option, waitForPing } from './cli-helpers';
 import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from './make-fraud-data';
-import { randomCsvRows, treeEnsembleModel } from './tree-model';
+import { randomCsvRows, treeEnsembleModel, writeXgboostBenchModel } from './tree-model';
 
 const ROOT = path.resolve(__dirname, '../..');
 let SERVE = path.join(ROOT, 'container/serve');
@@ -57,6 +57,8 @@ interface ModelCase {
   names: string[];
   /** The 1000-row CSV body (default: random numbers as wide as `row`). */
   rows1000?: string;
+  /** Only these scenarios (a model without feature names has no GET /predict_parameters). */
+  only?: string[];
 }
 
 const rows1000 = (m: ModelCase) => m.rows1000 ?? randomCsvRows(1000, m.row.split(',').length).join('\n');
@@ -142,7 +144,7 @@ function scenarios(m: ModelCase, rows1000: string): (Scenario & { rows: number }
     { name: 'csv 1 row, c=40', connections: 40, method: 'POST', path: '/invocations', body: m.row, headers: csv, rows: 1 },
     { name: 'csv 1000 rows, c=4', connections: 4, method: 'POST', path: '/invocations', body: rows1000, headers: csv, rows: 1000 },
     { name: 'GET /predict_parameters, c=40', connections: 40, method: 'GET', path: `/predict_parameters?${query}`, rows: 1 },
-  ];
+  ].filter((s) => !m.only || m.only.includes(s.name)) as (Scenario & { rows: number })[];
 }
 
 function workerRss(primary: number): number[] {
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
   const seconds = Number(option('duration', '8'));
   const workers = Number(option('workers', String(usableCpus())));
   const out = path.resolve(option('out', path.join(ROOT, 'bench-results/latest.json')));
-  const wanted = option('models', 'iris,trees,fraud,proxy').split(',');
+  const wanted = option('models', 'iris,trees,xgboost,fraud,proxy').split(',');
   const rounds = Number(option('rounds', '3'));
   const batch = option('batch', '');
   const markdown = path.resolve(option('markdown', path.join(ROOT, 'docs/bench/latest.md')));
@@ -174,6 +176,13 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(dir, 'model'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'model/model.onnx'), treeEnsembleModel({ features: 30, trees: 150 }));
     cases.push({ name: 'trees (150 trees, depth 6, 30 features)', dir, row: randomCsvRows(1, 30)[0], names: Array.from({ length: 30 }, (_, i) => `f${i}`) });
+  }
+
+  if (wanted.includes('xgboost')) {
+    // SageMaker's XGBoost model file as its training job writes it (legacy binary), 500 trees of depth 6.
+    const dir = path.join(tmp, 'xgboost');
+    writeXgboostBenchModel(path.join(dir, 'model'));
+    cases.push({ name: 'xgboost (500 trees, depth 6, 30 features)', dir, row: randomCsvRows(1, 30)[0], names: [], only: ['csv 1 row, c=40', 'csv 1000 rows, c=4'] });
   }
 
   if (wanted.includes('fraud')) {
