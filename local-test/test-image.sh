@@ -92,6 +92,21 @@ check "SIGTERM: stopped in under 30 s (took $took s)" test "$took" -lt 30
 nonjson=$("$ENGINE" logs "$name" 2>&1 | grep -v '^{' || true)
 if [ -z "$nonjson" ]; then ok "serve logs are JSON lines only"; else not_ok "serve logs are JSON lines only: $nonjson"; fi
 
+# --- An XGBoost model as SageMaker's XGBoost training job writes it: model.tar.gz holding xgboost-model
+# (the legacy binary format of XGBoost 1.7), extracted into /opt/ml/model as SageMaker does.
+mkdir -p "$work/xgb-tar" "$work/xgb-model"
+cp "$root/test/fixtures/trees/xgb-binary-logistic.model" "$work/xgb-tar/xgboost-model"
+tar -czf "$work/model.tar.gz" -C "$work/xgb-tar" xgboost-model
+tar -xzf "$work/model.tar.gz" -C "$work/xgb-model"
+xport=$(free_port)
+xname="sm-xgb-$$"
+containers+=("$xname")
+"$ENGINE" run -d --name "$xname" --read-only --tmpfs /tmp -p "127.0.0.1:$xport:8080" -v "$work/xgb-model:/opt/ml/model:ro" "$image" serve >/dev/null
+if wait_ping "$xport" 60; then ok "IMAGE serve loads SageMaker XGBoost's model.tar.gz (xgboost-model)"; else not_ok "IMAGE serve loads SageMaker XGBoost's model.tar.gz"; "$ENGINE" logs "$xname" 2>&1 | tail -20; fi
+xanswer=$(curl -s -H 'Content-Type: text/csv' --data-binary $'0.5,-1.2,0.3,,1.1,0\n-0.7,0.1,2.5,1.0,,0.4' "http://127.0.0.1:$xport/invocations" || true)
+check "it answers as SageMaker's XGBoost container (got: $xanswer)" test "$xanswer" = $'0.9545536637306213\n0.04387922212481499'
+"$ENGINE" stop -t 30 "$xname" >/dev/null
+
 # --- train, as SageMaker runs it: an /opt/ml tree mounted.
 # Multi-model mode, as SageMaker runs it: the label, SAGEMAKER_MULTI_MODEL=true, models under /opt/ml/models.
 mme_label=$("$ENGINE" image inspect "$image" --format '{{ index .Config.Labels "com.amazonaws.sagemaker.capabilities.multi-models" }}')
