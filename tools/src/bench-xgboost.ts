@@ -3,7 +3,7 @@
 // same 500-tree XGBoost model, the same worker count, in alternating rounds of one run (the machine is
 // shared: each side's median round is reported). Needs python3-gunicorn, python3-flask, python3-gevent and
 // python3-xgboost (Debian). Writes docs/bench/xgboost.md (--markdown).
-// usage: npm run bench:xgboost -- [--duration SECONDS] [--rounds N] [--workers N] [--markdown FILE]
+// usage: npm run bench:xgboost -- [--duration SECONDS] [--rounds N] [--workers N] [--markdown FILE] [--python PATH]
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   const rounds = Number(option('rounds', '3'));
   const workers = Number(option('workers', String(usableCpus())));
   const markdown = path.resolve(option('markdown', path.join(ROOT, 'docs/bench/xgboost.md')));
-  if (spawnSync('python3', ['-c', 'import gunicorn, flask, gevent, xgboost'], { stdio: 'ignore' }).status !== 0) {
+  // Debian's interpreter, where its packages are (a python3 first on PATH may be another one).
+  const python = option('python', fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  if (spawnSync(python, ['-c', 'import gunicorn, flask, gevent, xgboost'], { stdio: 'ignore' }).status !== 0) {
     throw new Error('the comparison stack needs Debian\'s python3-gunicorn python3-flask python3-gevent python3-xgboost: apt-get install -y python3-gunicorn python3-flask python3-gevent python3-xgboost');
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-xgb-'));
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     },
     {
       name: 'gunicorn (gevent) + Flask + xgboost',
-      start: (port) => spawn('python3', ['-m', 'gunicorn', '-k', 'gevent', '-w', String(workers), '-b', `127.0.0.1:${port}`, '--chdir', path.join(ROOT, 'tools/xgboost-stack'), '--log-level', 'warning', 'serve:app'], { env: { ...process.env, MODEL: model, OMP_NUM_THREADS: '1' }, stdio: 'ignore' }),
+      start: (port) => spawn(python, ['-m', 'gunicorn', '-k', 'gevent', '-w', String(workers), '-b', `127.0.0.1:${port}`, '--chdir', path.join(ROOT, 'tools/xgboost-stack'), '--log-level', 'warning', 'serve:app'], { env: { ...process.env, MODEL: model, OMP_NUM_THREADS: '1' }, stdio: 'ignore' }),
     },
   ];
   const scenarios = [
