@@ -12,9 +12,9 @@ export const INPUT = 'input';
 export const MARGIN = 'margin';
 
 /** The input with derived columns appended: Gather each kind's sources, transform, Concat. */
-function withDerivedColumns(g: GraphBuilder, e: Ensemble, elem: 'FLOAT' | 'DOUBLE'): string {
-  if (e.derived.length === 0) return INPUT;
-  const parts = [INPUT];
+function withDerivedColumns(g: GraphBuilder, e: Ensemble, elem: 'FLOAT' | 'DOUBLE', input: string): string {
+  if (e.derived.length === 0) return input;
+  const parts = [input];
   const kinds: Derivation[] = ['floor', 'trunc', 'zero-as-missing'];
   // Columns are appended in the ensemble's order; each kind's columns must then be contiguous in it.
   const order = kinds.flatMap((how) => e.derived.map((d, i) => ({ ...d, i })).filter((d) => d.how === how));
@@ -23,7 +23,7 @@ function withDerivedColumns(g: GraphBuilder, e: Ensemble, elem: 'FLOAT' | 'DOUBL
     const sources = e.derived.filter((d) => d.how === how).map((d) => d.source);
     if (sources.length === 0) continue;
     const indices = g.constant('sources', 'INT64', [sources.length], sources);
-    const x = g.node('Gather', [INPUT, indices], { axis: attr.int(1) });
+    const x = g.node('Gather', [input, indices], { axis: attr.int(1) });
     let y: string;
     if (how === 'floor') y = g.node('Floor', [x]);
     else if (how === 'trunc') y = g.node('Mul', [g.node('Sign', [x]), g.node('Floor', [g.node('Abs', [x])])]);
@@ -52,6 +52,18 @@ export function groupDerived(e: Ensemble): Ensemble {
 }
 
 export function ensembleToOnnx(ensemble: Ensemble, metadata: Record<string, string> = {}): Uint8Array {
+  const g = new GraphBuilder('tree_ensemble');
+  g.input(INPUT, ensemble.precision === 'float' ? 'FLOAT' : 'DOUBLE', ['N', ensemble.features]);
+  addTreeEnsemble(g, ensemble, INPUT, MARGIN);
+  g.output(MARGIN, ensemble.precision === 'float' ? 'FLOAT' : 'DOUBLE', ['N', ensemble.targets]);
+  return serializeModel(g, { domains: { 'ai.onnx.ml': 5 }, metadata });
+}
+
+/**
+ * The ensemble's TreeEnsemble node (and the derived columns before it) on `input` [N, features], into
+ * `output` [N, targets] (the margins); a graph that goes on from the margins (train's) builds on it.
+ */
+export function addTreeEnsemble(g: GraphBuilder, ensemble: Ensemble, input: string, output: string): string {
   const e = groupDerived(ensemble);
   const elem = e.precision === 'float' ? 'FLOAT' : 'DOUBLE';
   const Values = e.precision === 'float' ? Float32Array : Float64Array;
@@ -144,9 +156,7 @@ export function ensembleToOnnx(ensemble: Ensemble, metadata: Record<string, stri
     });
   }
 
-  const g = new GraphBuilder('tree_ensemble');
-  g.input(INPUT, elem, ['N', e.features]);
-  const x = withDerivedColumns(g, e, elem);
+  const x = withDerivedColumns(g, e, elem, input);
   g.node(
     'TreeEnsemble',
     [x],
@@ -167,8 +177,7 @@ export function ensembleToOnnx(ensemble: Ensemble, metadata: Record<string, stri
       leaf_weights: attr.tensor(elem, [leaves.weights.length], Values.from(leaves.weights)),
       ...(membership.length > 0 ? { membership_values: attr.tensor(elem, [membership.length], Values.from(membership)) } : {}),
     },
-    { outputs: [MARGIN], domain: 'ai.onnx.ml' },
+    { outputs: [output], domain: 'ai.onnx.ml' },
   );
-  g.output(MARGIN, elem, ['N', e.targets]);
-  return serializeModel(g, { domains: { 'ai.onnx.ml': 5 }, metadata });
+  return output;
 }

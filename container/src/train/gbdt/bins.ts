@@ -1,0 +1,126 @@
+// Histogram bins: each numeric feature's values cut at quantiles (at most max_bin bins; every distinct value
+// its own bin when there are no more than that), each category its own bin, and the training matrix turned
+// into bin numbers. A bin's upper bound is the threshold XGBoost's split compares with (x < cut goes left).
+import type { Table } from './table';
+
+export interface Cuts {
+  features: number;
+  /** Feature f's bin upper bounds are values[ptr[f] .. ptr[f+1]), ascending; the last lies above every value. */
+  ptr: Int32Array;
+  values: Float32Array;
+  /** Per feature: a threshold below every value (a split sending every observed value right compares with it). */
+  min: Float32Array;
+  categorical: boolean[];
+}
+
+/** The bins of a training matrix: row-major [rows, features]; a missing value is bin `bins(f)` of its feature. */
+export interface Binned {
+  cuts: Cuts;
+  rows: number;
+  features: number;
+  /** Shared memory (the histogram threads read it). */
+  bins: Uint16Array;
+  /** Histogram slot pairs: feature f's bin b is at (slot2[f] + 2b) in a histogram of `slots` (gradient, hessian) pairs. */
+  slot2: Int32Array;
+  slots: number;
+}
+
+export const binCount = (cuts: Cuts, f: number): number => cuts.ptr[f + 1] - cuts.ptr[f];
+
+/** XGBoost's sentinel above the maximum, and its value below the minimum. */
+const above = (max: number) => Math.fround(max + Math.abs(max) + 1e-6);
+const below = (min: number) => Math.fround(min - (Math.abs(min) + 1e-5));
+
+/** Cut points of one numeric feature from its sorted values. */
+function numericCuts(sorted: Float32Array, maxBin: number, out: number[]): void {
+  const n = sorted.length;
+  if (n === 0) {
+    out.push(above(0));
+    return;
+  }
+  let unique = 1;
+  for (let i = 1; i < n && unique <= maxBin; i++) if (sorted[i] !== sorted[i - 1]) unique++;
+  if (unique <= maxBin) {
+    for (let i = 1; i < n; i++) if (sorted[i] !== sorted[i - 1]) out.push(sorted[i]);
+  } else {
+    // Equal-frequency cuts: bin i ends at the value of rank i·n/max_bin, duplicates merged.
+    let last = sorted[0];
+    for (let i = 1; i < maxBin; i++) {
+      const v = sorted[Math.floor((i * n) / maxBin)];
+      if (v > last) {
+        out.push(v);
+        last = v;
+      }
+    }
+  }
+  out.push(above(sorted[n - 1]));
+}
+
+/** The cuts of a training table: numeric features by quantile, categorical ones one bin per category. */
+export function computeCuts(t: Table, maxBin: number): Cuts {
+  const F = t.features;
+  const ptr = new Int32Array(F + 1);
+  const values: number[] = [];
+  const min = new Float32Array(F);
+  const scratch = new Float32Array(t.rows);
+  const categorical = t.categories.map((c) => c !== undefined);
+  for (let f = 0; f < F; f++) {
+    ptr[f] = values.length;
+    const categories = t.categories[f];
+    if (categories) {
+      // A category's code is its bin; a category never seen gets a bin of its own all the same (empty).
+      for (let c = 0; c < Math.max(1, categories.length); c++) values.push(c);
+      min[f] = -1;
+      continue;
+    }
+    let n = 0;
+    for (let r = 0, at = f; r < t.rows; r++, at += F) {
+      const v = t.x[at];
+      if (v === v) scratch[n++] = v;
+    }
+    const sorted = scratch.subarray(0, n).sort();
+    numericCuts(sorted, maxBin, values);
+    min[f] = n > 0 ? below(sorted[0]) : 0;
+  }
+  ptr[F] = values.length;
+  return { features: F, ptr, values: Float32Array.from(values), min, categorical };
+}
+
+/** Bin of value v in feature f: the number of cuts (the sentinel aside) at or below v. */
+export function binOf(cuts: Cuts, f: number, v: number): number {
+  const lo0 = cuts.ptr[f];
+  const nb = cuts.ptr[f + 1] - lo0;
+  if (v !== v) return nb;
+  if (cuts.categorical[f]) return v >= 0 && v < nb ? v : nb;
+  let lo = 0;
+  let hi = nb - 1;
+  const values = cuts.values;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (values[lo0 + mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Rows [from, to) of `x` into `bins`. */
+export function binRows(cuts: Cuts, x: Float32Array, bins: Uint16Array, from: number, to: number): void {
+  const F = cuts.features;
+  for (let r = from; r < to; r++) {
+    const at = r * F;
+    for (let f = 0; f < F; f++) bins[at + f] = binOf(cuts, f, x[at + f]);
+  }
+}
+
+/** Histogram layout: each feature's bins then its missing-value slot. */
+export function slotLayout(cuts: Cuts): { slot2: Int32Array; slots: number } {
+  const F = cuts.features;
+  const slot2 = new Int32Array(F + 1);
+  let slots = 0;
+  for (let f = 0; f < F; f++) {
+    slot2[f] = 2 * slots;
+    slots += binCount(cuts, f) + 1;
+  }
+  slot2[F] = 2 * slots;
+  return { slot2, slots };
+}
