@@ -13,14 +13,20 @@ export interface Cuts {
   categorical: boolean[];
 }
 
-/** The bins of a training matrix: row-major [rows, features]; a missing value is bin `bins(f)` of its feature. */
+/** Bin numbers: 16 bits while every feature's bins fit in 65,536 histogram slots, 32 beyond. */
+export type BinArray = Uint16Array | Uint32Array;
+
+/**
+ * The bins of a training matrix: row-major [rows, features], each cell its histogram slot (feature f's
+ * bin b is slot slot2[f]/2 + b; a missing value is the slot after the feature's last bin).
+ */
 export interface Binned {
   cuts: Cuts;
   rows: number;
   features: number;
   /** Shared memory (the histogram threads read it). */
-  bins: Uint16Array;
-  /** Histogram slot pairs: feature f's bin b is at (slot2[f] + 2b) in a histogram of `slots` (gradient, hessian) pairs. */
+  bins: BinArray;
+  /** Twice each feature's first slot: a histogram holds `slots` (gradient, hessian) pairs. */
   slot2: Int32Array;
   slots: number;
 }
@@ -56,13 +62,57 @@ function numericCuts(sorted: Float32Array, maxBin: number, out: number[]): void 
   out.push(above(sorted[n - 1]));
 }
 
-/** The cuts of a training table: numeric features by quantile, categorical ones one bin per category. */
-export function computeCuts(t: Table, maxBin: number): Cuts {
+/**
+ * Sorts float32 values (no NaN) ascending: an LSD radix sort on their bits, three passes of 11, 11 and 10
+ * bits, several times faster than a comparison sort on the million values of a large feature.
+ */
+export function sortFloat32(values: Float32Array, scratch: Float32Array): Float32Array {
+  const n = values.length;
+  const keys = new Uint32Array(values.buffer, values.byteOffset, n);
+  const other = new Uint32Array(scratch.buffer, scratch.byteOffset, n);
+  // Order-preserving keys: negative numbers have every bit flipped, the others their sign bit set.
+  for (let i = 0; i < n; i++) keys[i] = keys[i] & 0x80000000 ? ~keys[i] >>> 0 : (keys[i] | 0x80000000) >>> 0;
+  const count = new Int32Array(2048);
+  let from = keys;
+  let to = other;
+  for (const [shift, bits] of [[0, 11], [11, 11], [22, 10]]) {
+    const mask = (1 << bits) - 1;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(from[i] >>> shift) & mask]++;
+    let sum = 0;
+    for (let d = 0; d <= mask; d++) {
+      const c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) to[count[(from[i] >>> shift) & mask]++] = from[i];
+    const t = from;
+    from = to;
+    to = t;
+  }
+  for (let i = 0; i < n; i++) from[i] = from[i] & 0x80000000 ? (from[i] & 0x7fffffff) >>> 0 : ~from[i] >>> 0;
+  return new Float32Array(from.buffer, from.byteOffset, n);
+}
+
+/** One numeric feature's cuts and minimum threshold, from column f of a row-major matrix. */
+export function featureCuts(x: Float32Array, rows: number, F: number, f: number, maxBin: number, scratch: Float32Array, scratch2: Float32Array): { values: number[]; min: number } {
+  let n = 0;
+  for (let r = 0, at = f; r < rows; r++, at += F) {
+    const v = x[at];
+    if (v === v) scratch[n++] = v;
+  }
+  const sorted = sortFloat32(scratch.subarray(0, n), scratch2);
+  const values: number[] = [];
+  numericCuts(sorted, maxBin, values);
+  return { values, min: n > 0 ? below(sorted[0]) : 0 };
+}
+
+/** Cuts assembled from each feature's (numeric ones computed by `numeric`, maybe on other threads). */
+export function assembleCuts(t: Table, numeric: (f: number) => { values: ArrayLike<number>; min: number }): Cuts {
   const F = t.features;
   const ptr = new Int32Array(F + 1);
   const values: number[] = [];
   const min = new Float32Array(F);
-  const scratch = new Float32Array(t.rows);
   const categorical = t.categories.map((c) => c !== undefined);
   for (let f = 0; f < F; f++) {
     ptr[f] = values.length;
@@ -73,17 +123,19 @@ export function computeCuts(t: Table, maxBin: number): Cuts {
       min[f] = -1;
       continue;
     }
-    let n = 0;
-    for (let r = 0, at = f; r < t.rows; r++, at += F) {
-      const v = t.x[at];
-      if (v === v) scratch[n++] = v;
-    }
-    const sorted = scratch.subarray(0, n).sort();
-    numericCuts(sorted, maxBin, values);
-    min[f] = n > 0 ? below(sorted[0]) : 0;
+    const cut = numeric(f);
+    for (let i = 0; i < cut.values.length; i++) values.push(cut.values[i]);
+    min[f] = cut.min;
   }
   ptr[F] = values.length;
   return { features: F, ptr, values: Float32Array.from(values), min, categorical };
+}
+
+/** The cuts of a training table: numeric features by quantile, categorical ones one bin per category. */
+export function computeCuts(t: Table, maxBin: number): Cuts {
+  const scratch = new Float32Array(t.rows);
+  const scratch2 = new Float32Array(t.rows);
+  return assembleCuts(t, (f) => featureCuts(t.x, t.rows, t.features, f, maxBin, scratch, scratch2));
 }
 
 /** Bin of value v in feature f: the number of cuts (the sentinel aside) at or below v. */
@@ -103,12 +155,12 @@ export function binOf(cuts: Cuts, f: number, v: number): number {
   return lo;
 }
 
-/** Rows [from, to) of `x` into `bins`. */
-export function binRows(cuts: Cuts, x: Float32Array, bins: Uint16Array, from: number, to: number): void {
+/** Rows [from, to) of `x` into `bins`, as histogram slots (slot2 / 2 is each feature's first). */
+export function binRows(cuts: Cuts, slot2: Int32Array, x: Float32Array, bins: BinArray, from: number, to: number): void {
   const F = cuts.features;
   for (let r = from; r < to; r++) {
     const at = r * F;
-    for (let f = 0; f < F; f++) bins[at + f] = binOf(cuts, f, x[at + f]);
+    for (let f = 0; f < F; f++) bins[at + f] = slot2[f] / 2 + binOf(cuts, f, x[at + f]);
   }
 }
 

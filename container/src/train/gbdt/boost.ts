@@ -91,7 +91,8 @@ export class Booster {
       colsampleBynode: p.colsampleBynode,
       lambda: p.lambda,
       alpha: p.alpha,
-      maxDeltaStep: p.maxDeltaStep ?? 0,
+      // XGBoost gives count:poisson's trees the objective's 0.7 too when the job sets none.
+      maxDeltaStep: p.maxDeltaStep ?? (p.objective === 'count:poisson' ? 0.7 : 0),
       minChildWeight: p.minChildWeight,
       maxCatToOnehot: p.maxCatToOnehot,
       maxCatThreshold: p.maxCatThreshold,

@@ -205,9 +205,11 @@ export class TreeGrower {
 
   /** Stable partition of rows[from, to) by the split: left first; returns where the right side starts. */
   private partition(from: number, to: number, s: Split): number {
-    const { bins, features: F, cuts } = this.binned;
+    const { bins, features: F, cuts, slot2 } = this.binned;
     const f = s.feature;
-    const missing = binCount(cuts, f);
+    // Cells hold histogram slots: feature f's bins start at slot2[f] / 2, its missing slot follows them.
+    const first = slot2[f] / 2;
+    const missing = first + binCount(cuts, f);
     const rows = this.rows;
     const scratch = this.scratch;
     let w = from;
@@ -219,12 +221,12 @@ export class TreeGrower {
       for (let i = from; i < to; i++) {
         const r = rows[i];
         const b = bins[r * F + f];
-        const left = b === missing ? s.defaultLeft : set[b] === 0;
+        const left = b === missing ? s.defaultLeft : set[b - first] === 0;
         if (left) rows[w++] = r;
         else scratch[k++] = r;
       }
     } else {
-      const last = s.bin;
+      const last = first + s.bin;
       for (let i = from; i < to; i++) {
         const r = rows[i];
         const b = bins[r * F + f];

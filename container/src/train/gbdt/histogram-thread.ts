@@ -1,7 +1,7 @@
 // A histogram thread: waits on the shared control word, takes the main thread's message without the event
 // loop (receiveMessageOnPort), runs it (histograms for its features, or bins for its rows), then reports.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { binRows, type Cuts } from './bins';
+import { binRows, featureCuts, type Cuts } from './bins';
 import { buildHistogram, DONE, FAILED, POSTED, type HistogramData, type ThreadMessage } from './histogram';
 
 const { port, control, slot } = workerData as { port: MessagePort; control: Int32Array; slot: number };
@@ -18,8 +18,20 @@ function run(message: ThreadMessage): boolean {
       blocks.push(message.block);
       return true;
     case 'bin':
-      binRows(message.cuts as Cuts, message.x, data!.bins, message.from, message.to);
+      binRows(message.cuts as Cuts, data!.slot2, message.x, data!.bins, message.from, message.to);
       return true;
+    case 'cuts': {
+      const scratch = new Float32Array(message.rows);
+      const scratch2 = new Float32Array(message.rows);
+      const stride = message.maxBin + 1;
+      for (const f of message.features) {
+        const c = featureCuts(message.x, message.rows, message.width, f, message.maxBin, scratch, scratch2);
+        message.out.set(c.values, f * stride);
+        message.sizes[f] = c.values.length;
+        message.mins[f] = c.min;
+      }
+      return true;
+    }
     case 'build':
       for (const job of message.jobs) buildHistogram(data!, job.begin, job.end, blocks[job.block], job.base, message.fromFeature, message.toFeature);
       return true;

@@ -4,8 +4,9 @@
 // tree level costs microseconds of coordination rather than the milliseconds of promise round trips.
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { binRows, type Cuts } from './bins';
+import { assembleCuts, binRows, featureCuts, type Cuts } from './bins';
 import { buildHistogram, controlWords, DONE, FAILED, POSTED, type HistogramData, type HistogramJob, type ThreadMessage } from './histogram';
+import type { Table } from './table';
 
 // Threads run compiled JavaScript (jest's transform does not reach worker threads), so from the TypeScript
 // sources this points at the build output.
@@ -30,9 +31,11 @@ export class HistogramThreads {
   private readonly blocks: Float64Array[] = [];
   private readonly free: Histogram[] = [];
   private signals = 0;
+  private data!: HistogramData;
+  slots = 0;
 
   /** `threads` in all, the main thread included. */
-  constructor(readonly threads: number, private readonly data: HistogramData, readonly slots: number) {
+  constructor(readonly threads: number) {
     const helpers = Math.max(0, threads - 1);
     this.control = new Int32Array(new SharedArrayBuffer(4 * controlWords(helpers)));
     for (let slot = 0; slot < helpers; slot++) {
@@ -43,8 +46,37 @@ export class HistogramThreads {
       this.workers.push(worker);
       this.ports.push(port1);
       this.posted.push(0);
-      this.post(slot, { kind: 'data', bins: data.bins, features: data.features, slot2: data.slot2, gh: data.gh, rows: data.rows });
     }
+  }
+
+  /** What histograms are built from (the bins, gradients and row order every thread shares). */
+  setData(data: HistogramData, slots: number): void {
+    this.data = data;
+    this.slots = slots;
+    for (let slot = 0; slot < this.workers.length; slot++) this.post(slot, { kind: 'data', bins: data.bins, features: data.features, slot2: data.slot2, gh: data.gh, rows: data.rows });
+  }
+
+  /** The cuts of a training table, numeric features shared out between the threads. */
+  cuts(t: Table, maxBin: number): Cuts {
+    const numeric = t.categories.flatMap((c, f) => (c ? [] : [f]));
+    const parts = Math.max(1, Math.min(this.workers.length + 1, numeric.length));
+    const stride = maxBin + 1;
+    const out = new Float32Array(new SharedArrayBuffer(4 * stride * t.features));
+    const sizes = new Int32Array(new SharedArrayBuffer(4 * t.features));
+    const mins = new Float32Array(new SharedArrayBuffer(4 * t.features));
+    const share = (p: number) => numeric.filter((_, i) => i % parts === p);
+    for (let p = 1; p < parts; p++) this.post(p - 1, { kind: 'cuts', x: t.x, rows: t.rows, width: t.features, features: share(p), maxBin, out, sizes, mins });
+    this.signal(() => {
+      const scratch = new Float32Array(t.rows);
+      const scratch2 = new Float32Array(t.rows);
+      for (const f of share(0)) {
+        const c = featureCuts(t.x, t.rows, t.features, f, maxBin, scratch, scratch2);
+        out.set(c.values, f * stride);
+        sizes[f] = c.values.length;
+        mins[f] = c.min;
+      }
+    });
+    return assembleCuts(t, (f) => ({ values: out.subarray(f * stride, f * stride + sizes[f]), min: mins[f] }));
   }
 
   private post(slot: number, message: ThreadMessage): void {
@@ -115,7 +147,7 @@ export class HistogramThreads {
     }
     this.signal(() => {
       const [from, to] = range(0);
-      binRows(cuts, x, this.data.bins, from, to);
+      binRows(cuts, this.data.slot2, x, this.data.bins, from, to);
     });
   }
 

@@ -4,7 +4,8 @@
 
 /** What every thread reads: the bins, the layout, the gradients and the rows of each node. */
 export interface HistogramData {
-  bins: Uint16Array;
+  /** Each cell's histogram slot. */
+  bins: Uint16Array | Uint32Array;
   features: number;
   slot2: Int32Array;
   /** Interleaved (gradient, hessian) per row, float32. */
@@ -21,21 +22,6 @@ export interface HistogramData {
 export function buildHistogram(d: HistogramData, begin: number, end: number, hist: Float64Array, base: number, fromFeature: number, toFeature: number): void {
   const { bins, features: F, slot2, gh, rows } = d;
   hist.fill(0, base + slot2[fromFeature], base + slot2[toFeature]);
-  if (toFeature - fromFeature === F) {
-    for (let i = begin; i < end; i++) {
-      const r = rows[i];
-      const g = gh[2 * r];
-      const h = gh[2 * r + 1];
-      if (h === 0 && g === 0) continue;
-      const at = r * F;
-      for (let f = 0; f < F; f++) {
-        const s = base + slot2[f] + 2 * bins[at + f];
-        hist[s] += g;
-        hist[s + 1] += h;
-      }
-    }
-    return;
-  }
   for (let i = begin; i < end; i++) {
     const r = rows[i];
     const g = gh[2 * r];
@@ -43,7 +29,7 @@ export function buildHistogram(d: HistogramData, begin: number, end: number, his
     if (h === 0 && g === 0) continue;
     const at = r * F;
     for (let f = fromFeature; f < toFeature; f++) {
-      const s = base + slot2[f] + 2 * bins[at + f];
+      const s = base + 2 * bins[at + f];
       hist[s] += g;
       hist[s + 1] += h;
     }
@@ -61,9 +47,10 @@ export interface HistogramJob {
 
 /** The messages main thread and histogram threads exchange (structured-clone safe). */
 export type ThreadMessage =
-  | { kind: 'data'; bins: Uint16Array; features: number; slot2: Int32Array; gh: Float32Array; rows: Int32Array }
+  | { kind: 'data'; bins: Uint16Array | Uint32Array; features: number; slot2: Int32Array; gh: Float32Array; rows: Int32Array }
   | { kind: 'block'; block: Float64Array }
   | { kind: 'bin'; x: Float32Array; cuts: { ptr: Int32Array; values: Float32Array; categorical: boolean[]; features: number; min: Float32Array }; from: number; to: number }
+  | { kind: 'cuts'; x: Float32Array; rows: number; width: number; features: number[]; maxBin: number; out: Float32Array; sizes: Int32Array; mins: Float32Array }
   | { kind: 'build'; jobs: HistogramJob[]; fromFeature: number; toFeature: number }
   | { kind: 'stop' };
 
