@@ -1,7 +1,7 @@
 // algorithm=xgboost as a SageMaker training job: the `train` (or `training`) and `validation` channels in
-// CSV or libsvm, labels as the objective needs them, the bins and threads, the boosting rounds with their
-// log, checkpoints, and the files written: model.onnx and model.json that serve loads, and xgboost-model
-// (XGBoost's JSON format, the name SageMaker's XGBoost writes).
+// CSV or libsvm, labels as the objective needs them, the rounds' log on stdout, the checkpoint folder, and
+// the files written: model.onnx and model.json that serve loads (checked against the trees by onnxruntime
+// first), and xgboost-model (XGBoost's JSON format, under the name SageMaker's XGBoost gives its model).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,14 +10,11 @@ import type { Logger } from '../../logger';
 import { sigmoidF32, softmax } from '../../trees/objectives';
 import { channelFiles, type ChannelConfig } from '../data';
 import type { Hyperparameters } from '../hyperparameters';
-import { TrainingStopped } from '../logistic';
-import { slotLayout, type Binned } from './bins';
-import { Booster, TrainingInterrupted, type BoostState, type Rows } from './boost';
-import { checkpointDir, fingerprint, loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { checkpointDir } from './checkpoint';
 import { isClassifier, toOnnx, toXgboostJson, type TrainedModel } from './export';
-import { HistogramThreads } from './histogram-threads';
-import { Objective } from './objective';
-import { defaultMetric, type BoostParams } from './params';
+import { fitBoosted, objectiveOf } from './fit';
+import type { Objective } from './objective';
+import type { BoostParams } from './params';
 import { formatOf, readTable, type Table } from './table';
 import { addPredictions } from './tree';
 
@@ -156,94 +153,35 @@ export async function trainXgboost(hp: Hyperparameters, paths: JobPaths, channel
   const validationFiles = channelFiles(paths.data, 'validation', channels.validation);
   const validation = validationFiles && validationFiles.length > 0 ? readTable(validationFiles, { ...options, format: formatOf(channels.validation?.ContentType, validationFiles, 'validation'), like: train }, 'validation') : undefined;
 
-  const objective = new Objective({ name: p.objective, numClass: p.numClass, scalePosWeight: p.scalePosWeight, poissonMaxDeltaStep: p.maxDeltaStep ?? 0.7 });
+  const objective = objectiveOf(p);
   const trainLabels = labelsOf(train, objective, trainName);
   const validationLabels = validation ? labelsOf(validation, objective, 'validation', trainLabels.classNames) : undefined;
   objective.checkLabels(trainLabels.labels, trainName);
   if (validationLabels) objective.checkLabels(validationLabels.labels, 'validation');
-  const metricNames = p.evalMetric.length > 0 ? p.evalMetric : [defaultMetric(p.objective)];
   if (p.earlyStoppingRounds !== undefined && !validation) logger.warn('early_stopping_rounds needs a validation channel; training runs every round');
 
   const threads = threadCount(p, cpus);
   logger.info({ algorithm: 'xgboost', objective: p.objective, rows: train.rows, features: train.features, validationRows: validation?.rows ?? 0, format: train.format, threads, rounds: p.numRound }, 'training');
   const started = performance.now();
-  const pool = new HistogramThreads(threads);
-  try {
-    const cuts = pool.cuts(train, p.maxBin);
-    const layout = slotLayout(cuts);
-    const cells = train.rows * train.features;
-    const bins = layout.slots <= 65536 ? new Uint16Array(new SharedArrayBuffer(cells * 2)) : new Uint32Array(new SharedArrayBuffer(cells * 4));
-    const gh = new Float32Array(new SharedArrayBuffer(train.rows * 8));
-    const rowOrder = new Int32Array(new SharedArrayBuffer(train.rows * 4));
-    const binned: Binned = { cuts, rows: train.rows, features: train.features, bins, slot2: layout.slot2, slots: layout.slots };
-    pool.setData({ bins, features: train.features, slot2: layout.slot2, gh, rows: rowOrder }, layout.slots);
-    pool.bin(cuts, train.x, train.rows);
-    logger.debug({ ms: Math.round(performance.now() - started), bins: layout.slots }, 'binned');
-    const baseScore = p.baseScore ?? objective.defaultBaseScore(trainLabels.labels);
-    const baseMargin = objective.baseMargin(baseScore);
-
-    const dir = checkpointDir(paths.checkpointConfig, paths.defaultCheckpoints);
-    const print = dir ? fingerprint(p, [{ ...train, labels: trainLabels.labels }, ...(validation && validationLabels ? [{ ...validation, labels: validationLabels.labels }] : [])]) : '';
-    let resume: BoostState | undefined;
-    if (dir) {
-      const found = loadCheckpoint(dir, print);
-      if (found.ignored) logger.warn({ checkpoints: dir }, `checkpoint not resumed: ${found.ignored}`);
-      resume = found.state;
-      if (resume) logger.info({ checkpoints: dir, round: resume.round }, `resuming from the checkpoint after round ${resume.round}`);
-    }
-    const booster = new Booster(p, objective, binned, pool, gh, rowOrder, baseMargin, metricNames, resume);
-    const trainRows: Rows = { x: train.x, rows: train.rows, labels: trainLabels.labels };
-    const validRows: Rows | undefined = validation && validationLabels ? { x: validation.x, rows: validation.rows, labels: validationLabels.labels } : undefined;
-    let lastCheckpoint = performance.now();
-    let result;
-    try {
-      result = await booster.run(
-        trainRows,
-        validRows,
-        {
-          log: (line) => fs.writeSync(1, `${line}\n`),
-          shouldStop,
-          roundDone: (state) => {
-            if (!dir || state.round >= p.numRound) return;
-            if (performance.now() - lastCheckpoint < p.checkpointInterval * 1000) return;
-            saveCheckpoint(dir, print, state);
-            lastCheckpoint = performance.now();
-          },
-        },
-        resume,
-      );
-    } catch (err) {
-      if (!(err instanceof TrainingInterrupted)) throw err;
-      if (dir) {
-        saveCheckpoint(dir, print, err.state);
-        throw new TrainingStopped(`training stopped by SIGTERM after round ${err.state.round} of ${p.numRound}; a checkpoint was written to ${dir} and a restarted job resumes from it`);
-      }
-      throw new TrainingStopped(`training stopped by SIGTERM after round ${err.state.round} of ${p.numRound} (no checkpoint folder is configured, so a restarted job starts again)`);
-    }
-    const groups = objective.groups;
-    const model: TrainedModel = {
-      objective: p.objective,
-      groups,
-      features: train.features,
-      names: train.names,
-      categories: train.categories,
-      baseScore,
-      baseMargin,
-      trees: result.state.trees.slice(0, result.rounds * groups),
-      ...(isClassifier(p.objective) ? { classNames: trainLabels.classNames ?? Array.from({ length: groups === 1 ? 2 : groups }, (_, i) => i) } : {}),
-      ...(result.state.best ? { bestIteration: result.state.best.iteration, bestScore: result.state.best.score } : {}),
-      params: p,
-    };
-    if (result.stoppedEarly) logger.info({ bestIteration: result.state.best!.iteration, rounds: result.state.round }, `early stopping: no better validation ${metricNames[metricNames.length - 1]} for ${p.earlyStoppingRounds} rounds; the model keeps rounds 0 to ${result.state.best!.iteration}`);
-    const metrics = Object.fromEntries(result.metrics.names.map((n, i) => [n, result.metrics.values[i]]));
-    const onnx = toOnnx(model, { features: JSON.stringify(train.names), library: 'xgboost', objective: p.objective });
-    await checkGraph(onnx, model, train);
-    logger.info({ ms: Math.round(performance.now() - started), trees: model.trees.length }, 'trees grown');
-    return {
-      files: { 'model.onnx': onnx, 'model.json': modelJson(hp, model, train, validation, metrics, result.rounds), [XGBOOST_MODEL_FILE]: toXgboostJson(model) },
-      metrics,
-    };
-  } finally {
-    pool.close();
-  }
+  const dir = checkpointDir(paths.checkpointConfig, paths.defaultCheckpoints);
+  const labelled = { ...train, ...trainLabels };
+  const labelledValidation = validation && validationLabels ? { ...validation, ...validationLabels } : undefined;
+  const fitted = await fitBoosted(p, labelled, labelledValidation, {
+    threads,
+    log: (line) => fs.writeSync(1, `${line}\n`),
+    shouldStop,
+    checkpoints: dir,
+    logger,
+  });
+  const { model, result } = fitted;
+  const metricNames = fitted.metricNames;
+  if (result.stoppedEarly) logger.info({ bestIteration: result.state.best!.iteration, rounds: result.state.round }, `early stopping: no better validation ${metricNames[metricNames.length - 1]} for ${p.earlyStoppingRounds} rounds; the model keeps rounds 0 to ${result.state.best!.iteration}`);
+  const metrics = Object.fromEntries(result.metrics.names.map((n, i) => [n, result.metrics.values[i]]));
+  const onnx = toOnnx(model, { features: JSON.stringify(train.names), library: 'xgboost', objective: p.objective });
+  await checkGraph(onnx, model, train);
+  logger.info({ ms: Math.round(performance.now() - started), trees: model.trees.length }, 'trees grown');
+  return {
+    files: { 'model.onnx': onnx, 'model.json': modelJson(hp, model, train, validation, metrics, result.rounds), [XGBOOST_MODEL_FILE]: toXgboostJson(model) },
+    metrics,
+  };
 }
