@@ -86,8 +86,10 @@ const isSagemakerKey = (key: string) => key.startsWith('_') || key.startsWith('s
 
 function chooseAlgorithm(raw: Readonly<Record<string, unknown>>): Algorithm {
   if (raw.algorithm !== undefined) return oneOf(ALGORITHMS)(text('algorithm', raw.algorithm), 'algorithm');
+  // Keys only XGBoost takes (num_round is required there) make it an XGBoost job; a misspelt one among
+  // them is then reported as unknown to XGBoost rather than to the default algorithm.
   const own = Object.keys(raw).filter((k) => !isSagemakerKey(k) && !SPECS.some((s) => s.key === k));
-  return own.length > 0 && own.every(isXgboostKey) ? 'xgboost' : 'logistic';
+  return own.some(isXgboostKey) ? 'xgboost' : 'logistic';
 }
 
 export function parseHyperparameters(raw: Readonly<Record<string, unknown>>): Hyperparameters {

@@ -83,12 +83,24 @@ export function toOnnx(m: TrainedModel, metadata: Record<string, string>): Uint8
   return serializeModel(g, { opset: 17, domains: { 'ai.onnx.ml': 5 }, metadata });
 }
 
-/** A float as XGBoost's JSON reader takes it: with a point or an exponent (an integer would be read as one), NaN bare. */
+/**
+ * A float32 as XGBoost writes and reads one: the shortest decimal that reads back as the same float32
+ * (XGBoost parses base_score with a float parser that refuses longer forms), with a point or an exponent
+ * (an integer would be read as an integer), NaN bare.
+ */
 function float(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
-  if (!Number.isFinite(v)) return v > 0 ? '3.4028235e+38' : '-3.4028235e+38';
-  if (Object.is(v, -0)) return '-0.0';
-  const s = String(Math.fround(v));
+  const f = Math.fround(v);
+  if (!Number.isFinite(f)) return f > 0 ? '3.4028235e+38' : '-3.4028235e+38';
+  if (Object.is(f, -0)) return '-0.0';
+  let s = String(f);
+  for (let digits = 1; digits <= 9; digits++) {
+    const shorter = f.toPrecision(digits);
+    if (Math.fround(Number(shorter)) === f) {
+      s = String(Number(shorter));
+      break;
+    }
+  }
   return /[.e]/.test(s) ? s : `${s}.0`;
 }
 const floats = (a: number[]) => `[${a.map(float).join(',')}]`;
