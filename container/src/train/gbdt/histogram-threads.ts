@@ -14,6 +14,11 @@ const THREAD_FILE = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../
 
 /** Histograms per shared block. */
 const BLOCK = 16;
+/**
+ * Below this many cells (rows × features) a build runs on the main thread alone: waking a thread costs a
+ * scheduler round trip (up to milliseconds on a busy machine), more than such a build takes.
+ */
+const SMALL_BUILD = 1 << 17;
 
 /** A histogram: (gradient, hessian) pairs of every slot, in a block of shared memory. */
 export interface Histogram {
@@ -124,17 +129,22 @@ export class HistogramThreads {
   build(jobs: { begin: number; end: number; hist: Histogram }[]): void {
     if (jobs.length === 0) return;
     const F = this.data.features;
-    const parts = Math.min(this.workers.length + 1, F);
+    let cells = 0;
+    for (const j of jobs) cells += (j.end - j.begin) * F;
+    const parts = cells < SMALL_BUILD ? 1 : Math.min(this.workers.length + 1, F);
     const plain: HistogramJob[] = jobs.map((j) => ({ begin: j.begin, end: j.end, block: j.hist.block, base: j.hist.base }));
     const range = (p: number) => [Math.floor((p * F) / parts), Math.floor(((p + 1) * F) / parts)];
     for (let p = 1; p < parts; p++) {
       const [fromFeature, toFeature] = range(p);
       this.post(p - 1, { kind: 'build', jobs: plain, fromFeature, toFeature });
     }
-    this.signal(() => {
+    const own = () => {
       const [fromFeature, toFeature] = range(0);
       for (const j of jobs) buildHistogram(this.data, j.begin, j.end, j.hist.data, j.hist.base, fromFeature, toFeature);
-    });
+    };
+    // Messages already posted (a new block) wait for the next signal; they are read in order.
+    if (parts === 1) own();
+    else this.signal(own);
   }
 
   /** Bins every row of `x` into the shared bins, every thread on its share of the rows. */

@@ -173,13 +173,14 @@ export async function trainXgboost(hp: Hyperparameters, paths: JobPaths, channel
     checkpoints: dir,
     logger,
   });
+  const fitMs = Math.round(performance.now() - started);
   const { model, result } = fitted;
   const metricNames = fitted.metricNames;
   if (result.stoppedEarly) logger.info({ bestIteration: result.state.best!.iteration, rounds: result.state.round }, `early stopping: no better validation ${metricNames[metricNames.length - 1]} for ${p.earlyStoppingRounds} rounds; the model keeps rounds 0 to ${result.state.best!.iteration}`);
   const metrics = Object.fromEntries(result.metrics.names.map((n, i) => [n, result.metrics.values[i]]));
   const onnx = toOnnx(model, { features: JSON.stringify(train.names), library: 'xgboost', objective: p.objective });
   await checkGraph(onnx, model, train);
-  logger.info({ ms: Math.round(performance.now() - started), trees: model.trees.length }, 'trees grown');
+  logger.info({ fitMs, ms: Math.round(performance.now() - started), trees: model.trees.length }, 'trees grown');
   return {
     files: { 'model.onnx': onnx, 'model.json': modelJson(hp, model, train, validation, metrics, result.rounds), [XGBOOST_MODEL_FILE]: toXgboostJson(model) },
     metrics,
