@@ -26,6 +26,11 @@ export interface Binned {
   features: number;
   /** Shared memory (the histogram threads read it). */
   bins: BinArray;
+  /**
+   * The same cells feature by feature [features, rows], for partitioning a node's rows by one feature:
+   * reading one column of ascending rows touches far fewer cache lines than striding through rows.
+   */
+  columns: BinArray;
   /** Twice each feature's first slot: a histogram holds `slots` (gradient, hessian) pairs. */
   slot2: Int32Array;
   slots: number;
@@ -155,12 +160,17 @@ export function binOf(cuts: Cuts, f: number, v: number): number {
   return lo;
 }
 
-/** Rows [from, to) of `x` into `bins`, as histogram slots (slot2 / 2 is each feature's first). */
-export function binRows(cuts: Cuts, slot2: Int32Array, x: Float32Array, bins: BinArray, from: number, to: number): void {
+/** Rows [from, to) of `x` into `bins` (row-major) and `columns` (feature-major), as histogram slots. */
+export function binRows(cuts: Cuts, slot2: Int32Array, x: Float32Array, bins: BinArray, columns: BinArray, from: number, to: number): void {
   const F = cuts.features;
+  const rows = columns.length / F;
   for (let r = from; r < to; r++) {
     const at = r * F;
-    for (let f = 0; f < F; f++) bins[at + f] = slot2[f] / 2 + binOf(cuts, f, x[at + f]);
+    for (let f = 0; f < F; f++) {
+      const slot = slot2[f] / 2 + binOf(cuts, f, x[at + f]);
+      bins[at + f] = slot;
+      columns[f * rows + r] = slot;
+    }
   }
 }
 

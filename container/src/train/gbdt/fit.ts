@@ -46,11 +46,13 @@ export async function fitBoosted(p: BoostParams, train: LabelledTable, validatio
     const cuts = pool.cuts(train, p.maxBin);
     const layout = slotLayout(cuts);
     const cells = train.rows * train.features;
-    const bins = layout.slots <= 65536 ? new Uint16Array(new SharedArrayBuffer(cells * 2)) : new Uint32Array(new SharedArrayBuffer(cells * 4));
+    const cellArray = () => (layout.slots <= 65536 ? new Uint16Array(new SharedArrayBuffer(cells * 2)) : new Uint32Array(new SharedArrayBuffer(cells * 4)));
+    const bins = cellArray();
+    const columns = cellArray();
     const gh = new Float32Array(new SharedArrayBuffer(train.rows * 8));
     const rowOrder = new Int32Array(new SharedArrayBuffer(train.rows * 4));
-    const binned: Binned = { cuts, rows: train.rows, features: train.features, bins, slot2: layout.slot2, slots: layout.slots };
-    pool.setData({ bins, features: train.features, slot2: layout.slot2, gh, rows: rowOrder }, layout.slots);
+    const binned: Binned = { cuts, rows: train.rows, features: train.features, bins, columns, slot2: layout.slot2, slots: layout.slots };
+    pool.setData({ bins, columns, features: train.features, slot2: layout.slot2, gh, rows: rowOrder }, layout.slots);
     pool.bin(cuts, train.x, train.rows);
     logger?.debug({ ms: Math.round(performance.now() - started), slots: layout.slots }, 'binned');
     const baseScore = p.baseScore ?? objective.defaultBaseScore(train.labels);

@@ -205,8 +205,9 @@ export class TreeGrower {
 
   /** Stable partition of rows[from, to) by the split: left first; returns where the right side starts. */
   private partition(from: number, to: number, s: Split): number {
-    const { bins, features: F, cuts, slot2 } = this.binned;
+    const { columns, rows: R, cuts, slot2 } = this.binned;
     const f = s.feature;
+    const column = columns.subarray(f * R, (f + 1) * R);
     // Cells hold histogram slots: feature f's bins start at slot2[f] / 2, its missing slot follows them.
     const first = slot2[f] / 2;
     const missing = first + binCount(cuts, f);
@@ -220,7 +221,7 @@ export class TreeGrower {
       for (const c of s.categories) set[c] = 1;
       for (let i = from; i < to; i++) {
         const r = rows[i];
-        const b = bins[r * F + f];
+        const b = column[r];
         const left = b === missing ? s.defaultLeft : set[b - first] === 0;
         if (left) rows[w++] = r;
         else scratch[k++] = r;
@@ -229,7 +230,7 @@ export class TreeGrower {
       const last = first + s.bin;
       for (let i = from; i < to; i++) {
         const r = rows[i];
-        const b = bins[r * F + f];
+        const b = column[r];
         const left = b === missing ? s.defaultLeft : b <= last;
         if (left) rows[w++] = r;
         else scratch[k++] = r;

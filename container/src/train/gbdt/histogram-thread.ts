@@ -18,7 +18,7 @@ function run(message: ThreadMessage): boolean {
       blocks.push(message.block);
       return true;
     case 'bin':
-      binRows(message.cuts as Cuts, data!.slot2, message.x, data!.bins, message.from, message.to);
+      binRows(message.cuts as Cuts, data!.slot2, message.x, data!.bins, data!.columns, message.from, message.to);
       return true;
     case 'cuts': {
       const scratch = new Float32Array(message.rows);

@@ -58,7 +58,7 @@ export class HistogramThreads {
   setData(data: HistogramData, slots: number): void {
     this.data = data;
     this.slots = slots;
-    for (let slot = 0; slot < this.workers.length; slot++) this.post(slot, { kind: 'data', bins: data.bins, features: data.features, slot2: data.slot2, gh: data.gh, rows: data.rows });
+    for (let slot = 0; slot < this.workers.length; slot++) this.post(slot, { kind: 'data', bins: data.bins, columns: data.columns, features: data.features, slot2: data.slot2, gh: data.gh, rows: data.rows });
   }
 
   /** The cuts of a training table, numeric features shared out between the threads. */
@@ -157,7 +157,7 @@ export class HistogramThreads {
     }
     this.signal(() => {
       const [from, to] = range(0);
-      binRows(cuts, this.data.slot2, x, this.data.bins, from, to);
+      binRows(cuts, this.data.slot2, x, this.data.bins, this.data.columns, from, to);
     });
   }
 

@@ -4,8 +4,10 @@
 
 /** What every thread reads: the bins, the layout, the gradients and the rows of each node. */
 export interface HistogramData {
-  /** Each cell's histogram slot. */
+  /** Each cell's histogram slot, row-major. */
   bins: Uint16Array | Uint32Array;
+  /** The same, feature-major (binning writes both). */
+  columns: Uint16Array | Uint32Array;
   features: number;
   slot2: Int32Array;
   /** Interleaved (gradient, hessian) per row, float32. */
@@ -47,7 +49,7 @@ export interface HistogramJob {
 
 /** The messages main thread and histogram threads exchange (structured-clone safe). */
 export type ThreadMessage =
-  | { kind: 'data'; bins: Uint16Array | Uint32Array; features: number; slot2: Int32Array; gh: Float32Array; rows: Int32Array }
+  | { kind: 'data'; bins: Uint16Array | Uint32Array; columns: Uint16Array | Uint32Array; features: number; slot2: Int32Array; gh: Float32Array; rows: Int32Array }
   | { kind: 'block'; block: Float64Array }
   | { kind: 'bin'; x: Float32Array; cuts: { ptr: Int32Array; values: Float32Array; categorical: boolean[]; features: number; min: Float32Array }; from: number; to: number }
   | { kind: 'cuts'; x: Float32Array; rows: number; width: number; features: number[]; maxBin: number; out: Float32Array; sizes: Int32Array; mins: Float32Array }
