@@ -108,8 +108,9 @@ export class Booster {
     return m;
   }
 
-  private evaluateAll(margins: Float32Array, data: Rows): number[] {
-    const preds = this.objective.evalTransform(margins, data.rows);
+  /** The metrics of `data`; `preds` receives the transformed margins (the next round's gradients reuse them). */
+  private evaluateAll(margins: Float32Array, data: Rows, preds: Float32Array): number[] {
+    this.objective.evalTransform(margins, data.rows, preds);
     return this.metricNames.map((m) => evaluate(m, preds, data.labels, data.rows, this.objective.groups));
   }
 
@@ -123,6 +124,10 @@ export class Booster {
     const trainMargins = this.margins(train, state.trees);
     const validMargins = validation ? this.margins(validation, state.trees) : undefined;
     const ghAll = new Float32Array(2 * R * K);
+    const trainPreds = new Float32Array(R * K);
+    const validPreds = validation ? new Float32Array(validation.rows * K) : undefined;
+    // Whether trainPreds holds the transform of the current margins (after a round's metrics).
+    let predsCurrent = false;
     const early = validation && p.earlyStoppingRounds !== undefined;
     const last = this.metricNames[this.metricNames.length - 1];
     let stoppedEarly = false;
@@ -130,7 +135,7 @@ export class Booster {
 
     while (state.round < p.numRound && !stoppedEarly) {
       if (hooks.shouldStop?.()) throw new TrainingInterrupted(this.snapshot(state));
-      this.objective.gradients(trainMargins, train.labels, R, ghAll);
+      this.objective.gradients(trainMargins, train.labels, R, ghAll, predsCurrent ? trainPreds : undefined);
       for (let k = 0; k < K; k++) {
         const gh = this.gh;
         gh.set(ghAll.subarray(2 * R * k, 2 * R * (k + 1)));
@@ -155,8 +160,9 @@ export class Booster {
         if (validation && validMargins) addPredictions(t, validation.x, this.binned.features, validation.rows, validMargins, K, k);
         state.trees.push(t);
       }
-      const values = this.evaluateAll(trainMargins, train);
-      if (validation && validMargins) values.push(...this.evaluateAll(validMargins, validation));
+      const values = this.evaluateAll(trainMargins, train, trainPreds);
+      predsCurrent = true;
+      if (validation && validMargins && validPreds) values.push(...this.evaluateAll(validMargins, validation, validPreds));
       state.history.push(values);
       const names = [...this.metricNames.map((m) => `train-${m}`), ...(validation ? this.metricNames.map((m) => `validation-${m}`) : [])];
       hooks.log(`[${state.round}]${names.map((n, i) => `#011${n}:${fixed5(values[i])}`).join('')}`);

@@ -28,6 +28,9 @@ export function evaluate(metric: MetricName, preds: Float32Array, labels: Float3
         const p = preds[r];
         if (p < EPS) s += -y * Math.log(EPS) - (1 - y) * Math.log(1 - EPS);
         else if (1 - p < EPS) s += -y * Math.log(1 - EPS) - (1 - y) * Math.log(EPS);
+        // A 0/1 label needs one logarithm (the other term is 0).
+        else if (y === 1) s -= Math.log(p);
+        else if (y === 0) s -= Math.log(1 - p);
         else s += -(y * Math.log(p) + (1 - y) * Math.log(1 - p));
       }
       return s / rows;

@@ -66,9 +66,10 @@ export class Objective {
 
   /**
    * Gradients of every row and group from the margins [rows, groups]: out is [groups][rows] interleaved
-   * (gradient, hessian), float32 as XGBoost computes them.
+   * (gradient, hessian), float32 as XGBoost computes them. `transformed` is evalTransform of these same
+   * margins when the caller has it (the last round's metrics did the work): the same float32 values.
    */
-  gradients(margins: Float32Array, labels: Float32Array, rows: number, out: Float32Array): void {
+  gradients(margins: Float32Array, labels: Float32Array, rows: number, out: Float32Array, transformed?: Float32Array): void {
     const K = this.groups;
     switch (this.s.name) {
       case 'reg:squarederror':
@@ -88,7 +89,7 @@ export class Objective {
         const step = this.s.poissonMaxDeltaStep;
         for (let r = 0; r < rows; r++) {
           const p = margins[r];
-          out[2 * r] = f32(f32(Math.exp(p)) - labels[r]);
+          out[2 * r] = f32((transformed ? transformed[r] : f32(Math.exp(p))) - labels[r]);
           out[2 * r + 1] = f32(Math.exp(f32(p + step)));
         }
         return;
@@ -99,7 +100,7 @@ export class Objective {
         const spw = this.s.scalePosWeight;
         for (let r = 0; r < rows; r++) {
           const y = labels[r];
-          const p = sigmoidF32(margins[r]);
+          const p = transformed && this.s.name !== 'binary:logitraw' ? transformed[r] : sigmoidF32(margins[r]);
           const w = y === 1 ? spw : 1;
           out[2 * r] = f32(f32(p - y) * w);
           out[2 * r + 1] = f32(Math.max(f32(p * f32(1 - p)), EPS) * w);
@@ -110,7 +111,8 @@ export class Objective {
       case 'multi:softmax': {
         const prob = new Float32Array(K);
         for (let r = 0; r < rows; r++) {
-          softmax(margins, r * K, K, prob, 0, true);
+          if (transformed) prob.set(transformed.subarray(r * K, r * K + K));
+          else softmax(margins, r * K, K, prob, 0, true);
           const y = labels[r];
           for (let k = 0; k < K; k++) {
             const p = prob[k];
@@ -124,10 +126,9 @@ export class Objective {
     }
   }
 
-  /** Predictions as metrics see them (XGBoost's EvalTransform): probabilities, counts or values, float32. */
-  evalTransform(margins: Float32Array, rows: number): Float32Array {
+  /** Predictions as metrics see them (XGBoost's EvalTransform): probabilities, counts or values, float32 (into `out` when given). */
+  evalTransform(margins: Float32Array, rows: number, out: Float32Array = new Float32Array(rows * this.groups)): Float32Array {
     const K = this.groups;
-    const out = new Float32Array(rows * K);
     switch (this.s.name) {
       case 'binary:logistic':
       case 'reg:logistic':
