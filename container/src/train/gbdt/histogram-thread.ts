@@ -1,65 +1,51 @@
-// A histogram thread: waits on the shared control word, takes the main thread's message without the event
-// loop (receiveMessageOnPort), runs it (histograms for its features, or bins for its rows), then reports.
+// A helper thread: sleeps on the shared wake word; when woken, takes the main thread's messages without
+// the event loop (receiveMessageOnPort), then claims chunks of the current call until none is left.
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { binRows, featureCuts, type Cuts } from './bins';
-import { buildHistogram, DONE, FAILED, POSTED, type HistogramData, type ThreadMessage } from './histogram';
+import { Word, Worksite, type ThreadMessage } from './histogram';
 
 const { port, control, slot } = workerData as { port: MessagePort; control: Int32Array; slot: number };
-let data: HistogramData | undefined;
-const blocks: Float64Array[] = [];
-let seen = 0;
-
-function run(message: ThreadMessage): boolean {
-  switch (message.kind) {
-    case 'data':
-      data = message;
-      return true;
-    case 'block':
-      blocks.push(message.block);
-      return true;
-    case 'bin':
-      binRows(message.cuts as Cuts, data!.slot2, message.x, data!.bins, data!.columns, message.from, message.to);
-      return true;
-    case 'cuts': {
-      const scratch = new Float32Array(message.rows);
-      const scratch2 = new Float32Array(message.rows);
-      const stride = message.maxBin + 1;
-      for (const f of message.features) {
-        const c = featureCuts(message.x, message.rows, message.width, f, message.maxBin, scratch, scratch2);
-        message.out.set(c.values, f * stride);
-        message.sizes[f] = c.values.length;
-        message.mins[f] = c.min;
-      }
-      return true;
-    }
-    case 'build':
-      for (const job of message.jobs) buildHistogram(data!, job.begin, job.end, blocks[job.block], job.base, message.fromFeature, message.toFeature);
-      return true;
-    case 'stop':
-      return false;
-  }
-}
-
+const site = new Worksite();
 let received = 0;
-for (;;) {
-  Atomics.wait(control, 0, seen);
-  seen = Atomics.load(control, 0);
-  let go = true;
-  const posted = Atomics.load(control, POSTED(slot));
-  // The messages of this signal: posted before it, in order (spin in the rare case one is still in flight).
+let awake = 0;
+let running = true;
+
+/** Every message posted so far; a message still in flight is waited for (it is on its way). */
+function drain(): void {
+  const posted = Atomics.load(control, Word.Posted + slot);
   while (received < posted) {
     const m = receiveMessageOnPort(port);
     if (!m) continue;
     received++;
+    running = site.take(m.message as ThreadMessage) && running;
+  }
+}
+
+while (running) {
+  Atomics.wait(control, Word.Wake, awake);
+  awake = Atomics.load(control, Word.Wake);
+  // The call's messages were posted before its claim word: read them all, then the claim word, and again
+  // if more were posted meanwhile (a later call), so a chunk never needs a message not yet read.
+  let claim: number;
+  do {
+    drain();
+    claim = Atomics.load(control, Word.Claim);
+  } while (Atomics.load(control, Word.Posted + slot) !== received);
+  if (!running) break;
+  const call = claim >>> 20;
+  for (;;) {
+    const w = Atomics.load(control, Word.Claim);
+    if (w >>> 20 !== call) break;
+    const i = w & 0xfffff;
+    if (i >= Atomics.load(control, Word.Total)) break;
+    if (Atomics.compareExchange(control, Word.Claim, w, w + 1) !== w) continue;
     try {
-      go = run(m.message as ThreadMessage) && go;
+      site.run(Atomics.load(control, Word.Kind), i);
     } catch (err) {
-      Atomics.store(control, FAILED(slot), 1);
+      Atomics.store(control, Word.Failed, 1);
       port.postMessage({ error: String((err as Error)?.stack ?? err) });
     }
+    Atomics.add(control, Word.Done, 1);
+    Atomics.notify(control, Word.Done);
   }
-  Atomics.store(control, DONE(slot), seen);
-  Atomics.notify(control, DONE(slot));
-  if (!go) break;
 }
 port.close();

@@ -1,11 +1,12 @@
-// The trainer's threads: `nthread - 1` worker threads beside the main thread, which works too. Each call
-// hands every thread a share (features for histograms, rows for binning) and returns when all are done.
-// Synchronous by design: a round of messages, a shared signal (Atomics), no event loop between them, so a
-// tree level costs microseconds of coordination rather than the milliseconds of promise round trips.
+// The trainer's threads: `nthread - 1` helper threads beside the main thread, which works too. A call
+// (histograms of a tree level, binning, cutting) is published as chunks in shared memory; every thread
+// claims chunks from one counter until none is left, and the main thread waits only for the chunks a helper
+// took. Synchronous by design (Atomics, no event loop), so a tree level costs microseconds of coordination,
+// and a helper the busy machine has not scheduled yet costs nothing: the main thread does its chunks.
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { assembleCuts, binRows, featureCuts, type Cuts } from './bins';
-import { buildHistogram, controlWords, DONE, FAILED, POSTED, type HistogramData, type HistogramJob, type ThreadMessage } from './histogram';
+import { assembleCuts, type Cuts } from './bins';
+import { CHUNK_INTS, controlWords, Kind, Word, Worksite, type HistogramData, type ThreadMessage } from './histogram';
 import type { Table } from './table';
 
 // Threads run compiled JavaScript (jest's transform does not reach worker threads), so from the TypeScript
@@ -14,11 +15,10 @@ const THREAD_FILE = __filename.endsWith('.ts') ? path.resolve(__dirname, '../../
 
 /** Histograms per shared block. */
 const BLOCK = 16;
-/**
- * Below this many cells (rows × features) a build runs on the main thread alone: waking a thread costs a
- * scheduler round trip (up to milliseconds on a busy machine), more than such a build takes.
- */
-const SMALL_BUILD = 1 << 17;
+/** Below this many cells (rows × features) a histogram call runs on the main thread alone (waking a helper costs more). */
+const SMALL = 1 << 16;
+/** A histogram chunk's cells, at least (smaller ones cost more in per-row overhead than they share). */
+const MIN_CHUNK = 1 << 15;
 
 /** A histogram: (gradient, hessian) pairs of every slot, in a block of shared memory. */
 export interface Histogram {
@@ -33,9 +33,9 @@ export class HistogramThreads {
   private readonly ports: MessagePort[] = [];
   private readonly control: Int32Array;
   private readonly posted: number[] = [];
-  private readonly blocks: Float64Array[] = [];
+  private readonly site = new Worksite();
   private readonly free: Histogram[] = [];
-  private signals = 0;
+  private calls = 0;
   private data!: HistogramData;
   slots = 0;
 
@@ -46,7 +46,7 @@ export class HistogramThreads {
     for (let slot = 0; slot < helpers; slot++) {
       const { port1, port2 } = new MessageChannel();
       const worker = new Worker(THREAD_FILE, { workerData: { port: port2, control: this.control, slot }, transferList: [port2] });
-      // A histogram thread never keeps the job alive on its own.
+      // A helper never keeps the job alive on its own.
       worker.unref();
       this.workers.push(worker);
       this.ports.push(port1);
@@ -54,69 +54,93 @@ export class HistogramThreads {
     }
   }
 
+  /** Sends a message to every helper (it reads it before its next chunk) and applies it here. */
+  private share(message: ThreadMessage): void {
+    for (let slot = 0; slot < this.workers.length; slot++) {
+      this.ports[slot].postMessage(message);
+      this.posted[slot] += 1;
+      Atomics.store(this.control, Word.Posted + slot, this.posted[slot]);
+    }
+    this.site.take(message);
+  }
+
+  /** Runs chunks 0..n-1 of the shared table: published to the helpers, claimed by whoever comes first. */
+  private call(kind: Kind, n: number): void {
+    if (n === 0) return;
+    const c = this.control;
+    if (this.workers.length === 0 || n === 1) {
+      for (let i = 0; i < n; i++) this.site.run(kind, i);
+      return;
+    }
+    this.calls = (this.calls + 1) & 0xfff;
+    Atomics.store(c, Word.Total, n);
+    Atomics.store(c, Word.Kind, kind);
+    Atomics.store(c, Word.Done, 0);
+    Atomics.store(c, Word.Claim, this.calls << 20);
+    Atomics.add(c, Word.Wake, 1);
+    Atomics.notify(c, Word.Wake);
+    for (;;) {
+      const w = Atomics.load(c, Word.Claim);
+      const i = w & 0xfffff;
+      if (i >= n) break;
+      if (Atomics.compareExchange(c, Word.Claim, w, w + 1) !== w) continue;
+      this.site.run(kind, i);
+      Atomics.add(c, Word.Done, 1);
+    }
+    for (let done = Atomics.load(c, Word.Done); done < n; done = Atomics.load(c, Word.Done)) Atomics.wait(c, Word.Done, done, 100);
+    if (Atomics.load(c, Word.Failed) !== 0) {
+      const report = this.ports.map((p) => receiveMessageOnPort(p)?.message as { error?: string } | undefined).find((m) => m?.error);
+      throw new Error(`a trainer thread failed: ${report?.error ?? 'no report'}`);
+    }
+  }
+
+  /** The shared chunk table, grown (and sent again) when a call needs more rows. */
+  private tableFor(n: number): Int32Array {
+    if (this.site.table.length < n * CHUNK_INTS) this.share({ kind: 'table', table: new Int32Array(new SharedArrayBuffer(4 * CHUNK_INTS * Math.max(n, 2 * this.site.table.length / CHUNK_INTS, 64))) });
+    return this.site.table;
+  }
+
   /** What histograms are built from (the bins, gradients and row order every thread shares). */
   setData(data: HistogramData, slots: number): void {
     this.data = data;
     this.slots = slots;
-    for (let slot = 0; slot < this.workers.length; slot++) this.post(slot, { kind: 'data', bins: data.bins, columns: data.columns, features: data.features, slot2: data.slot2, gh: data.gh, rows: data.rows });
+    this.share({ kind: 'data', ...data });
   }
 
-  /** The cuts of a training table, numeric features shared out between the threads. */
+  /** The cuts of a training table, a feature per chunk. */
   cuts(t: Table, maxBin: number): Cuts {
     const numeric = t.categories.flatMap((c, f) => (c ? [] : [f]));
-    const parts = Math.max(1, Math.min(this.workers.length + 1, numeric.length));
     const stride = maxBin + 1;
     const out = new Float32Array(new SharedArrayBuffer(4 * stride * t.features));
     const sizes = new Int32Array(new SharedArrayBuffer(4 * t.features));
     const mins = new Float32Array(new SharedArrayBuffer(4 * t.features));
-    const share = (p: number) => numeric.filter((_, i) => i % parts === p);
-    for (let p = 1; p < parts; p++) this.post(p - 1, { kind: 'cuts', x: t.x, rows: t.rows, width: t.features, features: share(p), maxBin, out, sizes, mins });
-    this.signal(() => {
-      const scratch = new Float32Array(t.rows);
-      const scratch2 = new Float32Array(t.rows);
-      for (const f of share(0)) {
-        const c = featureCuts(t.x, t.rows, t.features, f, maxBin, scratch, scratch2);
-        out.set(c.values, f * stride);
-        sizes[f] = c.values.length;
-        mins[f] = c.min;
-      }
-    });
+    this.share({ kind: 'context', x: t.x, rows: t.rows, features: t.features, maxBin, out, sizes, mins });
+    const table = this.tableFor(numeric.length);
+    numeric.forEach((f, i) => (table[i * CHUNK_INTS] = f));
+    this.call(Kind.Cuts, numeric.length);
     return assembleCuts(t, (f) => ({ values: out.subarray(f * stride, f * stride + sizes[f]), min: mins[f] }));
   }
 
-  private post(slot: number, message: ThreadMessage): void {
-    this.ports[slot].postMessage(message);
-    this.posted[slot] += 1;
-  }
-
-  /** Wakes every thread for what was posted to it, runs the main thread's share, and waits until each is done. */
-  private signal(ownShare: () => void): void {
-    for (let slot = 0; slot < this.workers.length; slot++) Atomics.store(this.control, POSTED(slot), this.posted[slot]);
-    this.signals += 1;
-    Atomics.store(this.control, 0, this.signals);
-    Atomics.notify(this.control, 0);
-    ownShare();
-    for (let slot = 0; slot < this.workers.length; slot++) {
-      for (;;) {
-        const done = Atomics.load(this.control, DONE(slot));
-        if (done === this.signals) break;
-        Atomics.wait(this.control, DONE(slot), done, 1000);
-      }
-      if (Atomics.load(this.control, FAILED(slot)) !== 0) {
-        const report = receiveMessageOnPort(this.ports[slot])?.message as { error?: string } | undefined;
-        throw new Error(`a histogram thread failed: ${report?.error ?? 'no report'}`);
-      }
+  /** Bins every row of `x` into the shared bins, in chunks of rows. */
+  bin(cuts: Cuts, x: Float32Array, rows: number): void {
+    this.share({ kind: 'context', x, rows, features: cuts.features, cuts, maxBin: 0 });
+    const step = Math.max(1024, Math.ceil(rows / (8 * this.threads)));
+    const n = Math.ceil(rows / step);
+    const table = this.tableFor(n);
+    for (let i = 0; i < n; i++) {
+      table[i * CHUNK_INTS] = i * step;
+      table[i * CHUNK_INTS + 1] = Math.min(rows, (i + 1) * step);
     }
+    this.call(Kind.Bin, n);
   }
 
-  /** A zeroed histogram of every slot (the caller fills it or builds into it). */
+  /** A histogram of every slot (the call that builds into it zeroes it). */
   alloc(): Histogram {
     const h = this.free.pop();
     if (h) return h;
     const block = new Float64Array(new SharedArrayBuffer(BLOCK * 2 * this.slots * 8));
-    this.blocks.push(block);
-    for (let slot = 0; slot < this.workers.length; slot++) this.post(slot, { kind: 'block', block });
-    const index = this.blocks.length - 1;
+    this.share({ kind: 'block', block });
+    const index = this.site.blocks.length - 1;
     for (let k = BLOCK - 1; k > 0; k--) this.free.push({ block: index, base: k * 2 * this.slots, data: block });
     return { block: index, base: 0, data: block };
   }
@@ -125,45 +149,43 @@ export class HistogramThreads {
     this.free.push(h);
   }
 
-  /** Builds the histograms of `jobs` (rows of a node each), every thread on its share of the features. */
+  /**
+   * Builds the histograms of `jobs` (rows of a node each). A node's features are split into chunks in
+   * proportion to its rows, so a tree's top levels (few, large nodes) spread over the threads as well as
+   * its lower ones (many small nodes).
+   */
   build(jobs: { begin: number; end: number; hist: Histogram }[]): void {
-    if (jobs.length === 0) return;
     const F = this.data.features;
     let cells = 0;
     for (const j of jobs) cells += (j.end - j.begin) * F;
-    const parts = cells < SMALL_BUILD ? 1 : Math.min(this.workers.length + 1, F);
-    const plain: HistogramJob[] = jobs.map((j) => ({ begin: j.begin, end: j.end, block: j.hist.block, base: j.hist.base }));
-    const range = (p: number) => [Math.floor((p * F) / parts), Math.floor(((p + 1) * F) / parts)];
-    for (let p = 1; p < parts; p++) {
-      const [fromFeature, toFeature] = range(p);
-      this.post(p - 1, { kind: 'build', jobs: plain, fromFeature, toFeature });
-    }
-    const own = () => {
-      const [fromFeature, toFeature] = range(0);
-      for (const j of jobs) buildHistogram(this.data, j.begin, j.end, j.hist.data, j.hist.base, fromFeature, toFeature);
-    };
-    // Messages already posted (a new block) wait for the next signal; they are read in order.
-    if (parts === 1) own();
-    else this.signal(own);
-  }
-
-  /** Bins every row of `x` into the shared bins, every thread on its share of the rows. */
-  bin(cuts: Cuts, x: Float32Array, rows: number): void {
-    const parts = this.workers.length + 1;
-    const range = (p: number) => [Math.floor((p * rows) / parts), Math.floor(((p + 1) * rows) / parts)];
-    for (let p = 1; p < parts; p++) {
-      const [from, to] = range(p);
-      this.post(p - 1, { kind: 'bin', x, cuts, from, to });
-    }
-    this.signal(() => {
-      const [from, to] = range(0);
-      binRows(cuts, this.data.slot2, x, this.data.bins, this.data.columns, from, to);
+    const parallel = this.workers.length > 0 && cells >= SMALL;
+    // Each chunk re-reads its rows' gradients: a large node is cut in as many pieces as there are threads,
+    // no more; many small nodes are a chunk each.
+    const target = parallel ? Math.max(MIN_CHUNK, cells / this.threads) : Infinity;
+    const pieces = jobs.map((j) => Math.max(1, Math.min(F, Math.floor(((j.end - j.begin) * F) / target))));
+    const table = this.tableFor(pieces.reduce((a, b) => a + b, 0));
+    let n = 0;
+    jobs.forEach((j, k) => {
+      for (let p = 0; p < pieces[k]; p++) {
+        const at = n * CHUNK_INTS;
+        table[at] = j.begin;
+        table[at + 1] = j.end;
+        table[at + 2] = j.hist.block;
+        table[at + 3] = j.hist.base;
+        table[at + 4] = Math.floor((p * F) / pieces[k]);
+        table[at + 5] = Math.floor(((p + 1) * F) / pieces[k]);
+        n++;
+      }
     });
+    if (parallel) this.call(Kind.Histogram, n);
+    else for (let i = 0; i < n; i++) this.site.run(Kind.Histogram, i);
   }
 
-  /** Stops the threads: each has read the message and leaves its loop when this returns. */
+  /** Stops the helpers (each leaves its loop once it reads the message). */
   close(): void {
-    for (let slot = 0; slot < this.workers.length; slot++) this.post(slot, { kind: 'stop' });
-    if (this.workers.length > 0) this.signal(() => undefined);
+    if (this.workers.length === 0) return;
+    this.share({ kind: 'stop' });
+    Atomics.add(this.control, Word.Wake, 1);
+    Atomics.notify(this.control, Word.Wake);
   }
 }

@@ -1,6 +1,9 @@
-// The histogram kernel: sums of gradient and hessian per bin, for the rows of one node, over a range of
-// features. The trainer's threads each run it on their own features of every node (histogram-threads.ts), so
-// no two threads ever write the same sum and nothing needs adding up afterwards.
+// The work the trainer's threads share, and how they share it: histogram sums of gradient and hessian per
+// bin (for the rows of a node, over a range of features), binning rows, cutting features. A call is split
+// into chunks that never write the same memory (a histogram chunk owns its features of its node), which any
+// thread claims from a shared counter: the main thread works through them itself and waits only for the
+// chunks another thread actually took, so a thread the machine has not scheduled yet costs nothing.
+import { binRows, featureCuts, type Cuts } from './bins';
 
 /** What every thread reads: the bins, the layout, the gradients and the rows of each node. */
 export interface HistogramData {
@@ -19,7 +22,8 @@ export interface HistogramData {
 /**
  * Adds rows[begin, end) into `hist` (pairs of doubles) at `base`, for features [fromFeature, toFeature):
  * zeroes those features' slots first. Rows whose gradient and hessian are both 0 (left out by subsample)
- * add nothing and are skipped.
+ * add nothing and are skipped. Each slot is summed by one call, in row order: the same sums whatever the
+ * threads.
  */
 export function buildHistogram(d: HistogramData, begin: number, end: number, hist: Float64Array, base: number, fromFeature: number, toFeature: number): void {
   const { bins, features: F, slot2, gh, rows } = d;
@@ -38,26 +42,96 @@ export function buildHistogram(d: HistogramData, begin: number, end: number, his
   }
 }
 
-/** A node's histogram to build: its rows' range and where the histogram lives. */
-export interface HistogramJob {
-  begin: number;
-  end: number;
-  /** Index of the arena block and the histogram's offset (in doubles) inside it. */
-  block: number;
-  base: number;
+export const enum Kind {
+  Histogram = 1,
+  Bin = 2,
+  Cuts = 3,
 }
 
-/** The messages main thread and histogram threads exchange (structured-clone safe). */
+/** Ints per chunk in the shared table: histogram [begin, end, block, base, fromFeature, toFeature], bin [from, to], cuts [feature]. */
+export const CHUNK_INTS = 6;
+
+/** Shared control words. */
+export const enum Word {
+  /** Bumped (and notified) when a call's chunks are published. */
+  Wake = 0,
+  /** (call number mod 4096) << 20 | the next chunk to claim. */
+  Claim = 1,
+  Total = 2,
+  Done = 3,
+  Kind = 4,
+  Failed = 5,
+  /** Then, per helper thread: messages posted to it. */
+  Posted = 6,
+}
+
+export const controlWords = (helpers: number): number => Word.Posted + helpers;
+
+/** What binning and cutting read, sent once before their calls. */
+export interface BinContext {
+  x: Float32Array;
+  rows: number;
+  features: number;
+  cuts?: Pick<Cuts, 'ptr' | 'values' | 'categorical' | 'features' | 'min'>;
+  maxBin: number;
+  /** Cuts' output: feature f's values at f·(maxBin+1), their count, its minimum threshold. */
+  out?: Float32Array;
+  sizes?: Int32Array;
+  mins?: Float32Array;
+}
+
+/** The messages the main thread posts to a helper (structured-clone safe). */
 export type ThreadMessage =
-  | { kind: 'data'; bins: Uint16Array | Uint32Array; columns: Uint16Array | Uint32Array; features: number; slot2: Int32Array; gh: Float32Array; rows: Int32Array }
+  | ({ kind: 'data' } & HistogramData)
   | { kind: 'block'; block: Float64Array }
-  | { kind: 'bin'; x: Float32Array; cuts: { ptr: Int32Array; values: Float32Array; categorical: boolean[]; features: number; min: Float32Array }; from: number; to: number }
-  | { kind: 'cuts'; x: Float32Array; rows: number; width: number; features: number[]; maxBin: number; out: Float32Array; sizes: Int32Array; mins: Float32Array }
-  | { kind: 'build'; jobs: HistogramJob[]; fromFeature: number; toFeature: number }
+  | { kind: 'table'; table: Int32Array }
+  | ({ kind: 'context' } & BinContext)
   | { kind: 'stop' };
 
-/** Control words: [0] the signal count; per thread: done (the signal it finished), error flag, messages posted to it. */
-export const DONE = (slot: number): number => 1 + 3 * slot;
-export const FAILED = (slot: number): number => 2 + 3 * slot;
-export const POSTED = (slot: number): number => 3 + 3 * slot;
-export const controlWords = (threads: number): number => 1 + 3 * threads;
+/** One thread's view of the shared state, and the one place a chunk is run (on any thread). */
+export class Worksite {
+  data?: HistogramData;
+  context?: BinContext;
+  readonly blocks: Float64Array[] = [];
+  table: Int32Array = new Int32Array(0);
+  private scratch?: Float32Array[];
+
+  run(kind: number, i: number): void {
+    const t = this.table;
+    const at = i * CHUNK_INTS;
+    if (kind === Kind.Histogram) {
+      buildHistogram(this.data!, t[at], t[at + 1], this.blocks[t[at + 2]], t[at + 3], t[at + 4], t[at + 5]);
+    } else if (kind === Kind.Bin) {
+      const c = this.context!;
+      binRows(c.cuts as Cuts, this.data!.slot2, c.x, this.data!.bins, this.data!.columns, t[at], t[at + 1]);
+    } else {
+      const c = this.context!;
+      if (!this.scratch || this.scratch[0].length < c.rows) this.scratch = [new Float32Array(c.rows), new Float32Array(c.rows)];
+      const f = t[at];
+      const cut = featureCuts(c.x, c.rows, c.features, f, c.maxBin, this.scratch[0], this.scratch[1]);
+      c.out!.set(cut.values, f * (c.maxBin + 1));
+      c.sizes![f] = cut.values.length;
+      c.mins![f] = cut.min;
+    }
+  }
+
+  /** Applies a message; false for stop. */
+  take(m: ThreadMessage): boolean {
+    switch (m.kind) {
+      case 'data':
+        this.data = m;
+        return true;
+      case 'block':
+        this.blocks.push(m.block);
+        return true;
+      case 'table':
+        this.table = m.table;
+        return true;
+      case 'context':
+        this.context = m;
+        return true;
+      case 'stop':
+        return false;
+    }
+  }
+}
