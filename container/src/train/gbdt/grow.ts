@@ -68,9 +68,6 @@ export interface Grown {
 }
 
 export class TreeGrower {
-  private readonly scratch: Int32Array;
-  private readonly inSet: Uint8Array;
-
   constructor(
     private readonly binned: Binned,
     private readonly threads: HistogramThreads,
@@ -79,10 +76,9 @@ export class TreeGrower {
     private readonly p: GrowParams,
     private readonly sampler: ColumnSampler,
   ) {
-    this.scratch = new Int32Array(rows.length);
     let widest = 0;
-    for (let f = 0; f < binned.features; f++) widest = Math.max(widest, binCount(binned.cuts, f));
-    this.inSet = new Uint8Array(widest + 1);
+    for (let f = 0; f < binned.features; f++) if (binned.cuts.categorical[f]) widest = Math.max(widest, binCount(binned.cuts, f));
+    threads.startGrowing(binned.cuts, p, widest);
   }
 
   /** Grows a tree on the gradients the threads read (gh). */
@@ -145,7 +141,8 @@ export class TreeGrower {
 
     for (let expand = pop(); expand.length > 0; expand = pop()) {
       const toEvaluate: Entry[] = [];
-      for (const e of expand) {
+      const mids = this.threads.partition(expand.map((e) => ({ from: begin[e.node], to: end[e.node], split: e.split })));
+      for (const [k, e] of expand.entries()) {
         const s = e.split;
         const n = e.node;
         const wl = leafWeight(p, s.leftG, s.leftH);
@@ -161,7 +158,7 @@ export class TreeGrower {
         t.defaultLeft[n] = s.defaultLeft;
         t.categories[n] = s.categories;
         t.lossChg[n] = s.lossChg;
-        const mid = this.partition(begin[n], end[n], s);
+        const mid = mids[k];
         begin.push(begin[n], mid);
         end.push(mid, end[n]);
         G.push(s.leftG, s.rightG);
@@ -180,20 +177,24 @@ export class TreeGrower {
         jobs.push({ begin: begin[build], end: end[build], hist: h });
       }
       this.threads.build(jobs);
-      const children: Entry[] = [];
-      for (const e of toEvaluate) {
+      // Feature sets are drawn here, node by node in XGBoost's order (left child, then right), so the column
+      // sampler's random numbers do not depend on which thread evaluates which node.
+      const pairs = toEvaluate.map((e) => {
         const l = t.left[e.node];
         const r = t.right[e.node];
-        const built = hist[l] ?? hist[r]!;
+        const builtIsLeft = hist[l] !== undefined;
+        const built = builtIsLeft ? hist[l]! : hist[r]!;
         const parent = hist[e.node]!;
-        const size = 2 * this.threads.slots;
-        for (let s = 0; s < size; s++) parent.data[parent.base + s] -= built.data[built.base + s];
-        hist[hist[l] ? r : l] = parent;
+        hist[builtIsLeft ? r : l] = parent;
         hist[e.node] = undefined;
-        children.push({ node: l, depth: e.depth + 1, split: this.evaluate(hist[l]!, G[l], H[l], e.depth + 1) });
-        children.push({ node: r, depth: e.depth + 1, split: this.evaluate(hist[r]!, G[r], H[r], e.depth + 1) });
-      }
-      for (const c of children) if (c.split.lossChg > RT_EPS) queue.push(c);
+        return { parent, built, builtIsLeft, stats: [G[l], H[l], G[r], H[r]] as [number, number, number, number], left: this.sampler.featureSet(e.depth + 1), right: this.sampler.featureSet(e.depth + 1) };
+      });
+      const splits = this.threads.children(pairs);
+      toEvaluate.forEach((e, k) => {
+        const [ls, rs] = splits[k];
+        if (ls.lossChg > RT_EPS) queue.push({ node: t.left[e.node], depth: e.depth + 1, split: ls });
+        if (rs.lossChg > RT_EPS) queue.push({ node: t.right[e.node], depth: e.depth + 1, split: rs });
+      });
     }
     for (const h of hist) if (h) this.threads.release(h);
     return { tree: t, begin, end };
@@ -201,42 +202,5 @@ export class TreeGrower {
 
   private evaluate(h: Histogram, g: number, hs: number, depth: number): Split {
     return findSplit(this.p, this.binned.cuts, this.binned.slot2, h.data, h.base, g, hs, this.sampler.featureSet(depth));
-  }
-
-  /** Stable partition of rows[from, to) by the split: left first; returns where the right side starts. */
-  private partition(from: number, to: number, s: Split): number {
-    const { columns, rows: R, cuts, slot2 } = this.binned;
-    const f = s.feature;
-    const column = columns.subarray(f * R, (f + 1) * R);
-    // Cells hold histogram slots: feature f's bins start at slot2[f] / 2, its missing slot follows them.
-    const first = slot2[f] / 2;
-    const missing = first + binCount(cuts, f);
-    const rows = this.rows;
-    const scratch = this.scratch;
-    let w = from;
-    let k = 0;
-    if (s.categories) {
-      const set = this.inSet;
-      set.fill(0);
-      for (const c of s.categories) set[c] = 1;
-      for (let i = from; i < to; i++) {
-        const r = rows[i];
-        const b = column[r];
-        const left = b === missing ? s.defaultLeft : set[b - first] === 0;
-        if (left) rows[w++] = r;
-        else scratch[k++] = r;
-      }
-    } else {
-      const last = first + s.bin;
-      for (let i = from; i < to; i++) {
-        const r = rows[i];
-        const b = column[r];
-        const left = b === missing ? s.defaultLeft : b <= last;
-        if (left) rows[w++] = r;
-        else scratch[k++] = r;
-      }
-    }
-    rows.set(scratch.subarray(0, k), w);
-    return w;
   }
 }

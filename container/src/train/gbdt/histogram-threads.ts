@@ -6,7 +6,9 @@
 import * as path from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { assembleCuts, type Cuts } from './bins';
-import { CHUNK_INTS, controlWords, Kind, Word, Worksite, type HistogramData, type ThreadMessage } from './histogram';
+import { CHUNK_INTS, controlWords, Kind, Word, Worksite, type GrowContext, type HistogramData, type ThreadMessage } from './histogram';
+import { readSplit, SPLIT_VALUES } from './node-work';
+import type { Split, SplitParams } from './split';
 import type { Table } from './table';
 
 // Threads run compiled JavaScript (jest's transform does not reach worker threads), so from the TypeScript
@@ -179,6 +181,90 @@ export class HistogramThreads {
     });
     if (parallel) this.call(Kind.Histogram, n);
     else for (let i = 0; i < n; i++) this.site.run(Kind.Histogram, i);
+  }
+
+  /** What growing trees shares with the threads: the cuts, the split parameters, buffers for node work. */
+  startGrowing(cuts: Cuts, params: SplitParams, maxCats: number): void {
+    this.growBuffers(cuts, params, Math.max(1, maxCats), 64);
+  }
+
+  private growBuffers(cuts: Cuts, params: SplitParams, maxCats: number, chunks: number): void {
+    const shared = <T>(make: (b: SharedArrayBuffer) => T, bytes: number) => make(new SharedArrayBuffer(Math.max(8, bytes)));
+    const F = cuts.features;
+    const rows = this.data.rows.length;
+    const context: GrowContext = {
+      cuts,
+      params,
+      slots: this.slots,
+      rowsTotal: rows,
+      scratch: this.site.grow?.scratch ?? shared((b) => new Int32Array(b), 4 * rows),
+      maxCats,
+      featureSets: shared((b) => new Int32Array(b), 4 * 2 * F * chunks),
+      stats: shared((b) => new Float64Array(b), 8 * 4 * chunks),
+      splits: shared((b) => new Float64Array(b), 8 * 2 * SPLIT_VALUES * chunks),
+      catsIn: shared((b) => new Int32Array(b), 4 * maxCats * chunks),
+      catsOut: shared((b) => new Int32Array(b), 4 * 2 * maxCats * chunks),
+      mids: shared((b) => new Int32Array(b), 4 * chunks),
+    };
+    this.share({ kind: 'grow', ...context });
+  }
+
+  /** The grow buffers, grown (and sent again) when a call has more chunks than they hold. */
+  private growFor(chunks: number): GrowContext {
+    const g = this.site.grow!;
+    if (g.mids.length < chunks) this.growBuffers(g.cuts as Cuts, g.params, g.maxCats, Math.max(chunks, 2 * g.mids.length));
+    return this.site.grow!;
+  }
+
+  /** Partitions each node's rows by its split (a node per chunk); returns where each right side starts. */
+  partition(nodes: { from: number; to: number; split: Split }[]): number[] {
+    const g = this.growFor(nodes.length);
+    const table = this.tableFor(nodes.length);
+    let rows = 0;
+    nodes.forEach((node, i) => {
+      const at = i * CHUNK_INTS;
+      const s = node.split;
+      table[at] = node.from;
+      table[at + 1] = node.to;
+      table[at + 2] = s.feature;
+      table[at + 3] = s.bin;
+      table[at + 4] = s.defaultLeft ? 1 : 0;
+      table[at + 5] = s.categories ? s.categories.length : -1;
+      if (s.categories) g.catsIn.set(s.categories, i * g.maxCats);
+      rows += node.to - node.from;
+    });
+    if (rows >= SMALL / 4 && nodes.length > 1) this.call(Kind.Partition, nodes.length);
+    else for (let i = 0; i < nodes.length; i++) this.site.run(Kind.Partition, i);
+    return Array.from(g.mids.subarray(0, nodes.length));
+  }
+
+  /**
+   * For each split whose children are to be evaluated: the sibling's histogram (the parent's, minus the
+   * built child's, in place) and both children's best splits (a split per chunk).
+   */
+  children(pairs: { parent: Histogram; built: Histogram; builtIsLeft: boolean; stats: [number, number, number, number]; left: Int32Array; right: Int32Array }[]): [Split, Split][] {
+    const g = this.growFor(pairs.length);
+    const table = this.tableFor(pairs.length);
+    const F = g.cuts.features;
+    pairs.forEach((q, i) => {
+      const at = i * CHUNK_INTS;
+      table[at] = q.parent.block;
+      table[at + 1] = q.parent.base;
+      table[at + 2] = q.built.block;
+      table[at + 3] = q.built.base;
+      table[at + 4] = q.builtIsLeft ? 1 : 0;
+      table[at + 5] = q.left.length;
+      table[at + 6] = q.right.length;
+      g.featureSets.set(q.left, 2 * F * i);
+      g.featureSets.set(q.right, 2 * F * i + F);
+      g.stats.set(q.stats, 4 * i);
+    });
+    if (pairs.length > 1 && pairs.length * this.slots >= SMALL / 8) this.call(Kind.Children, pairs.length);
+    else for (let i = 0; i < pairs.length; i++) this.site.run(Kind.Children, i);
+    return pairs.map((q, i) => [
+      readSplit(g.splits, 2 * SPLIT_VALUES * i, g.catsOut, 2 * g.maxCats * i, q.stats[0], q.stats[1]),
+      readSplit(g.splits, 2 * SPLIT_VALUES * i + SPLIT_VALUES, g.catsOut, 2 * g.maxCats * i + g.maxCats, q.stats[2], q.stats[3]),
+    ]);
   }
 
   /** Stops the helpers (each leaves its loop once it reads the message). */

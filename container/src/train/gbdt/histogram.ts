@@ -1,9 +1,12 @@
 // The work the trainer's threads share, and how they share it: histogram sums of gradient and hessian per
-// bin (for the rows of a node, over a range of features), binning rows, cutting features. A call is split
+// bin (for the rows of a node, over a range of features), partitioning nodes' rows, evaluating split
+// children, binning rows, cutting features. A call is split
 // into chunks that never write the same memory (a histogram chunk owns its features of its node), which any
 // thread claims from a shared counter: the main thread works through them itself and waits only for the
 // chunks another thread actually took, so a thread the machine has not scheduled yet costs nothing.
 import { binRows, featureCuts, type Cuts } from './bins';
+import { evaluateChildren, partitionRows, SPLIT_VALUES, writeSplit } from './node-work';
+import type { SplitParams } from './split';
 
 /** What every thread reads: the bins, the layout, the gradients and the rows of each node. */
 export interface HistogramData {
@@ -46,10 +49,39 @@ export const enum Kind {
   Histogram = 1,
   Bin = 2,
   Cuts = 3,
+  Partition = 4,
+  Children = 5,
 }
 
-/** Ints per chunk in the shared table: histogram [begin, end, block, base, fromFeature, toFeature], bin [from, to], cuts [feature]. */
-export const CHUNK_INTS = 6;
+/**
+ * Ints per chunk in the shared table: histogram [begin, end, block, base, fromFeature, toFeature], bin
+ * [from, to], cuts [feature], partition [from, to, feature, last bin, default left, categories],
+ * children [parent block, parent base, built block, built base, built is left, left features, right features].
+ */
+export const CHUNK_INTS = 8;
+
+/** What growing a tree shares with the threads (sent once, and again when a buffer grows). */
+export interface GrowContext {
+  cuts: Pick<Cuts, 'ptr' | 'values' | 'categorical' | 'features' | 'min'>;
+  params: SplitParams;
+  slots: number;
+  rowsTotal: number;
+  /** As long as the rows: a node's right side is gathered at its own positions. */
+  scratch: Int32Array;
+  /** Per chunk: the most categories a split can name (one buffer row each). */
+  maxCats: number;
+  /** Per children chunk: left then right feature sets, `features` ints each. */
+  featureSets: Int32Array;
+  /** Per children chunk: left G, left H, right G, right H. */
+  stats: Float64Array;
+  /** Per children chunk: two splits of SPLIT_VALUES. */
+  splits: Float64Array;
+  /** Per partition chunk: its categories; per children chunk: two splits' categories. */
+  catsIn: Int32Array;
+  catsOut: Int32Array;
+  /** Per partition chunk: where the right side starts. */
+  mids: Int32Array;
+}
 
 /** Shared control words. */
 export const enum Word {
@@ -86,12 +118,14 @@ export type ThreadMessage =
   | { kind: 'block'; block: Float64Array }
   | { kind: 'table'; table: Int32Array }
   | ({ kind: 'context' } & BinContext)
+  | ({ kind: 'grow' } & GrowContext)
   | { kind: 'stop' };
 
 /** One thread's view of the shared state, and the one place a chunk is run (on any thread). */
 export class Worksite {
   data?: HistogramData;
   context?: BinContext;
+  grow?: GrowContext;
   readonly blocks: Float64Array[] = [];
   table: Int32Array = new Int32Array(0);
   private scratch?: Float32Array[];
@@ -101,6 +135,18 @@ export class Worksite {
     const at = i * CHUNK_INTS;
     if (kind === Kind.Histogram) {
       buildHistogram(this.data!, t[at], t[at + 1], this.blocks[t[at + 2]], t[at + 3], t[at + 4], t[at + 5]);
+    } else if (kind === Kind.Partition) {
+      const g = this.grow!;
+      const d = this.data!;
+      const cats = t[at + 5] >= 0 ? g.catsIn.subarray(i * g.maxCats, i * g.maxCats + t[at + 5]) : undefined;
+      g.mids[i] = partitionRows(g.cuts as Cuts, d.slot2, d.columns, g.rowsTotal, d.rows, g.scratch, t[at], t[at + 1], t[at + 2], t[at + 3], t[at + 4] === 1, cats);
+    } else if (kind === Kind.Children) {
+      const g = this.grow!;
+      const F = g.cuts.features;
+      const sets = g.featureSets;
+      const [left, right] = evaluateChildren(g.params, g.cuts as Cuts, this.data!.slot2, g.slots, this.blocks[t[at]], t[at + 1], this.blocks[t[at + 2]], t[at + 3], t[at + 4] === 1, g.stats.subarray(4 * i, 4 * i + 4), sets.subarray(2 * F * i, 2 * F * i + t[at + 5]), sets.subarray(2 * F * i + F, 2 * F * i + F + t[at + 6]));
+      writeSplit(left, g.splits, 2 * SPLIT_VALUES * i, g.catsOut, 2 * g.maxCats * i);
+      writeSplit(right, g.splits, 2 * SPLIT_VALUES * i + SPLIT_VALUES, g.catsOut, 2 * g.maxCats * i + g.maxCats);
     } else if (kind === Kind.Bin) {
       const c = this.context!;
       binRows(c.cuts as Cuts, this.data!.slot2, c.x, this.data!.bins, this.data!.columns, t[at], t[at + 1]);
@@ -129,6 +175,9 @@ export class Worksite {
         return true;
       case 'context':
         this.context = m;
+        return true;
+      case 'grow':
+        this.grow = m;
         return true;
       case 'stop':
         return false;
