@@ -34,13 +34,18 @@ export interface Fitted {
   metricNames: MetricName[];
 }
 
+/** Cells (rows × features) below which a fit runs on the main thread alone. */
+const SMALL_TABLE = 1 << 20;
+
 export const objectiveOf = (p: BoostParams): Objective => new Objective({ name: p.objective, numClass: p.numClass, scalePosWeight: p.scalePosWeight, poissonMaxDeltaStep: p.maxDeltaStep ?? 0.7 });
 
 export async function fitBoosted(p: BoostParams, train: LabelledTable, validation: LabelledTable | undefined, options: FitOptions): Promise<Fitted> {
   const objective = objectiveOf(p);
   const metricNames = p.evalMetric.length > 0 ? p.evalMetric : [defaultMetric(p.objective)];
   const logger = options.logger;
-  const pool = new HistogramThreads(options.threads);
+  // A small table trains faster on the main thread alone than it takes to start a helper and wake it at
+  // every level; the model is the same either way.
+  const pool = new HistogramThreads(train.rows * train.features < SMALL_TABLE ? 1 : options.threads);
   try {
     const started = performance.now();
     const cuts = pool.cuts(train, p.maxBin);

@@ -133,6 +133,20 @@ function parseCell(b: Uint8Array, start: number, end: number): number {
 
 const cellText = (b: Uint8Array, start: number, end: number): string => Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
 
+type Growable = Float32Array | Float64Array | Int32Array;
+
+/** `a` with room for at least `need` values: itself, or a copy twice as long (in the same kind of memory). */
+function room<T extends Growable>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const length = Math.max(need, a.length * 2);
+  const Kind = a.constructor as new (b: ArrayBufferLike) => T;
+  // Untouched pages of a SharedArrayBuffer cost address space, not memory: doubling is cheap until used.
+  const bytes = length * a.BYTES_PER_ELEMENT;
+  const grown = new Kind(a.buffer instanceof SharedArrayBuffer ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  grown.set(a as never);
+  return grown;
+}
+
 /** A float32 matrix growing by rows, in shared memory. */
 class Rows {
   x: Float32Array;
@@ -146,21 +160,9 @@ class Rows {
 
   /** Room for one more row; returns its offset in x. */
   next(): number {
-    const need = (this.rows + 1) * this.width;
-    if (need > this.x.length) {
-      // Untouched pages of a SharedArrayBuffer cost address space, not memory: doubling is cheap until used.
-      const grown = new Float32Array(new SharedArrayBuffer(Math.max(need, this.x.length * 2) * 4));
-      grown.set(this.x.subarray(0, this.rows * this.width));
-      this.x = grown;
-    }
-    if (this.rows >= this.labelNumbers.length) {
-      const n = new Float64Array(this.labelNumbers.length * 2);
-      n.set(this.labelNumbers);
-      this.labelNumbers = n;
-      const c = new Int32Array(this.labelCodes.length * 2);
-      c.set(this.labelCodes);
-      this.labelCodes = c;
-    }
+    this.x = room(this.x, (this.rows + 1) * this.width);
+    this.labelNumbers = room(this.labelNumbers, this.rows + 1);
+    this.labelCodes = room(this.labelCodes, this.rows + 1);
     return this.rows * this.width;
   }
 }
@@ -442,14 +444,8 @@ function readLibsvm(files: string[], options: ReadOptions, channel: string): Tab
     eachLine(file, (b, start, end, lineNo) => {
       if (isBlank(b, start, end)) return;
       const where = `${name}, line ${lineNo}`;
-      if (rows + 1 >= starts.length) {
-        const s = new Int32Array(starts.length * 2);
-        s.set(starts);
-        starts = s;
-        const l = new Float64Array(labelNumbers.length * 2);
-        l.set(labelNumbers);
-        labelNumbers = l;
-      }
+      starts = room(starts, rows + 2);
+      labelNumbers = room(labelNumbers, rows + 1);
       starts[rows] = nnz;
       let i = start;
       let token = 0;
@@ -473,14 +469,8 @@ function readLibsvm(files: string[], options: ReadOptions, channel: string): Tab
             if (cellKind !== Cell.Number || !Number.isInteger(idx) || idx < 0 || idx >= 1 << 24) fail(`${where}: feature index ${JSON.stringify(cellText(b, i, colon))} is not a whole number from 0 to 16777215`);
             const v = parseCell(b, colon + 1, j);
             if (cellKind === Cell.Text) fail(`${where}: the value of feature ${idx}, ${JSON.stringify(cellText(b, colon + 1, j))}, is not a number`);
-            if (nnz >= index.length) {
-              const x = new Int32Array(index.length * 2);
-              x.set(index);
-              index = x;
-              const y = new Float32Array(value.length * 2);
-              y.set(value);
-              value = y;
-            }
+            index = room(index, nnz + 1);
+            value = room(value, nnz + 1);
             index[nnz] = idx;
             value[nnz] = v;
             nnz++;
