@@ -136,13 +136,6 @@ export function assembleCuts(t: Table, numeric: (f: number) => { values: ArrayLi
   return { features: F, ptr, values: Float32Array.from(values), min, categorical };
 }
 
-/** The cuts of a training table: numeric features by quantile, categorical ones one bin per category. */
-export function computeCuts(t: Table, maxBin: number): Cuts {
-  const scratch = new Float32Array(t.rows);
-  const scratch2 = new Float32Array(t.rows);
-  return assembleCuts(t, (f) => featureCuts(t.x, t.rows, t.features, f, maxBin, scratch, scratch2));
-}
-
 /** Bin of value v in feature f: the number of cuts (the sentinel aside) at or below v. */
 export function binOf(cuts: Cuts, f: number, v: number): number {
   const lo0 = cuts.ptr[f];

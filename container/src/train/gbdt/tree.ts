@@ -42,8 +42,6 @@ export function addLeaf(t: Tree, parent: number, value: number, baseWeight: numb
   return t.left.length - 1;
 }
 
-export const isLeaf = (t: Tree, node: number): boolean => t.left[node] < 0;
-
 /** Whether a category code goes left (XGBoost: a category in the set goes right; any other value left). */
 function categoryLeft(categories: number[], v: number): boolean {
   let lo = 0;
@@ -76,11 +74,4 @@ export function leafOf(t: Tree, x: Float32Array, at: number): number {
 /** Adds the tree's leaf values to margins[r·stride + offset] for every row of x (float32 sums, as XGBoost's). */
 export function addPredictions(t: Tree, x: Float32Array, features: number, rows: number, margins: Float32Array, stride: number, offset: number): void {
   for (let r = 0; r < rows; r++) margins[r * stride + offset] += t.value[leafOf(t, x, r * features)];
-}
-
-/** Leaves, in id order. */
-export function leaves(t: Tree): number[] {
-  const out: number[] = [];
-  for (let n = 0; n < t.left.length; n++) if (t.left[n] < 0) out.push(n);
-  return out;
 }
