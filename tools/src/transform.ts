@@ -109,6 +109,8 @@ function inputFiles(input: string): { file: string; relative: string }[] {
 interface Reply {
   status: number;
   body: Buffer;
+  /** The answer's media type, without parameters. */
+  type: string;
 }
 
 function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string, string>, chunked: boolean): Promise<Reply> {
@@ -116,7 +118,7 @@ function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string,
     const req = http.request({ agent, host: url.hostname, port: url.port, path: '/invocations', method: 'POST', headers: chunked ? headers : { ...headers, 'Content-Length': String(body.length) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), type: String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -242,7 +244,6 @@ export async function runTransform(options: TransformOptions, log: (line: string
     const url = new URL(endpoint);
     const headers: Record<string, string> = { 'Content-Type': options.contentType };
     if (options.accept) headers.Accept = options.accept;
-    const lineOutput = LINE_TYPES.has((options.accept ?? options.contentType).split(';')[0].trim().toLowerCase());
 
     for (const { file, relative } of files) {
       const target = path.join(options.output, `${relative}.out`);
@@ -255,13 +256,13 @@ export async function runTransform(options: TransformOptions, log: (line: string
         let consumed = 0;
         let records = 0;
         let failed = false;
-        const send = async (i: number, body: Buffer): Promise<Buffer> => {
+        const send = async (i: number, body: Buffer): Promise<Reply> => {
           for (let attempt = 1; ; attempt++) {
             summary.requests += 1;
             let failure: string;
             try {
               const r = await post(agent, url, body, { ...headers, 'X-Amzn-SageMaker-Input-Object': relative }, payloadMb === 0);
-              if (r.status === 200) return r.body;
+              if (r.status === 200) return r;
               failure = `HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`;
               // A client error will not change on retry; a server error or overload may.
               if (r.status >= 400 && r.status < 500 && r.status !== 429) throw new Error(`mini-batch ${i + 1} of ${relative} failed: ${failure}`);
@@ -283,9 +284,11 @@ export async function runTransform(options: TransformOptions, log: (line: string
             const i = cut++;
             const batch = next.value;
             consumed = Math.max(consumed, batch.consumed);
-            let answer = await send(i, batch.body);
+            const reply = await send(i, batch.body);
+            let answer = reply.body;
             if (answer.length > 0 && answer[answer.length - 1] !== 10) answer = Buffer.concat([answer, Buffer.from('\n')]);
-            if (lineOutput && options.splitType === 'Line') {
+            // The answer's own type decides (without Accept a server picks it: SageMaker XGBoost's answers CSV to libsvm).
+            if (LINE_TYPES.has(reply.type) && options.splitType === 'Line') {
               let lines = 0;
               for (let at = answer.indexOf(10); at >= 0; at = answer.indexOf(10, at + 1)) lines++;
               if (lines !== batch.records) throw new Error(`mini-batch ${i + 1} of ${relative}: ${lines} output line(s) for ${batch.records} record(s)`);
