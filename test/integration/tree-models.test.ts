@@ -46,6 +46,42 @@ function expectPredictionLines(text: string, want: ArrayLike<number>) {
 
 const ROWS = 300;
 
+// SageMaker's Record protobuf (the fields these tests use) in its RecordIO framing, as the SDK writes it.
+const Record = protobuf.parse(`syntax = "proto2"; package aialgs.data;
+  message Float32Tensor { repeated float values = 1 [packed = true]; repeated uint64 keys = 2 [packed = true]; repeated uint64 shape = 3 [packed = true]; }
+  message Value { optional Float32Tensor float32_tensor = 2; }
+  message Record { map<string, Value> features = 1; map<string, Value> label = 2; }`, { keepCase: true }).root.lookupType('aialgs.data.Record');
+
+/** Rows [from, to) as RecordIO-protobuf records: dense (NaN as it is), or sparse where `sparse(r)` (NaN left out: absent is missing). */
+function recordio(values: Float32Array | Float64Array, features: number, from: number, to: number, sparse: (r: number) => boolean = () => false): Buffer {
+  const records: Buffer[] = [];
+  for (let r = from; r < to; r++) {
+    const row = Array.from(values.subarray(r * features, r * features + features));
+    const keys = row.map((v, i) => (Number.isNaN(v) ? -1 : i)).filter((i) => i >= 0);
+    const tensor = sparse(r) ? { values: keys.map((k) => row[k]), keys, shape: [features] } : { values: row };
+    const msg = Record.encode(Record.fromObject({ features: { values: { float32_tensor: tensor } } })).finish();
+    const out = Buffer.alloc(8 + ((msg.length + 3) & ~3));
+    out.writeUInt32LE(0xced7230a, 0);
+    out.writeUInt32LE(msg.length, 4);
+    Buffer.from(msg).copy(out, 8);
+    records.push(out);
+  }
+  return Buffer.concat(records);
+}
+
+/** The "score" label of every record of a RecordIO-protobuf answer, in order. */
+function scoresOf(answer: Buffer): number[] {
+  const scores: number[] = [];
+  for (let at = 0; at < answer.length; ) {
+    expect(answer.readUInt32LE(at)).toBe(0xced7230a);
+    const length = answer.readUInt32LE(at + 4);
+    const record = Record.toObject(Record.decode(answer.subarray(at + 8, at + 8 + length)), { arrays: true }) as { label: { score: { float32_tensor: { values: number[] } } } };
+    scores.push(...record.label.score.float32_tensor.values);
+    at += 8 + ((length + 3) & ~3);
+  }
+  return scores;
+}
+
 describe('an XGBoost model in SageMaker XGBoost\'s contract', () => {
   let server: Server;
   const c = caseOf('xgb-binary-logistic:model');
@@ -90,27 +126,8 @@ describe('an XGBoost model in SageMaker XGBoost\'s contract', () => {
   });
 
   test('RecordIO-protobuf: dense and sparse records in, label records out', async () => {
-    const root = protobuf.parse(`syntax = "proto2"; package aialgs.data;
-      message Float32Tensor { repeated float values = 1 [packed = true]; repeated uint64 keys = 2 [packed = true]; repeated uint64 shape = 3 [packed = true]; }
-      message Value { optional Float32Tensor float32_tensor = 2; }
-      message Record { map<string, Value> features = 1; map<string, Value> label = 2; }`, { keepCase: true }).root;
-    const Record = root.lookupType('aialgs.data.Record');
-    const frame = (msg: Uint8Array) => {
-      const out = Buffer.alloc(8 + ((msg.length + 3) & ~3));
-      out.writeUInt32LE(0xced7230a, 0);
-      out.writeUInt32LE(msg.length, 4);
-      Buffer.from(msg).copy(out, 8);
-      return out;
-    };
-    const records: Buffer[] = [];
-    for (let r = 0; r < 20; r++) {
-      const values = Array.from(rows.subarray(r * 6, r * 6 + 6));
-      // Even rows dense (NaN as it is), odd rows sparse (NaN left out: absent is missing).
-      const keys = values.map((v, i) => (Number.isNaN(v) ? -1 : i)).filter((i) => i >= 0);
-      const tensor = r % 2 === 0 ? { values } : { values: keys.map((k) => values[k]), keys, shape: [6] };
-      records.push(frame(Record.encode(Record.fromObject({ features: { values: { float32_tensor: tensor } } })).finish()));
-    }
-    const csv = await post(server.port, Buffer.concat(records), 'application/x-recordio-protobuf', 'text/csv');
+    const body = recordio(rows, 6, 0, 20, (r) => r % 2 === 1);
+    const csv = await post(server.port, body, 'application/x-recordio-protobuf', 'text/csv');
     expect(csv.status).toBe(200);
     expectClose(csv.body.trimEnd().split('\n').map(Number), want.subarray(0, 20));
     // The answer as RecordIO-protobuf: one record per row, its label "score" a float32 tensor.
@@ -121,17 +138,9 @@ describe('an XGBoost model in SageMaker XGBoost\'s contract', () => {
         res.on('end', () => resolve(Buffer.concat(chunks)));
       });
       req.on('error', reject);
-      req.end(Buffer.concat(records));
+      req.end(body);
     });
-    const scores: number[] = [];
-    for (let at = 0; at < answer.length; ) {
-      expect(answer.readUInt32LE(at)).toBe(0xced7230a);
-      const length = answer.readUInt32LE(at + 4);
-      const record = Record.toObject(Record.decode(answer.subarray(at + 8, at + 8 + length)), { arrays: true }) as { label: { score: { float32_tensor: { values: number[] } } } };
-      scores.push(...record.label.score.float32_tensor.values);
-      at += 8 + ((length + 3) & ~3);
-    }
-    expectClose(scores, want.subarray(0, 20));
+    expectClose(scoresOf(answer), want.subarray(0, 20));
   });
 
   test('a wrong feature count is a 400 naming the expected count, never a silent pad', async () => {
@@ -359,6 +368,29 @@ describe('batch transform of an XGBoost model (local-test/transform-local.sh)', 
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(/200 records, 200 requests/);
     expectPredictionLines(fs.readFileSync(path.join(output, 'rows.libsvm.out'), 'utf8'), expected);
+  });
+
+  test('RecordIO-protobuf split by record (SplitType RecordIO): CSV lines over several mini-batches, and RecordIO records assembled as they are', () => {
+    const dir = base({ 'xgboost-model': 'xgb-binary-logistic.model' });
+    const input = tmp('tf-xgb-in-');
+    const output = tmp('tf-xgb-out-');
+    const n = rows.length / 6;
+    const body = recordio(rows, 6, 0, n, (r) => r % 3 === 0);
+    fs.writeFileSync(path.join(input, 'rows.rec'), Buffer.concat([body, body, body]));
+    const lines = transform(['--input', input, '--output', output, '--content-type', 'application/x-recordio-protobuf', '--split-type', 'RecordIO', '--accept', 'text/csv', '--max-payload-mb', '1', '--max-concurrent', '2'], dir);
+    expect(lines.status).toBe(0);
+    expect(Number(/30000 records, (\d+) requests, 0 retries/.exec(lines.stderr)?.[1])).toBeGreaterThan(1);
+    expectPredictionLines(fs.readFileSync(path.join(output, 'rows.rec.out'), 'utf8'), [...want, ...want, ...want]);
+    // One record per request (SageMaker then drops each record's padding), answers joined as they are.
+    const few = tmp('tf-xgb-in-');
+    const out = tmp('tf-xgb-out-');
+    fs.writeFileSync(path.join(few, 'few.rec'), recordio(rows, 6, 0, 40, (r) => r % 2 === 0));
+    const records = transform(['--input', few, '--output', out, '--content-type', 'application/x-recordio-protobuf', '--split-type', 'RecordIO', '--accept', 'application/x-recordio-protobuf', '--assemble-with', 'None', '--batch-strategy', 'SingleRecord', '--max-concurrent', '4'], dir);
+    expect(records.status).toBe(0);
+    expect(records.stderr).toMatch(/40 records, 40 requests/);
+    expectClose(scoresOf(fs.readFileSync(path.join(out, 'few.rec.out'))), want.subarray(0, 40));
+    const broken = transform(['--input', path.join(TREES, 'xgb-binary-logistic.libsvm'), '--output', out, '--split-type', 'RecordIO'], dir);
+    expect([broken.status, broken.stderr]).toEqual([1, expect.stringMatching(/FAILED xgb-binary-logistic\.libsvm: xgb-binary-logistic\.libsvm, record 1 \(byte 0\): not a RecordIO record/)]);
   });
 
   test('SAGEMAKER_INFERENCE_OUTPUT with Accept application/jsonlines: one record of the keys per line', () => {
