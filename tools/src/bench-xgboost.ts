@@ -113,6 +113,8 @@ async function main(): Promise<void> {
   if (spawnSync(pythonPath, ['-c', 'import gunicorn, flask, gevent, xgboost'], { stdio: 'ignore' }).status !== 0) {
     throw new Error('the comparison stack needs Debian\'s python3-gunicorn python3-flask python3-gevent python3-xgboost: apt-get install -y python3-gunicorn python3-flask python3-gevent python3-xgboost');
   }
+  // The 1-minute load average before and after: on a shared machine, how busy the cores were besides.
+  const loadBefore = os.loadavg()[0];
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ms-bench-xgb-'));
   fs.chmodSync(tmp, 0o755);
   const model = writeXgboostBenchModel(path.join(tmp, 'model'));
@@ -169,7 +171,7 @@ async function main(): Promise<void> {
   const lines = [
     '# This server against SageMaker XGBoost\'s serving stack',
     '',
-    `Written by \`npm run bench:xgboost\` (${process.argv.slice(2).join(' ') || 'defaults'}) on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}: ${workers} workers each side, ${seconds} s per scenario, ${rounds} alternating rounds (median round shown), the load generator on the same machine. The model: 500 trees of depth 6 over 30 features, XGBoost 1.7.4's legacy binary \`xgboost-model\`. The ceiling is this server's nginx and Node workers answering a constant body. [What it measures](../xgboost.md#speed).`,
+    `Written by \`npm run bench:xgboost\` (${process.argv.slice(2).join(' ') || 'defaults'}) on ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'CPU'}, Node ${process.version}: ${workers} workers each side, ${seconds} s per scenario, ${rounds} alternating rounds (median round shown), the load generator on the same machine. The model: 500 trees of depth 6 over 30 features, XGBoost 1.7.4's legacy binary \`xgboost-model\`. The ceiling is this server's nginx and Node workers answering a constant body. The machine's 1-minute load average: ${loadBefore.toFixed(1)} before the run, ${os.loadavg()[0].toFixed(1)} after it (${os.cpus().length} cores; above ${os.cpus().length}, other work shared them). [What it measures](../xgboost.md#speed).`,
     '',
     '| scenario | this server req/s | stack req/s | ratio | ratio per round | ceiling req/s | this server p99 ms | stack p99 ms | rows/s (this server) | errors |',
     '|---|---|---|---|---|---|---|---|---|---|',
