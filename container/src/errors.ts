@@ -52,7 +52,7 @@ export const CATALOGUE = {
   // Start-up (reported in the log; the process exits non-zero)
   CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
   MODEL_NOT_FOUND: { status: 500, meaning: 'No model under the model directory: no .onnx file, and no XGBoost or LightGBM model file at its top.' },
-  MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
+  MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx (keep one or name it model.onnx); or several model files where one LightGBM file is (keep that one).' },
   MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), an XGBoost or LightGBM file cannot be served (a pickle, a linear booster, linear trees, an objective the server does not predict, a truncated file; the message names the file and what to do), or model.json is invalid.' },
   INFERENCE_CODE_INVALID: { status: 500, meaning: 'The model\'s inference code cannot be used: the module named by SAGEMAKER_PROGRAM is missing, does not load (a syntax error, a missing dependency, a throw at import), exports hooks that are not functions or combines transformFn with inputFn/predictFn/outputFn, or its modelFn or warmupFn threw; the message names the file and the hook. A POST /models of such a model is refused with it.' },
   MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },

@@ -92,6 +92,14 @@ describe('tree model files', () => {
     expect(() => loadTreeModel([write('linear.txt', text)])).toThrow(/linear tree/);
   });
 
+  test('several LightGBM files, or LightGBM beside XGBoost, are refused as ambiguous, naming each file', () => {
+    const model = fs.readFileSync(path.join(TREES, 'lgb-regression.txt'));
+    const files = [write('model.txt', model), write('model.txt.snapshot_iter_10', model)];
+    expect(() => loadTreeModel(files)).toThrow(expect.objectContaining({ code: 'MODEL_AMBIGUOUS', message: expect.stringMatching(/^2 model files at the top of .*: model\.txt \(LightGBM text\), model\.txt\.snapshot_iter_10 \(LightGBM text\)\. Only XGBoost files combine .*remove the others/) }));
+    const mixed = [write('a.txt', model), write('xgboost-model', fs.readFileSync(path.join(TREES, 'xgb-binary-logistic.model')))];
+    expect(() => loadTreeModel(mixed)).toThrow(/a\.txt \(LightGBM text\), xgboost-model \(XGBoost binary\)/);
+  });
+
   test('a truncated binary model is refused saying so', () => {
     const bytes = fs.readFileSync(path.join(TREES, 'xgb-binary-logistic.model'));
     expect(() => loadTreeModel([write('cut', bytes.subarray(0, Math.floor(bytes.length / 2)))])).toThrow(/cut: XGBoost binary model that cannot be served: .*(truncated|more than the file holds)/);

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { usableCpus } from '../../container/dist/config/host';
 import { createLogger } from '../../container/dist/logger';
 import { runTraining } from '../../container/dist/train/run';
-import { freePort, option, waitForPing } from './cli-helpers';
+import { childrenOf, freePort, option, processCpu, waitForPing } from './cli-helpers';
 import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from './make-fraud-data';
 import { randomCsvRows, treeEnsembleModel, writeXgboostBenchModel } from './tree-model';
 
@@ -103,25 +103,6 @@ async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest:
     ...(before && after ? { cpuUsPerRequest: Object.fromEntries(Object.keys(after).map((k) => [k, Math.round(((after[k] - before[k]) * 1e6) / Math.max(1, r.requests.total))])) } : {}),
   };
 }
-
-/** CPU seconds (user + system) a process has used, from /proc; 0 once it is gone. */
-function processCpu(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-const childrenOf = (pid: number): number[] => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
 
 /** CPU seconds so far of a server's Node processes (the primary and its workers) and of its nginx, apart. */
 function serverCpu(primary: number, runDir: string): CpuSnapshot {

@@ -79,7 +79,8 @@ function rowsToMatrix(v: unknown[]): Matrix | undefined {
   if (rows.length === 0 || !rows.every((r) => Array.isArray(r) && r.every((x) => typeof x === 'number'))) return undefined;
   const width = (rows[0] as number[]).length;
   if (!rows.every((r) => (r as number[]).length === width)) throw new ServerError('WRONG_FEATURE_COUNT', `the rows inputFn returned have different lengths (the first has ${width})`);
-  const values = new Float32Array(rows.length * width);
+  // Doubles, as the hook gave them: a float model's input narrows them, a double model's (LightGBM) keeps them.
+  const values = new Float64Array(rows.length * width);
   rows.forEach((r, i) => values.set(r as number[], i * width));
   return { rows: rows.length, width, values };
 }
@@ -141,7 +142,12 @@ export class BuiltinSteps implements Steps {
     if (value.kind !== 'value' || !this.options.session) return value;
     const v = value.value;
     const matrix = isMatrix(v) ? v : Array.isArray(v) ? rowsToMatrix(v) : undefined;
-    if (matrix) return { kind: 'rows', matrix };
+    if (matrix) {
+      // Checked here, as the codecs check decoded rows: onnxruntime's own refusal would name a tensor's shape.
+      const features = this.options.session.description.features;
+      if (features !== null && matrix.width !== features) throw new ServerError('WRONG_FEATURE_COUNT', `the rows ${value.hook} returned have ${matrix.width} value(s), but the model has ${features} feature(s)`);
+      return { kind: 'rows', matrix };
+    }
     if (typeof v === 'object' && v !== null && Object.values(v).length > 0 && Object.values(v).every(isTensorLike)) {
       const tensors = Object.entries(v).map(([name, t]) => {
         const tensor = toOrtTensor(name, t);

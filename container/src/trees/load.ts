@@ -61,7 +61,13 @@ export function loadTreeModel(files: readonly string[]): { model: TreeModel; onn
     if (kind === 'other') throw invalid(files[i], 'not an XGBoost (JSON, UBJSON, binary) or LightGBM (text) model');
   });
   if (kinds.includes('lightgbm')) {
-    if (files.length > 1) throw new ServerError('MODEL_AMBIGUOUS', `${files.map((f) => path.basename(f)).join(', ')}: several model files, and only XGBoost models combine (k-fold); keep one LightGBM file`);
+    // Only SageMaker's XGBoost k-fold output has a rule for combining files. Several LightGBM files are more
+    // likely a model and its snapshots (LightGBM's snapshot_freq writes model.txt.snapshot_iter_N) than an
+    // ensemble, so the server does not guess.
+    if (files.length > 1) {
+      const names = files.map((f, i) => `${path.basename(f)} (${FORMAT_NAMES[kinds[i] as keyof typeof FORMAT_NAMES]})`).join(', ');
+      throw new ServerError('MODEL_AMBIGUOUS', `${files.length} model files at the top of ${path.dirname(files[0])}: ${names}. Only XGBoost files combine into one model (SageMaker's k-fold output); a LightGBM model is served from a folder holding that one file: remove the others (snapshots included) or move them into a sub-folder`);
+    }
     return lightgbmModel(files[0]);
   }
   return xgboostModel(files, kinds);
