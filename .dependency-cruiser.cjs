@@ -124,6 +124,16 @@ module.exports = {
         path: [pkg('onnxruntime-node', 'piscina', 'express'), '^(node:)?http$', '^container/src/(http|cluster|inference)/'],
       },
     },
+    {
+      name: 'metrics-below-the-edge',
+      severity: 'error',
+      comment:
+        'metrics/ counts what the edge and the supervisor report (the worker\'s recorder, the primary\'s ' +
+        'collector, the CloudWatch lines): it is given plain values and never reaches into the layers that report ' +
+        'to it (http/, inference/, cluster/, codecs/), so the primary can use it without loading them.',
+      from: { path: '^container/src/metrics/' },
+      to: { path: '^container/src/(http|inference|cluster|codecs|upstream)/' },
+    },
   ],
   options: {
     doNotFollow: { path: ['node_modules'] },

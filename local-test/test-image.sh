@@ -4,6 +4,8 @@
 # model mounted read-only at /opt/ml/model, `IMAGE train` on an /opt/ml tree, the local-test scripts in
 # their image mode, and proxy mode: the example image FROM IMAGE with a Java scorer (local-test/proxy/,
 # its JDK from the Debian mirror) run as a "secured" container would, with no writable /tmp.
+# KServe: the image as deploy/kserve/ makes KServe run it, spoken to over the Open Inference Protocol
+# (tools/src/kserve-check.ts).
 # Prints one ok/not ok line per check and a closing "N passed, N failed" line.
 # usage: local-test/test-image.sh [IMAGE]    (without IMAGE: builds sagemaker-onnx:test from this checkout)
 set -euo pipefail
@@ -111,6 +113,17 @@ if wait_ping "$xport" 60; then ok "IMAGE serve loads SageMaker XGBoost's model.t
 xanswer=$(curl -s -H 'Content-Type: text/csv' --data-binary $'0.5,-1.2,0.3,,1.1,0\n-0.7,0.1,2.5,1.0,,0.4' "http://127.0.0.1:$xport/invocations" || true)
 check "it answers as SageMaker's XGBoost container (got: $xanswer)" test "$xanswer" = $'0.9545536637306213\n0.04387922212481499'
 "$ENGINE" stop -t 30 "$xname" >/dev/null
+
+# --- KServe: the image started the way deploy/kserve/ makes KServe start it (its command and arguments with
+# the InferenceService's name, its environment and Knative's, its numeric non-root user, the model read-only
+# at /mnt/models), then every Open Inference Protocol route through the client written from the specification.
+[ -f "$root/tools/dist/kserve-check.js" ] || (cd "$root" && npm run build >/dev/null)
+kout=$(cd "$root" && node tools/dist/kserve-check.js --engine "$ENGINE" --image "$image" --model "$here/test-dir/model" 2>&1 || true)
+printf '%s\n' "$kout" | grep -E '^(ok|not ok) ' || true
+passed=$((passed + $(printf '%s\n' "$kout" | grep -c '^ok ' || true)))
+kfailed=$(printf '%s\n' "$kout" | grep -c '^not ok ' || true)
+if ! printf '%s\n' "$kout" | grep -qE '^[0-9]+ passed, [0-9]+ failed$'; then kfailed=$((kfailed + 1)); echo "not ok - kserve: the check did not finish: $(printf '%s\n' "$kout" | tail -5)"; fi
+failed=$((failed + kfailed))
 
 # --- train, as SageMaker runs it: an /opt/ml tree mounted.
 # Multi-model mode, as SageMaker runs it: the label, SAGEMAKER_MULTI_MODEL=true, models under /opt/ml/models.

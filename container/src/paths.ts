@@ -11,6 +11,8 @@ export const runPaths = (runDir: string) => ({
   nginxPid: path.join(runDir, 'nginx.pid'),
   nginxTemp: path.join(runDir, 'nginx-temp'),
   workerSocket: (slot: number) => path.join(runDir, `worker-${slot}.sock`),
+  /** The primary's Prometheus endpoint, which nginx passes GET /metrics to. */
+  metricsSocket: path.join(runDir, 'metrics.sock'),
   /** Proxy mode: the process group of the scorer serve started (so a worker can stop it if the primary dies). */
   upstreamPid: path.join(runDir, 'upstream.pid'),
   /** Proxy mode: the scorer's TMPDIR. */
@@ -26,9 +28,9 @@ export function cleanRunDir(runDir: string): void {
   const paths = runPaths(runDir);
   try {
     for (const entry of fs.readdirSync(runDir)) {
-      if (/^worker-\d+\.sock$/.test(entry)) fs.rmSync(path.join(runDir, entry), { force: true });
+      if (/^worker-\d+\.sock$|^journal-\d+-\d+\.bin$/.test(entry)) fs.rmSync(path.join(runDir, entry), { force: true });
     }
-    for (const file of [paths.nginxConf, paths.nginxPid, paths.upstreamPid]) fs.rmSync(file, { force: true });
+    for (const file of [paths.nginxConf, paths.nginxPid, paths.upstreamPid, paths.metricsSocket]) fs.rmSync(file, { force: true });
     for (const dir of [paths.nginxTemp, paths.upstreamTmp]) fs.rmSync(dir, { recursive: true, force: true });
     fs.rmdirSync(runDir);
   } catch {

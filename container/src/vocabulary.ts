@@ -148,6 +148,8 @@ export interface ModelDescription {
   /** The name it is served under ("model" for the single-model endpoint). */
   name: string;
   file: string;
+  /** The framework that runs it, as the Open Inference Protocol's model metadata names it (onnxruntime_onnx, ...). */
+  platform: string;
   kind: ModelKind;
   inputs: TensorInfo[];
   outputs: TensorInfo[];

@@ -128,6 +128,8 @@ describe('shared body slots between a worker and its threads', () => {
       await p.ready();
       // ~2 s of spinning (about 0.7 us per iteration): it runs past the 400 ms deadline.
       const running = p.invoke(slotted('2.5,3000000'));
+      // The pool hands a free thread what arrived in one turn of the event loop: let the first go alone.
+      await new Promise((resolve) => setImmediate(resolve));
       const queued = p.invoke(slotted('1.5,0'));
       const refused = await p.invoke(slotted('1.5,0'));
       expect(refused.ok ? 'ok' : refused.error.code).toBe('OVERLOADED');
@@ -152,10 +154,12 @@ describe('shared body slots between a worker and its threads', () => {
       await p.ready();
       // ~0.7 s of spinning holds the only thread while the second invocation waits.
       const running = p.invoke(slotted('2.5,1000000'));
-      const gone = new AbortController();
-      const queued = p.invoke(slotted('1.5,0'), gone.signal);
+      // The pool hands a free thread what arrived in one turn of the event loop: let the first go alone.
+      await new Promise((resolve) => setImmediate(resolve));
+      let drop: (() => void) | undefined;
+      const queued = p.invoke(slotted('1.5,0'), (d) => (drop = d));
       expect(p.bodies.inUse).toBe(2);
-      gone.abort();
+      drop!();
       const dropped = await queued;
       expect(dropped.ok ? 'ok' : dropped.error.code).toBe('CLIENT_GONE');
       expect(p.bodies.inUse).toBe(1);

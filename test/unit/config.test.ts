@@ -81,12 +81,41 @@ describe('the default Accept against what the model writes', () => {
     const config = loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' });
     const err = thrown(() => checkDefaultAccept(config.defaultAccept, mediaTypes()));
     expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines, application/x-recordio-protobuf');
+    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines, application/x-recordio-protobuf, application/x-npy');
   });
 
   test('types and aliases the model writes are taken', () => {
     for (const type of ['text/csv', 'application/jsonlines', 'application/x-jsonlines']) {
       expect(() => checkDefaultAccept(loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: type }).defaultAccept, mediaTypes())).not.toThrow();
     }
+  });
+});
+
+describe("serve's arguments, the model's name and folder, metrics and CloudWatch lines", () => {
+  test("KServe's arguments set the model's name, folder and port, and win over the variables", () => {
+    const c = loadConfig({ MODEL_SERVER_MODEL_NAME: 'from-env', SAGEMAKER_BIND_TO_PORT: '9000' }, ['--model_name=iris', '--model_dir', '/mnt/models', '--http_port=8081']);
+    expect(c).toMatchObject({ modelName: 'iris', modelDir: '/mnt/models', port: 8081 });
+    expect(loadConfig({ SAGEMAKER_BASE_DIR: '/base' })).toMatchObject({ modelName: 'model', modelDir: '/base/model' });
+    expect(loadConfig({ MODEL_SERVER_MODEL_DIR: '/mnt/models/' }).modelDir).toBe('/mnt/models');
+  });
+
+  test.each([
+    [['--model_nme=x'], 'serve does not take the argument "--model_nme=x"; it takes --model_name=<value>, --model_dir=<value>, --http_port=<value> (or their environment variables)'],
+    [['--model_dir'], 'serve argument --model_dir needs a value (--model_dir=<value>)'],
+    [['--http_port=http'], '--http_port="http" is invalid: expected a whole number from 1 to 65535'],
+    [['--model_dir=models'], '--model_dir="models" is invalid: expected an absolute folder path, such as /mnt/models'],
+    [['--model_name=a/b'], '--model_name="a/b" is invalid: expected letters, digits, ".", "_" and "-", starting with a letter or digit, at most 256'],
+  ])('a bad argument stops start-up naming it: %j', (argv, message) => {
+    const err = thrown(() => loadConfig({}, argv));
+    expect({ code: err.code, message: err.message }).toEqual({ code: 'CONFIG_INVALID', message });
+  });
+
+  test('metrics are on by default; CloudWatch lines off until MODEL_SERVER_EMF=true, then every minute in ModelServer', () => {
+    expect(loadConfig({})).toMatchObject({ metrics: true, emf: undefined });
+    expect(loadConfig({ MODEL_SERVER_METRICS: 'false' }).metrics).toBe(false);
+    expect(loadConfig({ MODEL_SERVER_EMF: 'true' }).emf).toEqual({ namespace: 'ModelServer', intervalSeconds: 60 });
+    expect(loadConfig({ MODEL_SERVER_EMF: 'true', MODEL_SERVER_EMF_INTERVAL: '10', MODEL_SERVER_EMF_NAMESPACE: 'Team/Endpoints' }).emf).toEqual({ namespace: 'Team/Endpoints', intervalSeconds: 10 });
+    expect(errorOf({ MODEL_SERVER_EMF: 'true', MODEL_SERVER_EMF_NAMESPACE: 'AWS/SageMaker' }).message).toBe('MODEL_SERVER_EMF_NAMESPACE="AWS/SageMaker" is invalid: expected a CloudWatch namespace: 1 to 255 printable ASCII characters, not starting with AWS/');
+    expect(errorOf({ MODEL_SERVER_EMF: 'true', MODEL_SERVER_EMF_INTERVAL: '0' }).message).toBe('MODEL_SERVER_EMF_INTERVAL="0" is invalid: expected a whole number from 1 to 3600');
   });
 });

@@ -8,6 +8,11 @@ import { CATALOGUE } from '../../container/src/errors';
 
 const runDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ms-conf-'));
 
+/** Every answer nginx writes itself: its status, body, and the catalogue code the location sets for the log. */
+function nginxAnswers(conf: string): { status: number; body: any; code?: string }[] {
+  return [...conf.matchAll(/(?:set \$model_server_error (\w+);\s*)?return (\d{3}) '(.*)\\n';/g)].map((m) => ({ code: m[1], status: Number(m[2]), body: JSON.parse(m[3]) }));
+}
+
 describe('nginx.conf rendering', () => {
   test('fills every placeholder from the settings', () => {
     const dir = runDir();
@@ -40,7 +45,7 @@ describe('nginx.conf rendering', () => {
 
   test('every answer nginx makes itself is JSON in the product shape, its code and status as the catalogue says', () => {
     const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
-    const answers = [...conf.matchAll(/return (\d{3}) '(.*)\\n';/g)].map((m) => ({ status: Number(m[1]), body: JSON.parse(m[2]) }));
+    const answers = nginxAnswers(conf).filter((a) => typeof a.body.error !== 'string');
     expect(answers.map((a) => a.status).sort()).toEqual([400, 404, 405, 405, 413, 414, 431, 500, 501, 502, 503, 503, 504, 505]);
     for (const { status, body } of answers) {
       expect(Object.keys(body)).toEqual(['error']);
@@ -48,6 +53,25 @@ describe('nginx.conf rendering', () => {
       const known = (CATALOGUE as Record<string, { status: number }>)[body.error.code]?.status;
       expect({ code: body.error.code, status: known }).toEqual({ code: body.error.code, status });
     }
+  });
+
+  test("on the Open Inference Protocol's paths nginx answers in its shape, {\"error\": \"...\"}, with the catalogue's status", () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    const answers = nginxAnswers(conf).filter((a) => typeof a.body.error === 'string');
+    expect(answers.map((a) => a.status).sort()).toEqual([413, 500, 502, 503, 503, 504]);
+    for (const { status, body, code } of answers) {
+      expect(Object.keys(body)).toEqual(['error']);
+      expect({ code, status: (CATALOGUE as Record<string, { status: number }>)[code!]?.status }).toEqual({ code, status });
+    }
+    // Every error page of the protocol's locations leads to an answer in its shape.
+    const pages = [...conf.matchAll(/error_page \d+ (?:=\d* )?(\/_model_server_errors\/\S+);/g)].map((m) => m[1]).filter((p) => p.includes('/v2/'));
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) expect(conf).toContain(`location = ${page} {`);
+  });
+
+  test('liveness is answered by nginx itself, 200 on GET and HEAD whatever the workers do', () => {
+    const conf = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }));
+    expect(conf).toMatch(/location = \/v2\/health\/live \{[\s\S]*?if \(\$request_method ~ \^\(GET\|HEAD\)\$\) \{\s*return 200 '\{"live":true\}';/);
   });
 
   test('a POST a worker has received is never passed to another worker', () => {

@@ -27,7 +27,7 @@ const CONSTANT_SCORER = path.join(__dirname, 'constant-scorer.js');
 // Java runs it from source; it sits beside this file's TypeScript source.
 const JAVA_CONSTANT_SCORER = path.join(ROOT, 'tools/src/ConstantScorer.java');
 
-interface Scenario {
+export interface Scenario {
   name: string;
   connections: number;
   method: 'GET' | 'POST';
@@ -36,7 +36,7 @@ interface Scenario {
   headers?: Record<string, string>;
 }
 
-interface Measure {
+export interface Measure {
   requestsPerSecond: number;
   rowsPerSecond: number;
   p50: number;
@@ -64,7 +64,7 @@ interface ModelCase {
 const rows1000 = (m: ModelCase) => m.rows1000 ?? randomCsvRows(1000, m.row.split(',').length).join('\n');
 
 
-function start(command: string, args: string[], env: Record<string, string>, discardOutput = false): ChildProcess {
+export function start(command: string, args: string[], env: Record<string, string>, discardOutput = false): ChildProcess {
   const child = spawn(command, args, { env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', discardOutput ? 'ignore' : 'pipe', discardOutput ? 'ignore' : 'pipe'] });
   const keep = (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (/"level":"(error|fatal)"/.test(line)) process.stderr.write(`${line}\n`);
@@ -74,13 +74,13 @@ function start(command: string, args: string[], env: Record<string, string>, dis
   return child;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
 }
 
-async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number, cpu?: CpuSnapshot): Promise<Measure> {
+export async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest: number, cpu?: CpuSnapshot): Promise<Measure> {
   const options = {
     url: `http://127.0.0.1:${port}${s.path}`,
     connections: s.connections,
@@ -104,8 +104,16 @@ async function drive(port: number, s: Scenario, seconds: number, rowsPerRequest:
   };
 }
 
+/** CPU per request of the server against the ceiling's: its worker processes alone, and nginx included. */
+function cpuRatios(own: Measure, ceiling: Measure): { workers?: number; whole?: number } {
+  const o = own.cpuUsPerRequest;
+  const c = ceiling.cpuUsPerRequest;
+  if (!o || !c || !c.workers) return {};
+  return { workers: Number((o.workers / c.workers).toFixed(2)), whole: Number(((o.workers + o.nginx) / Math.max(1, c.workers + c.nginx)).toFixed(2)) };
+}
+
 /** CPU seconds so far of a server's Node processes (the primary and its workers) and of its nginx, apart. */
-function serverCpu(primary: number, runDir: string): CpuSnapshot {
+export function serverCpu(primary: number, runDir: string): CpuSnapshot {
   const nginxMaster = () => Number(fs.readFileSync(path.join(runDir, 'nginx.pid'), 'utf8'));
   return () => {
     const master = nginxMaster();
@@ -255,7 +263,7 @@ async function main(): Promise<void> {
 
   const pad = (s: unknown, n: number) => String(s).padEnd(n);
   console.log(`\nmachine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}; ${workers} workers; ${seconds} s per scenario (load generator on the same machine)\n`);
-  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}${pad('rows/s', 10)}${pad('worker µs', 11)}${pad('ceil µs', 9)}${pad('nginx µs', 10)}ceil nginx µs`);
+  console.log(`${pad('model', 40)}${pad('scenario', 32)}${pad('req/s', 9)}${pad('ceiling', 9)}${pad('ratio', 7)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceil p99', 9)}${pad('errors', 7)}${pad('rows/s', 10)}${pad('worker µs', 11)}${pad('ceil µs', 9)}${pad('nginx µs', 10)}${pad('ceil nginx', 12)}${pad('cpu x', 7)}whole x`);
   for (const r of results) {
     if ('memoryPerWorkerMb' in r) {
       console.log(`${pad(r.model, 40)}memory per worker (RSS MB): ${(r.memoryPerWorkerMb as number[]).join(', ')}`);
@@ -264,7 +272,7 @@ async function main(): Promise<void> {
     const c = r.ceiling as Measure;
     const vs = r.vsSingleModel !== undefined ? `  (${r.vsSingleModel} of single-model; load ${r.loadMs} ms)` : '';
     const own = (r as unknown as Measure).cpuUsPerRequest;
-    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${pad(r.rowsPerSecond, 10)}${pad(own?.workers ?? '-', 11)}${pad(c.cpuUsPerRequest?.workers ?? '-', 9)}${pad(own?.nginx ?? '-', 10)}${c.cpuUsPerRequest?.nginx ?? '-'}${vs}`);
+    console.log(`${pad(r.model, 40)}${pad(r.scenario, 32)}${pad(r.requestsPerSecond, 9)}${pad(c.requestsPerSecond, 9)}${pad(r.ratio, 7)}${pad(r.p50, 8)}${pad(r.p99, 8)}${pad(c.p99, 9)}${pad(r.errors, 7)}${pad(r.rowsPerSecond, 10)}${pad(own?.workers ?? '-', 11)}${pad(c.cpuUsPerRequest?.workers ?? '-', 9)}${pad(own?.nginx ?? '-', 10)}${pad(c.cpuUsPerRequest?.nginx ?? '-', 12)}${pad(cpuRatios(r as unknown as Measure, c).workers ?? '-', 7)}${cpuRatios(r as unknown as Measure, c).whole ?? '-'}${vs}`);
   }
   if (proxyResults.length > 0) {
     console.log(`\nproxy mode: a constant-answer scorer called directly and through serve (nginx -> hop -> scorer), POST /invocations with one CSV row; median of ${rounds} alternating round(s) each; ratio: the median of each round's through/direct\n`);
@@ -291,16 +299,16 @@ function markdownTable(machine: Record<string, unknown>, results: Record<string,
     '',
     `Written by \`npm run bench\` (${[...process.argv.slice(2)].join(' ') || 'defaults'}) on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGb} GB, Node ${machine.node}: ${machine.workers} workers, ${machine.seconds} s per scenario, the load generator on the same machine. [How to read it](../performance.md).`,
     '',
-    "The ceiling is the same nginx configuration in front of as many Node workers answering a constant body. CPU columns are microseconds of CPU per request: the server's Node processes (primary and workers, with their inference threads) and its nginx, then the ceiling's.",
+    "The ceiling is the same nginx configuration in front of as many Node workers answering a constant body. CPU columns are microseconds of CPU per request: the server's Node processes (primary and workers, with their inference threads) and its nginx, then the ceiling's; the last two columns divide the server's by the ceiling's, for the worker processes alone and for the whole server (nginx included).",
     '',
-    '| model | scenario | req/s | ceiling req/s | ratio | p50 ms | p99 ms | rows/s | workers µs | ceiling workers µs | nginx µs | ceiling nginx µs |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| model | scenario | req/s | ceiling req/s | ratio | p50 ms | p99 ms | rows/s | workers µs | ceiling workers µs | nginx µs | ceiling nginx µs | workers / ceiling | whole / ceiling |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     if ('memoryPerWorkerMb' in r) continue;
     const own = r as unknown as Measure & { scenario: string; model: string; ratio: number; ceiling: Measure };
     const c = own.ceiling;
-    lines.push(`| ${own.model} | ${own.scenario} | ${own.requestsPerSecond} | ${c.requestsPerSecond} | ${own.ratio} | ${own.p50} | ${own.p99} | ${own.rowsPerSecond} | ${own.cpuUsPerRequest?.workers ?? '-'} | ${c.cpuUsPerRequest?.workers ?? '-'} | ${own.cpuUsPerRequest?.nginx ?? '-'} | ${c.cpuUsPerRequest?.nginx ?? '-'} |`);
+    lines.push(`| ${own.model} | ${own.scenario} | ${own.requestsPerSecond} | ${c.requestsPerSecond} | ${own.ratio} | ${own.p50} | ${own.p99} | ${own.rowsPerSecond} | ${own.cpuUsPerRequest?.workers ?? '-'} | ${c.cpuUsPerRequest?.workers ?? '-'} | ${own.cpuUsPerRequest?.nginx ?? '-'} | ${c.cpuUsPerRequest?.nginx ?? '-'} | ${cpuRatios(own, c).workers ?? '-'} | ${cpuRatios(own, c).whole ?? '-'} |`);
   }
   const memory = results.filter((r) => 'memoryPerWorkerMb' in r).map((r) => `${r.model}: ${(r.memoryPerWorkerMb as number[]).join(', ')} MB`);
   if (memory.length > 0) lines.push('', `Resident memory per worker after the run: ${memory.join('; ')}.`);
@@ -404,7 +412,10 @@ async function benchProxy(tmp: string, seconds: number, rounds: number): Promise
   return results;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+// (bench-metrics.ts uses the helpers above without running this.)
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

@@ -8,7 +8,7 @@ import { runWorker } from '../cluster/worker';
 
 let config: Config;
 try {
-  config = loadConfig();
+  config = loadConfig(process.env, process.argv.slice(2));
 } catch (err) {
   const logger = createLogger('info');
   if (err instanceof ServerError) logger.fatal({ code: err.code }, err.message);

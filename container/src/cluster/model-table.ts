@@ -3,17 +3,16 @@
 // that hold each model (cluster/routing.ts decides which, the way nginx routes invocations).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Config } from '../config/serving';
+import { MODEL_NAME, type Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import type { MetricsCollector } from '../metrics/collector';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
 import { codeDirOf, modelFolder } from '../paths';
 import { treeRssBytes } from '../processes';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
-/** SageMaker's model names are opaque tokens; this also keeps them safe in a URL path and a log line. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
 
 /** What one copy of a model costs beyond its weights: a thread with its V8 isolate and onnxruntime's session (measured ~20 MB). */
 const PER_COPY_BYTES = 32 * 1024 * 1024;
@@ -34,6 +33,7 @@ export class ModelTable {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly supervisor: Supervisor,
+    private readonly metrics?: MetricsCollector,
   ) {}
 
   async handle(request: ControlRequest): Promise<ControlReply> {
@@ -59,7 +59,7 @@ export class ModelTable {
   }
 
   private async load(name: string, url: string): Promise<void> {
-    if (!NAME.test(name)) throw new ServerError('INVALID_PARAMETER', `model_name ${JSON.stringify(name)} is not a model name this server takes: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 256`);
+    if (!MODEL_NAME.test(name)) throw new ServerError('INVALID_PARAMETER', `model_name ${JSON.stringify(name)} is not a model name this server takes: letters, digits, ".", "_" and "-", starting with a letter or digit, at most 256`);
     if (!path.isAbsolute(url)) throw new ServerError('INVALID_PARAMETER', `url ${JSON.stringify(url)} must be an absolute path to the model's folder (SageMaker gives /opt/ml/models/<name>/model)`);
     const existing = this.entries.get(name);
     if (existing) throw new ServerError('MODEL_ALREADY_LOADED', `model "${name}" is already ${existing.state === 'loaded' ? 'loaded' : existing.state} (from ${existing.url}); DELETE /models/${name} first to replace it`);
@@ -82,11 +82,14 @@ export class ModelTable {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);
       });
       entry.state = 'loaded';
+      this.metrics?.modelLoaded(true, (performance.now() - started) / 1000);
+      this.metrics?.modelsLoaded(this.loadedCount());
       // A warm-up that could not run is said here, as the single-model start-up line says it.
       const warm = { kind: model.kind, warmed: model.warmed, ...(model.warmupError ? { warmupError: model.warmupError } : {}) };
       this.logger.info({ model: name, url, holders, ...warm, ModelLoadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} loaded`);
     } catch (err) {
       this.entries.delete(name);
+      this.metrics?.modelLoaded(false, (performance.now() - started) / 1000);
       throw err;
     }
   }
@@ -118,6 +121,8 @@ export class ModelTable {
     const started = performance.now();
     await this.supervisor.unload(name);
     this.entries.delete(name);
+    this.metrics?.modelUnloaded((performance.now() - started) / 1000);
+    this.metrics?.modelsLoaded(this.loadedCount());
     this.logger.info({ model: name, ModelUnloadingTime: Math.round(performance.now() - started), LoadedModelCount: this.loadedCount() }, `model ${name} unloaded`);
   }
 }

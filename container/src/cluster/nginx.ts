@@ -93,11 +93,13 @@ export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPL
     MODELS_TIMEOUT_SECONDS: String(Math.max(Math.ceil(config.timeoutSeconds), 360) + 5),
     MODEL_COPY_SPLIT: copySplit(config.modelCopies),
     MODEL_INVOKE_UPSTREAM: config.modelCopies >= config.workers ? 'model_server' : 'model_holders',
+    // The Open Inference Protocol's model paths: every worker holds the single model; in multi-model mode, as invoke.
+    OIP_MODEL_UPSTREAM: config.multiModel && config.modelCopies < config.workers ? 'model_holders' : 'model_server',
     TIMEOUT_SECONDS: String(config.timeoutSeconds),
     PAYLOAD_LIMIT_TEXT: limit === undefined ? 'unlimited' : `${config.maxPayloadMb} MB (${limit} bytes)`,
     ...(config.upstream ? scorerValues(config) : {}),
   };
-  return sections(template, { PROXY: config.upstream !== undefined }).replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
+  return sections(template, { PROXY: config.upstream !== undefined, METRICS: config.metrics }).replace(/\{\{([A-Z_]+)\}\}/g, (whole, name: string) => {
     const value = values[name];
     if (value === undefined) throw new ServerError('NGINX_FAILED', `nginx.conf template has an unknown placeholder ${whole}`);
     return value;

@@ -7,8 +7,11 @@ import * as path from 'node:path';
 import type { Config } from '../config/serving';
 import { ServerError, withMessage, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import { MetricsCollector } from '../metrics/collector';
+import { EmfWriter } from '../metrics/emf';
+import { serveMetrics } from '../metrics/endpoint';
 import type { ModelSpec } from '../models/model';
-import { cleanRunDir, codeDirOf, modelDir, modelFolder, runPaths } from '../paths';
+import { cleanRunDir, codeDirOf, modelFolder, runPaths } from '../paths';
 import { resolveUpstream, upstreamUrl } from '../upstream/address';
 import { ProxyUpstream } from '../upstream/proxy';
 import type { ModelDescription } from '../vocabulary';
@@ -58,9 +61,9 @@ function prepareRunDir(config: Config): void {
   fs.rmSync(nginxPid, { force: true });
 }
 
-/** The single-model endpoint's one model: named "model", from $BASE/model. */
+/** The single-model endpoint's one model: named "model", from $BASE/model (or MODEL_SERVER_MODEL_DIR). */
 function singleModel(config: Config): ModelSpec {
-  const dir = modelDir(config.baseDir);
+  const dir = config.modelDir;
   return { name: 'model', dir, ...modelFolder(dir, codeDirOf(dir, config.submitDirectory), config.program, true, config.inferenceEnsemble) };
 }
 
@@ -76,6 +79,9 @@ export class Primary {
   private readonly started = performance.now();
   private readonly supervisor: Supervisor;
   private readonly table: ModelTable;
+  /** MODEL_SERVER_METRICS, MODEL_SERVER_EMF: every total, kept here so that no worker's death loses a count. */
+  private readonly metrics: MetricsCollector | undefined;
+  private readonly emf: EmfWriter | undefined;
   /** Proxy mode: the scorer and its health. */
   private readonly proxy: ProxyUpstream | undefined;
   private nginx: ChildProcess | undefined;
@@ -89,12 +95,22 @@ export class Primary {
     private readonly nginxBinary: string,
     private readonly nginxConf: string,
   ) {
+    this.metrics = config.metrics || config.emf ? new MetricsCollector(config.runDir) : undefined;
+    if (config.emf && this.metrics) {
+      const collector = this.metrics;
+      this.emf = new EmfWriter(config.emf, () => this.supervisor.refreshMetrics().then(() => {
+        collector.drain();
+        return collector.inFlight();
+      }));
+      collector.alsoTo(this.emf);
+    }
     this.supervisor = new Supervisor(config, logger, {
       ready: (models) => this.logReady(models),
       fatal: (error) => this.fatal(error),
       control: (slot, message) => void this.table.handle(message.request).then((reply) => this.supervisor.reply(slot, { type: 'control-reply', id: message.id, reply })),
-    });
-    this.table = new ModelTable(config, logger, this.supervisor);
+    }, this.metrics);
+    this.metrics?.watch(() => this.supervisor.pids());
+    this.table = new ModelTable(config, logger, this.supervisor, this.metrics);
     if (config.upstream) {
       this.proxy = new ProxyUpstream(config, logger, {
         health: (problem) => this.supervisor.upstreamHealth(problem),
@@ -113,6 +129,13 @@ export class Primary {
     // The scorer first: it usually takes longest to start.
     this.proxy?.start();
     this.supervisor.start();
+    this.emf?.start();
+    if (this.metrics && this.config.metrics) {
+      const collector = this.metrics;
+      serveMetrics(runPaths(this.config.runDir).metricsSocket, collector, () => this.supervisor.refreshMetrics(), this.logger).catch((err: Error) =>
+        this.fatal({ code: 'INTERNAL_ERROR', message: `the metrics endpoint could not listen on ${runPaths(this.config.runDir).metricsSocket}: ${err.message}` }),
+      );
+    }
     this.startNginx();
   }
 
@@ -211,6 +234,9 @@ export class Primary {
     force.unref();
     const finish = () => {
       clearTimeout(force);
+      // The last, partial interval of CloudWatch lines (nothing is in flight any more).
+      this.metrics?.drain();
+      this.emf?.writeInterval(Date.now(), new Map());
       // Everything has stopped: a clean stop leaves no nginx.conf, socket or temp file behind.
       if (code === 0) cleanRunDir(this.config.runDir);
       this.logger.info({ code }, 'stopped');

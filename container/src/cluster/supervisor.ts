@@ -7,6 +7,7 @@ import { checkDefaultAccept } from '../models/media';
 import type { Config } from '../config/serving';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
+import type { MetricsCollector } from '../metrics/collector';
 import type { ModelSpec } from '../models/model';
 import type { HealthState, ModelDescription } from '../vocabulary';
 import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages';
@@ -71,12 +72,34 @@ export class Supervisor {
   private everReady = false;
   /** Proxy mode: the scorer's health as the primary last heard it (null: healthy); undefined otherwise. */
   private upstreamProblem: WireError | null | undefined;
+  /** Scrapes waiting for the workers' snapshots, by request id. */
+  private readonly snapshotWaits = new Map<number, { waiting: Set<number>; done: () => void }>();
+  private nextSnapshotId = 1;
 
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly events: SupervisorEvents,
+    /** Where the workers' metrics go (MODEL_SERVER_METRICS, MODEL_SERVER_EMF), if anywhere. */
+    private readonly metrics?: MetricsCollector,
   ) {}
+
+  /** Asks every worker that listens for messages for its process metrics; resolves once all have answered, or after `timeoutMs`. */
+  refreshMetrics(timeoutMs = 1000): Promise<void> {
+    const id = this.nextSnapshotId++;
+    const asked = [...this.workers.values()].filter((w) => w.phase !== 'starting');
+    if (asked.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(), timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        this.snapshotWaits.delete(id);
+        resolve();
+      };
+      this.snapshotWaits.set(id, { waiting: new Set(asked.map((w) => w.slot)), done: finish });
+      for (const w of asked) w.tell({ type: 'metrics-request', id }, this.logger);
+    });
+  }
 
   get health(): HealthState {
     return this.state;
@@ -123,6 +146,11 @@ export class Supervisor {
       for (const slot of waiting) this.workers.get(slot)?.tell({ type: 'unload-model', name }, this.logger);
       this.settleUnload(name, assignment);
     });
+  }
+
+  /** The process ids of the live workers (whose metrics journals are still being written). */
+  pids(): Set<number> {
+    return new Set([...this.workers.values()].map((w) => w.process.process.pid!));
   }
 
   /** Names of the models the workers hold or are loading (what the workers tell 404 from 503 by). */
@@ -216,6 +244,12 @@ export class Supervisor {
       }
       case 'control':
         return this.events.control(record.slot, message);
+      case 'metrics-snapshot': {
+        this.metrics?.workerSnapshot(record.slot, message.metrics);
+        const wait = this.snapshotWaits.get(message.id);
+        if (wait && wait.waiting.delete(record.slot) && wait.waiting.size === 0) wait.done();
+        return;
+      }
     }
   }
 
@@ -281,6 +315,7 @@ export class Supervisor {
     if (this.workers.size === this.config.workers && [...this.workers.values()].every((w) => w.phase === 'ready')) {
       this.everReady = true;
       this.state = 'ready';
+      this.metrics?.modelsLoaded([...this.assignments.values()].filter((a) => a.holders === 'all' && a.description).length);
       this.broadcast({ type: 'health', state: this.state });
       this.events.ready([...this.assignments.values()].flatMap((a) => (a.description ? [a.description] : [])));
     }
@@ -288,6 +323,8 @@ export class Supervisor {
 
   private onExit(record: WorkerRecord, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.workers.get(record.slot) === record) this.workers.delete(record.slot);
+    this.metrics?.workerExited(record.slot, this.everReady && this.state !== 'draining');
+    for (const wait of this.snapshotWaits.values()) if (wait.waiting.delete(record.slot) && wait.waiting.size === 0) wait.done();
     if (this.state === 'draining') return;
     if (!this.everReady) {
       // A fatal message, if any, has already been logged; otherwise say what happened.

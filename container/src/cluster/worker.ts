@@ -9,6 +9,8 @@ import { withMessage, type WireError } from '../errors';
 import { answerClientErrors } from '../http/client-error';
 import { createHandler } from '../http/handler';
 import { OnnxModel } from '../inference/pool';
+import { JournalWriter } from '../metrics/journal';
+import { RequestMetrics } from '../metrics/recorder';
 import { SMALL } from '../inference/protocol';
 import type { Logger } from '../logger';
 import type { ControlReply, ControlRequest, ModelControl } from '../models/control';
@@ -22,6 +24,12 @@ import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './
 
 /** Shared body slots per worker (64 KiB each: 8 MiB of address space, resident only where used). */
 const BODY_SLOTS = 128;
+
+/**
+ * The worker's process metrics also go to the primary this often unasked, so that a worker that dies
+ * between two scrapes leaves recent CPU figures behind (its request counts go with every answer anyway).
+ */
+const SNAPSHOT_MS = 15_000;
 
 function send(message: WorkerToPrimary): void {
   process.send?.(message);
@@ -66,12 +74,18 @@ export class WorkerProcess {
   private listening: Promise<void> | undefined;
   private stopping = false;
   private readonly started = performance.now();
+  /** MODEL_SERVER_METRICS, MODEL_SERVER_EMF: inference requests counted here and reported to the primary. */
+  private readonly metrics: RequestMetrics | undefined;
 
   constructor(
     private readonly config: Config,
     baseLogger: Logger,
   ) {
     this.logger = baseLogger.child({ worker: this.slot });
+    if (config.metrics || config.emf) {
+      this.metrics = new RequestMetrics(new JournalWriter(config.runDir));
+      setInterval(() => this.sendSnapshot(0), SNAPSHOT_MS).unref();
+    }
     this.upstreamProblem = config.upstream ? { code: 'UPSTREAM_UNHEALTHY', message: 'the scorer has not been asked yet' } : null;
   }
 
@@ -130,7 +144,13 @@ export class WorkerProcess {
       case 'upstream-health':
         this.upstreamProblem = message.problem;
         return;
+      case 'metrics-request':
+        return this.sendSnapshot(message.id);
     }
+  }
+
+  private sendSnapshot(id: number): void {
+    void this.metrics?.snapshot().then((metrics) => send({ type: 'metrics-snapshot', slot: this.slot, id, metrics }));
   }
 
   /** Releases a model once its in-flight invocations are done (up to the grace period), then says so. */
@@ -180,6 +200,7 @@ export class WorkerProcess {
       unready: () => this.upstreamProblem ?? undefined,
       control: this.control,
       isLoaded: (name) => this.modelNames.has(name),
+      metrics: this.metrics,
     });
     const server = http.createServer(handler);
     server.on('clientError', answerClientErrors(this.logger));

@@ -9,6 +9,7 @@ import { findJsonSyntaxError } from './json-syntax';
 import { MatrixBuilder, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 import { isV2Request } from './v2';
+import { BINARY_HEADER_PARAM, splitBinaryBody } from './v2-binary';
 
 /** Line and column of a character offset, for parse errors. */
 export function lineColumn(text: string, offset: number, firstLine = 1): string {
@@ -120,7 +121,20 @@ function encode(p: Predictions, ctx: EncodeContext): string {
   return `${f.open}${encodeRecords(p, ctx)}${f.close}`;
 }
 
-export const jsonCodec: Codec = { mediaType: 'application/json', decode, encode, encodeRecords, frame };
+/**
+ * A body framed by the binary tensor extension (its header length given, see v2-binary.ts) can only be read
+ * as bytes: its JSON header, then raw tensors. Any other body goes to decode as text.
+ */
+function decodeBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined {
+  const headerLength = ctx.params[BINARY_HEADER_PARAM];
+  if (headerLength === undefined) return undefined;
+  const { json, binary } = splitBinaryBody(bytes, headerLength);
+  const doc = parseJson(json);
+  if (!isV2Request(doc)) throw new ServerError('INVALID_TENSOR', 'a body with Inference-Header-Content-Length must be a V2 inference request, {"inputs": [...]}, followed by its binary data');
+  return { kind: 'tensors', doc, binary };
+}
+
+export const jsonCodec: Codec = { mediaType: 'application/json', decode, decodeBytes, encode, encodeRecords, frame };
 
 /** The H2O scorer's usage: JSON sent as application/octet-stream. Answers are JSON. */
 export const octetStreamCodec: Codec = { mediaType: 'application/octet-stream', decode };

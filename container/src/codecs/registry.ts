@@ -4,28 +4,32 @@ import { csvCodec } from './csv';
 import { jsonCodec, octetStreamCodec } from './json';
 import { jsonLinesCodec } from './jsonlines';
 import { libsvmCodec } from './libsvm';
+import { npyCodec } from './npy';
 import { recordioProtobufCodec } from './recordio-protobuf';
 import { decodeText } from './text';
 import type { Codec, DecodeContext, Decoded } from './types';
 
-const CODECS: readonly Codec[] = [csvCodec, jsonCodec, jsonLinesCodec, octetStreamCodec, libsvmCodec, recordioProtobufCodec];
+const CODECS: readonly Codec[] = [csvCodec, jsonCodec, jsonLinesCodec, octetStreamCodec, libsvmCodec, recordioProtobufCodec, npyCodec];
 
 const byType = new Map<string, Codec>();
 for (const codec of CODECS) for (const type of [codec.mediaType, ...(codec.aliases ?? [])]) byType.set(type, codec);
 
 /** Media types accepted as Content-Type. */
-export const REQUEST_TYPES: readonly string[] = CODECS.filter((c) => c.decode).flatMap((c) => [c.mediaType, ...(c.aliases ?? [])]);
+const decodes = (c: Codec | undefined) => Boolean(c?.decode || c?.decodeBytes);
+const encodes = (c: Codec | undefined) => Boolean(c?.encode || c?.encodeBinary);
+
+export const REQUEST_TYPES: readonly string[] = CODECS.filter(decodes).flatMap((c) => [c.mediaType, ...(c.aliases ?? [])]);
 /** Media types that can be produced, in order of preference for wildcards. */
-export const RESPONSE_TYPES: readonly string[] = CODECS.filter((c) => c.encode).map((c) => c.mediaType);
+export const RESPONSE_TYPES: readonly string[] = CODECS.filter(encodes).map((c) => c.mediaType);
 
 export function requestCodec(mediaType: string): Codec | undefined {
   const codec = byType.get(mediaType);
-  return codec?.decode ? codec : undefined;
+  return decodes(codec) ? codec : undefined;
 }
 
 export function responseCodec(mediaType: string): Codec | undefined {
   const codec = byType.get(mediaType);
-  return codec?.encode ? codec : undefined;
+  return encodes(codec) ? codec : undefined;
 }
 
 /** What the built-in codecs read and write, as a model describes it (see ModelDescription). */

@@ -1,8 +1,11 @@
 // The contract every codec module implements; codecs are pure (text or bytes in, text out) so they run in threads.
-import type { InferenceOutputKey, Matrix, OutputStyle, Predictions, TabularSchema } from '../vocabulary';
+import type { InferenceOutputKey, Matrix, OutputStyle, Predictions, TabularSchema, TensorData, TensorInfo } from '../vocabulary';
 
 /** What a request body holds: rows for a tabular model, or a parsed KServe V2 tensor request. */
-export type Decoded = { kind: 'rows'; matrix: Matrix } | { kind: 'tensors'; doc: unknown };
+export type Decoded =
+  | { kind: 'rows'; matrix: Matrix }
+  /** A V2 tensor request; `binary` is the binary tensor extension's data after its JSON, when it has some. */
+  | { kind: 'tensors'; doc: unknown; binary?: Uint8Array };
 
 export interface DecodeContext {
   /** null when the model is not tabular (only V2 tensor requests fit it). */
@@ -11,6 +14,8 @@ export interface DecodeContext {
   rowsRefused?: string;
   /** Media-type parameters of the request, lower-case names (charset, header, ...). */
   params: Readonly<Record<string, string>>;
+  /** The model's inputs, for formats that carry unnamed tensors (application/x-npy's one array). */
+  inputs?: readonly TensorInfo[];
 }
 
 export interface EncodeContext {
@@ -50,4 +55,8 @@ export interface Codec {
   encodeRecords?(predictions: Predictions, ctx: EncodeContext): string;
   /** Optional fast path to UTF-8 bytes; undefined means "use encode", whose text it must equal. */
   encodeBytes?(predictions: Predictions, ctx: EncodeContext): Uint8Array | undefined;
+  /** A binary format's whole answer (it has no encode, and its answers are never cut into chunks). */
+  encodeBinary?(predictions: Predictions, ctx: EncodeContext): Uint8Array;
+  /** A tensor model's outputs in this format (a format that holds tensors: application/x-npy). */
+  encodeTensors?(tensors: readonly TensorData[]): Uint8Array;
 }

@@ -8,12 +8,15 @@ import { ServerError } from '../errors';
 import type { TensorData, TensorInfo, TensorValues } from '../vocabulary';
 import { halfToNumber, jsonFloat, jsonInt64, numberToHalf, readNonFinite } from './numbers';
 import { tidyFloat32 } from './records';
+import { joinBinaryBody, tensorFromBinary, tensorToBinary } from './v2-binary';
 
 export interface V2Request {
   id?: string;
   inputs: TensorData[];
   /** Output names the caller asked for; all outputs when absent. */
   outputs?: string[];
+  /** Outputs to answer as binary data (the binary tensor extension's "binary_data" / "binary_data_output"). */
+  binaryOutputs?: string[];
 }
 
 const V2_TO_ORT: Record<string, string> = {
@@ -45,6 +48,27 @@ const INT_RANGES: Record<string, [number, number]> = {
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The typed array each onnxruntime type is held in: values another codec (npy) already typed are taken as they are. */
+const TYPED: Record<string, Function> = {
+  float16: Uint16Array, float32: Float32Array, float64: Float64Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
+  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+};
+
+/** A "parameters" member: an object, or absent. */
+function parametersOf(v: unknown, place: string): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (!isObject(v)) bad(`${place}: "parameters" must be an object`);
+  return v;
+}
+
+/** A boolean parameter of the binary tensor extension, or undefined when absent. */
+function flag(params: Record<string, unknown>, name: string, place: string): boolean | undefined {
+  const v = params[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') bad(`${place}: parameter "${name}" must be true or false`);
+  return v;
+}
 
 export function isV2Request(doc: unknown): boolean {
   return isObject(doc) && Array.isArray(doc.inputs);
@@ -154,8 +178,10 @@ export function tensorValuesFromJson(values: unknown[], type: string, place: str
  * `zeroSizeRefusal`, when given, says why inputs with a zero-size dimension are refused for this model
  * (onnxruntime aborts the process on them in some operators); without it they go to the model.
  */
-export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[], zeroSizeRefusal?: string): V2Request {
+export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], modelOutputs: readonly TensorInfo[], zeroSizeRefusal?: string, binary?: Uint8Array): V2Request {
   if (!isObject(doc) || !Array.isArray(doc.inputs)) bad('a V2 request needs "inputs": [{"name", "shape", "datatype", "data"}]');
+  // The binary tensor extension: each binary input takes the next binary_data_size bytes after the JSON.
+  let binaryAt = 0;
   const byName = new Map(modelInputs.map((i) => [i.name, i]));
   const seen = new Set<string>();
   // A named dynamic dimension (e.g. "batch" in [batch, 3] and [batch]) must have one size across inputs;
@@ -202,16 +228,36 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
         }
       });
     }
-    if (raw.data === undefined) bad(`${place}: "data" is missing`);
-    const values = flatten(raw.data, place);
     const expected = dims.reduce((a, b) => a * b, 1);
+    const size = parametersOf(raw.parameters, place).binary_data_size;
+    if (size !== undefined) {
+      if (!binary) bad(`${place}: "binary_data_size" is given, but the request has no Inference-Header-Content-Length header, so it has no binary data (the binary tensor extension)`);
+      if (!Number.isSafeInteger(size) || (size as number) < 0) bad(`${place}: "binary_data_size" must be a byte count`);
+      if (raw.data !== undefined) bad(`${place}: give "data" or "binary_data_size", not both`);
+      if (binaryAt + (size as number) > binary.byteLength) bad(`${place}: binary_data_size is ${size as number} bytes, but only ${binary.byteLength - binaryAt} bytes of binary data are left after the inputs before it`);
+      const data = tensorFromBinary(binary.subarray(binaryAt, binaryAt + (size as number)), type, expected, place);
+      binaryAt += size as number;
+      return { name: raw.name, type, dims, data };
+    }
+    if (raw.data === undefined) bad(`${place}: "data" is missing`);
+    // Values another codec already typed (application/x-npy): the right array for the type, of the right length.
+    if (ArrayBuffer.isView(raw.data)) {
+      const typed = raw.data as unknown as TensorData['data'] & { length: number };
+      if (!(typed instanceof TYPED[type])) bad(`${place}: the values are not ${v2Type(type)}`);
+      if (typed.length !== expected) bad(`${place}: ${typed.length} value(s) for shape [${dims.join(', ')}], which holds ${expected}`);
+      return { name: raw.name, type, dims, data: typed };
+    }
+    const values = flatten(raw.data, place);
     if (values.length !== expected) bad(`${place}: ${values.length} value(s) for shape [${dims.join(', ')}], which holds ${expected}`);
     return { name: raw.name, type, dims, data: tensorValuesFromJson(values, type, place) };
   });
+  if (binary && binaryAt !== binary.byteLength) bad(`the binary data after the JSON header is ${binary.byteLength} bytes, but the inputs' binary_data_size add up to ${binaryAt}`);
   const missing = modelInputs.filter((i) => !seen.has(i.name));
   if (missing.length > 0) bad(`missing input(s) ${missing.map((i) => `"${i.name}"`).join(', ')}; the model takes ${describeInputs(modelInputs)}`);
 
   let outputs: string[] | undefined;
+  const allBinary = flag(parametersOf(doc.parameters, 'the request'), 'binary_data_output', 'the request') ?? false;
+  const binaryOutputs: string[] = [];
   if (doc.outputs !== undefined) {
     if (!Array.isArray(doc.outputs)) bad('"outputs" must be an array of {"name": ...}');
     const known = new Set(modelOutputs.map((o) => o.name));
@@ -219,11 +265,12 @@ export function decodeV2(doc: unknown, modelInputs: readonly TensorInfo[], model
       const name = isObject(o) ? o.name : undefined;
       if (typeof name !== 'string') bad(`outputs[${k}]: expected {"name": "..."}`);
       if (!known.has(name)) bad(`output "${name}" is not an output of this model; it has ${[...known].join(', ')}`);
+      if (flag(parametersOf((o as Record<string, unknown>).parameters, `output "${name}"`), 'binary_data', `output "${name}"`) ?? allBinary) binaryOutputs.push(name);
       return name;
     });
-  }
+  } else if (allBinary) binaryOutputs.push(...modelOutputs.map((o) => o.name));
   const id = typeof doc.id === 'string' ? doc.id : undefined;
-  return { id, inputs, outputs };
+  return { id, inputs, outputs, ...(binaryOutputs.length > 0 ? { binaryOutputs } : {}) };
 }
 
 /**
@@ -247,4 +294,27 @@ export function encodeV2(outputs: readonly TensorData[], modelName: string, id?:
     ...(id !== undefined ? { id } : {}),
     outputs: outputs.map((t) => ({ name: t.name, datatype: v2Type(t.type), shape: t.dims, data: tensorJson(t) })),
   });
+}
+
+/**
+ * A V2 response with the outputs named in `binaryOutputs` as binary data after the JSON (the binary tensor
+ * extension): the body, and the JSON header's length when any output is binary.
+ */
+export function encodeV2Response(outputs: readonly TensorData[], model: { modelName: string; version?: string }, request: { id?: string; binaryOutputs?: readonly string[] }): { body: string | Uint8Array; headerLength?: number } {
+  const binary = new Set(request.binaryOutputs ?? []);
+  const parts: Uint8Array[] = [];
+  const doc = {
+    model_name: model.modelName,
+    ...(model.version !== undefined ? { model_version: model.version } : {}),
+    ...(request.id !== undefined ? { id: request.id } : {}),
+    outputs: outputs.map((t) => {
+      const head = { name: t.name, datatype: v2Type(t.type), shape: t.dims };
+      if (!binary.has(t.name)) return { ...head, data: tensorJson(t) };
+      const bytes = tensorToBinary(t);
+      parts.push(bytes);
+      return { ...head, parameters: { binary_data_size: bytes.byteLength } };
+    }),
+  };
+  if (parts.length === 0) return { body: JSON.stringify(doc) };
+  return joinBinaryBody(JSON.stringify(doc), parts);
 }

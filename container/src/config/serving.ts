@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ServerError } from '../errors';
+import { modelDir } from '../paths';
 import { INFERENCE_OUTPUT_KEYS, SERVER_OUTPUT_KEYS, type InferenceOutputKey } from '../vocabulary';
+import { parseServeArguments } from './arguments';
 import { boolean, decimal, fail, integer, logLevel, pick, type Env, type LogLevel } from './env';
 import { hostMemoryBytes, usableCpus } from './host';
 import { upstreamSettings, type UpstreamConfig } from './proxy';
@@ -13,8 +15,16 @@ import { upstreamSettings, type UpstreamConfig } from './proxy';
 export interface Config {
   /** SAGEMAKER_BASE_DIR: root of every SageMaker path (model/, input/, output/). */
   readonly baseDir: string;
-  /** SAGEMAKER_BIND_TO_PORT: the public port nginx listens on. */
+  /** SAGEMAKER_BIND_TO_PORT (or serve --http_port): the public port nginx listens on. */
   readonly port: number;
+  /** MODEL_SERVER_MODEL_DIR (or serve --model_dir): the single model's folder (default $SAGEMAKER_BASE_DIR/model; KServe's is /mnt/models). */
+  readonly modelDir: string;
+  /** MODEL_SERVER_MODEL_NAME (or serve --model_name): the single model's own name on the Open Inference Protocol's paths (it answers as "model" too). */
+  readonly modelName: string;
+  /** MODEL_SERVER_METRICS: Prometheus metrics at GET /metrics (the workers report each answered request to the primary). */
+  readonly metrics: boolean;
+  /** MODEL_SERVER_EMF and its companions: CloudWatch Embedded Metric Format lines in the log, per interval and model; undefined when off. */
+  readonly emf: EmfConfig | undefined;
   /** MODEL_SERVER_WORKERS (alias SAGEMAKER_MODEL_SERVER_WORKERS): worker processes behind nginx. */
   readonly workers: number;
   /** MODEL_SERVER_THREADS: inference threads (each with its own onnxruntime session) per worker process. */
@@ -73,12 +83,24 @@ export interface Config {
   readonly upstream: UpstreamConfig | undefined;
 }
 
+export interface EmfConfig {
+  /** MODEL_SERVER_EMF_NAMESPACE: the CloudWatch namespace of the metrics. */
+  readonly namespace: string;
+  /** MODEL_SERVER_EMF_INTERVAL: seconds each line sums up (one line per model and interval). */
+  readonly intervalSeconds: number;
+}
+
+/** A model name on a URL path and in a log line (SageMaker's own names are tokens like these). */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$/;
+
 const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
 
-export function loadConfig(env: Env = process.env): Config {
+/** The settings of `serve`, from the environment and its arguments (`argv`: --model_name=..., which win). */
+export function loadConfig(environment: Env = process.env, argv: readonly string[] = []): Config {
+  const env: Env = { ...environment, ...parseServeArguments(argv) };
   const batch = boolean(env, 'SAGEMAKER_BATCH', false);
 
-  const port = integer(env, ['SAGEMAKER_BIND_TO_PORT'], 8080, 1, 65535);
+  const port = integer(env, ['--http_port', 'SAGEMAKER_BIND_TO_PORT'], 8080, 1, 65535);
 
   let defaultAccept: string | undefined;
   const accept = pick(env, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT');
@@ -117,6 +139,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const base = pick(env, 'SAGEMAKER_BASE_DIR');
+  const baseDir = path.resolve(base?.value ?? '/opt/ml');
+  const dir = pick(env, '--model_dir', 'MODEL_SERVER_MODEL_DIR');
+  if (dir && !path.isAbsolute(dir.value)) fail(dir.name, dir.value, 'an absolute folder path, such as /mnt/models');
+  const name = pick(env, '--model_name', 'MODEL_SERVER_MODEL_NAME');
+  if (name && !MODEL_NAME.test(name.value)) fail(name.name, name.value, 'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 256');
 
   const strategy = pick(env, 'SAGEMAKER_BATCH_STRATEGY');
   let batchStrategy: Config['batchStrategy'];
@@ -133,8 +160,12 @@ export function loadConfig(env: Env = process.env): Config {
   // In proxy mode the workers answer /ping and /execution-parameters only: two are enough to survive one restarting.
   const workers = integer(env, ['MODEL_SERVER_WORKERS', 'SAGEMAKER_MODEL_SERVER_WORKERS'], upstream ? Math.min(2, usableCpus()) : usableCpus(), 1, 512);
   const config: Config = {
-    baseDir: path.resolve(base?.value ?? '/opt/ml'),
+    baseDir,
     port,
+    modelDir: dir ? path.resolve(dir.value) : modelDir(baseDir),
+    modelName: name?.value ?? 'model',
+    metrics: boolean(env, 'MODEL_SERVER_METRICS', true),
+    emf: emfSettings(env),
     workers,
     threads: integer(env, ['MODEL_SERVER_THREADS'], 1, 1, 256),
     intraOpThreads: integer(env, ['MODEL_SERVER_INTRA_OP_THREADS'], 1, 1, 256),
@@ -190,6 +221,14 @@ function inferenceCode(env: Env): { program?: string; submitDirectory?: string }
     out.submitDirectory = submit.value;
   }
   return out;
+}
+
+/** MODEL_SERVER_EMF=true turns the CloudWatch lines on; the interval and namespace are read only then. */
+function emfSettings(env: Env): EmfConfig | undefined {
+  if (!boolean(env, 'MODEL_SERVER_EMF', false)) return undefined;
+  const namespace = pick(env, 'MODEL_SERVER_EMF_NAMESPACE')?.value ?? 'ModelServer';
+  if (!/^[\x20-\x7e]{1,255}$/.test(namespace) || namespace.startsWith('AWS/')) fail('MODEL_SERVER_EMF_NAMESPACE', namespace, 'a CloudWatch namespace: 1 to 255 printable ASCII characters, not starting with AWS/');
+  return Object.freeze({ namespace, intervalSeconds: integer(env, ['MODEL_SERVER_EMF_INTERVAL'], 60, 1, 3600) });
 }
 
 /** MODEL_SERVER_MEMORY_LIMIT_MB, else what the host allows (the cgroup's limit, else the machine's memory). */

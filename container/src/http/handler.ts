@@ -1,7 +1,8 @@
 // A worker's request handler: one dispatcher for every route of the table (routes.ts). The hot routes
-// (GET /ping, POST /invocations, GET /predict_parameters) are served on node:http directly: under load
-// express's routing was a large share of each request's time. The control routes, 404 and 405 go to a
-// small express app. Every route logs and answers errors through respond.ts.
+// (GET /ping, POST /invocations, GET /predict_parameters, the invoke and infer paths, and the Open
+// Inference Protocol's small routes) are served on node:http directly: under load express's routing was a
+// large share of each request's time. The control routes, 404 and 405 go to a small express app. Every
+// route logs and answers errors through respond.ts (oip.ts on /v2 paths, in that protocol's shape).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { payloadLimitBytes, type Config } from '../config/serving';
@@ -11,10 +12,12 @@ import { parseJson } from '../codecs/json';
 import type { ControlRequest, LoadedModel, ModelControl } from '../models/control';
 import type { Answer, Invocation, Model } from '../models/model';
 import type { ModelRegistry } from '../models/registry';
+import type { RequestMetrics } from '../metrics/recorder';
 import type { BodyMemory } from '../shared-bodies';
 import type { HealthState } from '../vocabulary';
 import { readBody, resolveBodyInvocation, resolveFieldsInvocation } from './invocation';
-import { endpoints, match, pathOf, ROUTES, type Route, type RouteName } from './routes';
+import { checkVersion, modelMetadata, resolveInferInvocation, sendOipError, serverMetadata } from './oip';
+import { endpoints, isOipPath, match, pathOf, ROUTES, type PathParams, type Route, type RouteName } from './routes';
 import { errorCodeOf, RequestLog, requestId, send, sendError, sendJson, type RequestFacts } from './respond';
 
 /** The name the single-model endpoint serves its model under. */
@@ -48,11 +51,19 @@ export interface EdgeDeps {
   control?: ModelControl;
   /** Whether the server holds a model of this name on some worker (multi-model mode). */
   isLoaded?(name: string): boolean;
+  /** Where inference requests are counted and timed (MODEL_SERVER_METRICS), if anywhere. */
+  metrics?: RequestMetrics;
 }
+
+/** The routes that invoke a model: counted and timed per model. */
+const INFERENCE_ROUTES: ReadonlySet<RouteName> = new Set(['invocations', 'invoke-model', 'predict-parameters', 'v2-infer']);
 
 const EMPTY = Buffer.alloc(0);
 
-type Hot = (id: string, req: IncomingMessage, res: ServerResponse, started: number, name?: string) => Promise<void>;
+type Hot = (id: string, req: IncomingMessage, res: ServerResponse, started: number, params: PathParams) => Promise<void>;
+
+/** How an error is written: the product's {"error": {"code", "message"}}, or the Open Inference Protocol's {"error": "..."}. */
+type ErrorWriter = (res: ServerResponse, error: WireError, headers?: Record<string, string>) => void;
 
 export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config } = deps;
@@ -60,22 +71,35 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
   const log = new RequestLog(deps.logger);
   const app = createControlApp(deps, limit);
 
-  const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError) => {
-    sendError(res, error);
-    log.request(id, req, statusOfError(error), started, { error: error.code });
+  const { metrics } = deps;
+  // (metrics.answered goes before the answer is written: see metrics/recorder.ts)
+  const fail = (id: string, req: IncomingMessage, res: ServerResponse, started: number, error: WireError, writeError: ErrorWriter = sendError) => {
+    const status = statusOfError(error);
+    metrics?.answered(res, status, started);
+    writeError(res, error);
+    log.request(id, req, status, started, { error: error.code });
   };
 
-  const reply = (id: string, req: IncomingMessage, res: ServerResponse, started: number, answer: Answer, facts: RequestFacts = {}) => {
+  const reply = (id: string, req: IncomingMessage, res: ServerResponse, started: number, answer: Answer, facts: RequestFacts = {}, writeError: ErrorWriter = sendError) => {
     if (!answer.ok) {
       if (answer.detail) log.unexpected(id, answer.detail, 'an invocation');
-      sendError(res, answer.error, answer.headers);
-      log.request(id, req, statusOfError(answer.error), started, { ...facts, error: answer.error.code });
+      const status = statusOfError(answer.error);
+      metrics?.answered(res, status, started, answer.timing);
+      writeError(res, answer.error, answer.headers);
+      log.request(id, req, status, started, { ...facts, error: answer.error.code });
       return;
     }
     // Built-in answers are UTF-8 text; users' code says its own type (an image has no charset).
     const type = answer.exactType || answer.contentType === 'application/json' ? answer.contentType : `${answer.contentType}; charset=utf-8`;
+    metrics?.answered(res, 200, started, answer.timing);
     send(res, 200, type, answer.body, answer.headers);
     log.request(id, req, 200, started, { ...facts, rows: answer.records, ...(answer.batch && answer.batch > 1 ? { batch: answer.batch } : {}) });
+  };
+
+  /** The model label of an inference request: the single model's own name, or a multi-model name the server knows (else one label for all unknown names). */
+  const modelLabel = (routeName: RouteName, name: string | undefined): string => {
+    if (routeName === 'invocations' || routeName === 'predict-parameters' || !config.multiModel) return config.modelName;
+    return name !== undefined && (deps.models.state(name) !== undefined || deps.isLoaded?.(name)) ? name : '(unknown)';
   };
 
   /** The model to invoke, once it is ready in this worker. */
@@ -95,38 +119,86 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
     throw new ServerError('MODEL_NOT_LOADED', `model "${name}" is not loaded: load it with POST /models {"model_name": "${name}", "url": "<its folder>"}`);
   };
 
+  /** The model an Open Inference Protocol path names, and the name it answers by (the single model's own, or the path's). */
+  const oipModel = ({ name, version }: PathParams): { model: Model; name: string } => {
+    checkVersion(name!, version);
+    if (config.multiModel) return { model: heldModel(name!), name: name! };
+    if (config.upstream) throw new ServerError('MODEL_NOT_LOADED', `no model "${name}": in proxy mode (MODEL_SERVER_UPSTREAM) the scorer answers POST /invocations, and the server holds no model`);
+    if (name !== SINGLE_MODEL && name !== config.modelName) {
+      throw new ServerError('MODEL_NOT_LOADED', `no model "${name}": this endpoint serves "${config.modelName}"${config.modelName === SINGLE_MODEL ? '' : ` (also as "${SINGLE_MODEL}")`} (MODEL_SERVER_MODEL_NAME, or serve --model_name)`);
+    }
+    return { model: readyModel(), name: config.modelName };
+  };
+
+  /** Why the server does not take traffic (GET /ping and the Open Inference Protocol's readiness), or undefined when it does. */
+  const notReady = (): WireError | undefined => {
+    const state = deps.health();
+    return state === 'ready'
+      ? deps.unready?.()
+      : { code: 'NOT_READY', message: state === 'draining' ? 'the server is shutting down' : config.upstream ? 'the server is starting' : 'the model is still loading' };
+  };
+
   /** A body invocation of a model, from resolving the request to the answer. */
-  const invokeBody = async (model: Model, id: string, req: IncomingMessage, res: ServerResponse, started: number, facts?: RequestFacts) => {
-    const resolved = resolveBodyInvocation(req, id, model.describe()!, config);
+  const invokeBody = async (model: Model, id: string, req: IncomingMessage, res: ServerResponse, started: number, facts?: RequestFacts, answerAs?: { modelName: string; version?: string }) => {
+    const resolved = answerAs ? resolveInferInvocation(req, id, model.describe()!, config, answerAs) : resolveBodyInvocation(req, id, model.describe()!, config);
     const body = await readBody(req, limit, deps.bodies);
     const invocation: Invocation = { ...resolved, input: { kind: 'body', ...resolved.input, body } };
-    reply(id, req, res, started, await invoke(model, invocation, res), facts);
+    reply(id, req, res, started, await invoke(model, invocation, res), facts, answerAs ? sendOipError : sendError);
   };
 
   const invoke = (model: Model, invocation: Invocation, res: ServerResponse): Promise<Answer> => {
     // The caller may go away while the invocation waits for a thread: then it is dropped, not run.
     // (Only when the response was not sent: 'close' follows every response, and abort() is not free.)
-    const gone = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) gone.abort();
-    });
-    return model.invoke(invocation, gone.signal);
+    return model.invoke(invocation, (drop) =>
+      res.once('close', () => {
+        if (!res.writableFinished) drop();
+      }),
+    );
   };
 
   const hot: Partial<Record<RouteName, Hot>> = {
     ping: async (id, req, res, started) => {
-      const state = deps.health();
-      const problem: WireError | undefined = state === 'ready'
-        ? deps.unready?.()
-        : { code: 'NOT_READY', message: state === 'draining' ? 'the server is shutting down' : config.upstream ? 'the server is starting' : 'the model is still loading' };
+      const problem = notReady();
       if (problem) sendError(res, problem);
       else send(res, 200, undefined, EMPTY);
       log.request(id, req, res.statusCode, started, {});
     },
     invocations: async (id, req, res, started) => invokeBody(readyModel(), id, req, res, started),
-    'invoke-model': async (id, req, res, started, name) => {
+    'invoke-model': async (id, req, res, started, { name }) => {
       const target = req.headers['x-amzn-sagemaker-target-model'];
       return invokeBody(heldModel(name!), id, req, res, started, { model: name, ...(typeof target === 'string' ? { targetModel: target } : {}) });
+    },
+    'v2-infer': async (id, req, res, started, params) => {
+      const { model, name } = oipModel(params);
+      return invokeBody(model, id, req, res, started, config.multiModel ? { model: name } : {}, { modelName: name, ...(params.version !== undefined ? { version: params.version } : {}) });
+    },
+    'v2-server': async (id, req, res, started) => {
+      sendJson(res, 200, serverMetadata());
+      log.request(id, req, 200, started, {});
+    },
+    // nginx answers this itself (while no worker listens too); a worker answers it alike.
+    'v2-live': async (id, req, res, started) => {
+      sendJson(res, 200, { live: true });
+      log.request(id, req, 200, started, {});
+    },
+    'v2-ready': async (id, req, res, started) => {
+      req.resume();
+      const problem = notReady();
+      if (problem) return fail(id, req, res, started, problem, sendOipError);
+      sendJson(res, 200, { ready: true });
+      log.request(id, req, 200, started, {});
+    },
+    'v2-model': async (id, req, res, started, params) => {
+      const { model, name } = oipModel(params);
+      sendJson(res, 200, modelMetadata(model.describe()!, name));
+      log.request(id, req, 200, started, {});
+    },
+    'v2-model-ready': async (id, req, res, started, params) => {
+      const { name } = oipModel(params);
+      const problem = notReady();
+      if (problem) return fail(id, req, res, started, problem, sendOipError);
+      sendJson(res, 200, { name, ready: true });
+      log.request(id, req, 200, started, {});
     },
     'predict-parameters': async (id, req, res, started) => {
       const model = readyModel();
@@ -149,6 +221,8 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       return fail(id, req, res, started, notProxied(found.route));
     }
     const route = found && 'route' in found ? hot[found.route.name] : undefined;
+    if (metrics && found && 'route' in found && INFERENCE_ROUTES.has(found.route.name)) metrics.begin(res, modelLabel(found.route.name, found.name), found.route.name);
+    const writeError = isOipPath(pathOf(req.url ?? '')) ? sendOipError : sendError;
     if (!route) {
       // Control routes, 404 and 405: express, logged here like every other route.
       res.once('finish', () => log.request(id, req, res.statusCode, started, { error: errorCodeOf(res) }));
@@ -156,10 +230,11 @@ export function createHandler(deps: EdgeDeps): (req: IncomingMessage, res: Serve
       return;
     }
     // Every handler is async: whatever it throws becomes a rejected promise answered here, never a crash.
-    route(id, req, res, started, (found as { name?: string }).name).catch((err: unknown) => {
+    route(id, req, res, started, found as PathParams).catch((err: unknown) => {
       const wire = toWireError(err);
       if (wire.code === 'INTERNAL_ERROR') log.unexpected(id, err, 'the HTTP layer');
-      fail(id, req, res, started, wire);
+      req.resume();
+      fail(id, req, res, started, wire, writeError);
     });
   };
 }
@@ -246,11 +321,12 @@ function createControlApp(deps: EdgeDeps, limit: number | undefined): ControlApp
 
   app.use((req, res) => {
     const found = match(req.method, req.path);
+    const writeError = isOipPath(req.path) ? sendOipError : sendError;
     if (found && 'allowed' in found) {
-      sendError(res, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.path}; use ${found.allowed}` }, { Allow: found.allowed });
+      writeError(res, { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.path}; use ${found.allowed}` }, { Allow: found.allowed });
       return;
     }
-    sendError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: ${endpoints(config.multiModel ? 'multi' : 'single')}` });
+    writeError(res, { code: 'NOT_FOUND', message: `no endpoint ${req.method} ${req.path}; endpoints: ${endpoints(config.multiModel ? 'multi' : 'single')}` });
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -216,7 +216,7 @@ export function resolveFieldsInvocation(req: IncomingMessage, id: string, model:
 }
 
 /** X-Amzn-SageMaker-Custom-Attributes, for the model's own code (absent: nothing, to keep invocations small). */
-function customAttributes(req: IncomingMessage): { attributes?: string } {
+export function customAttributes(req: IncomingMessage): { attributes?: string } {
   const value = req.headers['x-amzn-sagemaker-custom-attributes'];
   return typeof value === 'string' ? { attributes: value } : {};
 }

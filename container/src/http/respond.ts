@@ -31,11 +31,16 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 }
 
 export function sendError(res: ServerResponse, error: WireError, headers?: Record<string, string>): void {
+  sendErrorBody(res, error, errorBody(error), headers);
+}
+
+/** An error's status with a body in the shape of the path's protocol; its code is kept for the log line. */
+export function sendErrorBody(res: ServerResponse, error: WireError, body: unknown, headers?: Record<string, string>): void {
   errorCodes.set(res, error.code);
   if (res.headersSent) return;
   const status = statusOfError(error);
   // Every 503 is worth a retry: say when.
-  send(res, status, 'application/json', Buffer.from(JSON.stringify(errorBody(error))), status === 503 ? { 'Retry-After': '1', ...headers } : headers);
+  send(res, status, 'application/json', Buffer.from(JSON.stringify(body)), status === 503 ? { 'Retry-After': '1', ...headers } : headers);
 }
 
 export function errorCodeOf(res: ServerResponse): ErrorCode | undefined {
@@ -52,9 +57,12 @@ export interface RequestFacts {
   error?: string;
 }
 
-/** /ping is polled constantly: debug only. Server faults are errors, caller mistakes warnings. */
+/** Health paths are polled constantly (/ping by SageMaker, /v2/health/* by Kubernetes' probes). */
+const HEALTH = /^\/(ping|v2\/health\/(live|ready))(\?|$)/;
+
+/** Health checks: debug only. Server faults are errors, caller mistakes warnings. */
 export function levelFor(path: string, status: number): 'debug' | 'info' | 'warn' | 'error' {
-  if (path === '/ping') return 'debug';
+  if (HEALTH.test(path)) return 'debug';
   return status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
 }
 

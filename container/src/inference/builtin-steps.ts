@@ -6,10 +6,11 @@ import { recordObject } from '../codecs/json';
 import { decodeQuery } from '../codecs/query';
 import { decodeRequest, requestCodec, responseCodec, RESPONSE_TYPES } from '../codecs/registry';
 import type { Codec } from '../codecs/types';
-import { decodeV2, encodeV2 } from '../codecs/v2';
+import { decodeV2, encodeV2, encodeV2Response } from '../codecs/v2';
+import { BINARY_HEADER } from '../codecs/v2-binary';
 import { encodeValue } from '../codecs/values';
 import { ServerError } from '../errors';
-import type { Answer, InvocationOutput } from '../models/model';
+import type { Answer, Invocation, InvocationOutput } from '../models/model';
 import { sliceMatrix, type HookName, type Matrix, type Predictions, type TensorData } from '../vocabulary';
 import { isTensorLike, toOrtTensor } from './onnxruntime';
 import type { OnnxSession } from './session';
@@ -29,14 +30,18 @@ export function text(body: string, contentType: string, records: number): Answer
 /** The encoder the edge chose; its absence is a bug upstream (the edge negotiated against this model's types). */
 function encoderFor(output: InvocationOutput): Codec {
   const encoder = responseCodec(output.mediaType);
-  if (!encoder?.encode) throw new ServerError('INTERNAL_ERROR', `no encoder for ${output.mediaType}`);
+  if (!encoder) throw new ServerError('INTERNAL_ERROR', `no encoder for ${output.mediaType}`);
   return encoder;
 }
+
+/** Whether the answer's type can hold a tensor model's outputs: V2 JSON (the caller accepts JSON), or a type whose codec writes tensors. */
+const tensorsWritable = (invocation: Invocation): boolean => invocation.tensorsAcceptable || responseCodec(invocation.output.mediaType)?.encodeTensors !== undefined;
 
 /** Predictions written the way the invocation asked. */
 function encodePredictions(output: InvocationOutput, p: Predictions): Answer {
   const encoder = encoderFor(output);
   if (output.single) return text(JSON.stringify(recordObject(p, output, 0)), 'application/json', 1);
+  if (encoder.encodeBinary) return { ok: true, body: encoder.encodeBinary(p, output), contentType: encoder.mediaType, exactType: true, records: p.rows };
   const bytes = encoder.encodeBytes?.(p, output);
   if (bytes) return { ok: true, body: bytes, contentType: encoder.mediaType, records: p.rows };
   return text(encoder.encode!(p, output), encoder.mediaType, p.rows);
@@ -123,15 +128,18 @@ export class BuiltinSteps implements Steps {
     const rowsRefused = session?.rowsRefused;
     if (input.kind === 'fields') return { kind: 'rows', matrix: decodeQuery(input.fields, { schema, rowsRefused, params: {} }) };
     const decoder = requestCodec(input.mediaType);
-    if (!decoder?.decode) throw new ServerError('INTERNAL_ERROR', `no decoder for ${input.mediaType}`);
-    const { decoded } = decodeRequest(decoder, input.body, { schema, rowsRefused, params: input.params });
+    if (!decoder) throw new ServerError('INTERNAL_ERROR', `no decoder for ${input.mediaType}`);
+    const { decoded } = decodeRequest(decoder, input.body, { schema, rowsRefused, params: input.params, inputs: session?.description.inputs });
     // The body is decoded: let its memory go now, not when the whole invocation ends (large batches).
     invocation.input = { ...input, body: new Uint8Array(0) };
-    if (decoded.kind === 'rows') return { kind: 'rows', matrix: decoded.matrix };
+    if (decoded.kind === 'rows') {
+      if (invocation.output.protocol) throw new ServerError('INVALID_TENSOR', 'an inference request of the Open Inference Protocol is {"inputs": [{"name", "shape", "datatype", "data"}]}; rows ({"instances": ...}) go to POST /invocations');
+      return { kind: 'rows', matrix: decoded.matrix };
+    }
     if (!session) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `model "${invocation.model}" is loaded by its own modelFn, so the server does not know its tensors: KServe V2 requests need an inputFn in its code`);
-    if (this.options.writesAnswer && !invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', NOT_ACCEPTABLE_V2);
-    const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs, session.zeroSizeRefusal);
-    return { kind: 'tensors', tensors: request.inputs, request: { id: request.id, outputs: request.outputs } };
+    if (this.options.writesAnswer && !tensorsWritable(invocation)) throw new ServerError('NOT_ACCEPTABLE', NOT_ACCEPTABLE_V2);
+    const request = decodeV2(decoded.doc, session.description.inputs, session.description.outputs, session.zeroSizeRefusal, decoded.binary);
+    return { kind: 'tensors', tensors: request.inputs, request: { id: request.id, outputs: request.outputs, binaryOutputs: request.binaryOutputs } };
   }
 
   /**
@@ -182,14 +190,26 @@ export class BuiltinSteps implements Steps {
         return encodePredictions(invocation.output, value.predictions);
       case 'outputs': {
         const { tensors, request } = value;
-        if (request && !invocation.tensorsAcceptable) throw new ServerError('NOT_ACCEPTABLE', NOT_ACCEPTABLE_V2);
-        return text(encodeV2(tensors, invocation.model, request?.id), 'application/json', tensors[0]?.dims[0] ?? 1);
+        if (request && !tensorsWritable(invocation)) throw new ServerError('NOT_ACCEPTABLE', NOT_ACCEPTABLE_V2);
+        const records = tensors[0]?.dims[0] ?? 1;
+        const { protocol } = invocation.output;
+        const tensorCodec = protocol ? undefined : responseCodec(invocation.output.mediaType);
+        if (tensorCodec?.encodeTensors) return { ok: true, body: tensorCodec.encodeTensors(tensors), contentType: tensorCodec.mediaType, exactType: true, records };
+        if (!protocol) return text(encodeV2(tensors, invocation.model, request?.id), 'application/json', records);
+        const { body, headerLength } = encodeV2Response(tensors, protocol, request ?? {});
+        if (headerLength === undefined) return text(body as string, 'application/json', records);
+        return { ok: true, body: body as Uint8Array, contentType: 'application/octet-stream', exactType: true, records, headers: { [BINARY_HEADER]: String(headerLength) } };
       }
       case 'value':
         return valueAnswer(value.value, invocation.output.mediaType, value.hook);
       default:
         throw new ServerError('INTERNAL_ERROR', `the built-in output was given ${value.kind}`);
     }
+  }
+
+  /** Whether a large answer of this type may be written chunk by chunk (binary formats are written whole). */
+  chunkable(output: InvocationOutput): boolean {
+    return !output.single && responseCodec(output.mediaType)?.encodeBinary === undefined;
   }
 
   /** A large request, CHUNK_ROWS at a time: each chunk is run, encoded to bytes and released. */

@@ -74,7 +74,7 @@ export class Pipeline {
           let value = await this.steps.input(request);
           if (this.sharedRows) value = this.builtin.normalize(value);
           // A large request keeps a path of its own: sharing a run would hold all its rows' outputs at once.
-          if (this.chunks && value.kind === 'rows' && !request.invocation.output.single && value.matrix.rows > CHUNK_ROWS) answers[i] = await this.builtin.chunked(value.matrix, request);
+          if (this.chunks && value.kind === 'rows' && value.matrix.rows > CHUNK_ROWS && this.builtin.chunkable(request.invocation.output)) answers[i] = await this.builtin.chunked(value.matrix, request);
           else values[i] = value;
         }
       } catch (err) {
@@ -95,7 +95,7 @@ export class Pipeline {
     }
     for (let i = 0; i < tasks.length; i++) {
       const headers = requests[i].context?.headersSet();
-      if (headers) answers[i].headers = headers;
+      if (headers) answers[i].headers = { ...answers[i].headers, ...headers };
     }
     return answers;
   }

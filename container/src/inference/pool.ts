@@ -50,6 +50,8 @@ interface Pending {
 /** Invocations sent to one thread together. It holds the thread until every one of them is done. */
 interface Batch {
   entries: Pending[];
+  /** When a thread took it (performance.now()): the end of its invocations' queue wait. */
+  started: number;
   abandoned: number;
   /** Counted in `stuck`: every invocation timed out while the thread is inside onnxruntime. */
   stuck?: boolean;
@@ -67,6 +69,8 @@ export class InferencePool {
   private readonly queue: Pending[] = [];
   private running = 0;
   private stuck = 0;
+  /** A pump is due at the next turn of the event loop (see invoke). */
+  private pumpScheduled = false;
   /** The model has inference code: a timed-out thread outside onnxruntime is stopped, and batching needs its consent. */
   private guarded = false;
   private maxBatch: number;
@@ -135,23 +139,37 @@ export class InferencePool {
   }
 
   /**
-   * Runs one invocation, answering TIMEOUT at the deadline whatever the thread is doing. An aborted
-   * signal (the caller went away) drops the invocation while it still waits for a thread.
+   * Runs one invocation, answering TIMEOUT at the deadline whatever the thread is doing. `whenGone` gets
+   * the way to drop it while it still waits for a thread (the caller went away).
    */
-  invoke(task: Invocation, signal?: AbortSignal): Promise<Answer> {
+  invoke(task: Invocation, whenGone?: (drop: () => void) => void): Promise<Answer> {
     return new Promise((resolve) => {
       const entry: Pending = { task, resolve, timer: undefined as never, started: performance.now(), state: 'queued' };
       entry.timer = setTimeout(() => this.onDeadline(entry), this.options.timeoutMs);
-      if (this.hasCapacity()) return this.startBatch([entry]);
-      if (this.queue.length >= this.options.maxQueue) {
+      // Invocations a free thread takes at the next turn are not waiting for one: only the rest count.
+      const free = Math.max(0, this.options.threads - (this.running - this.stuck));
+      if (this.queue.length >= this.options.maxQueue + free * this.maxBatch) {
         clearTimeout(entry.timer);
         entry.state = 'done';
         this.release(task);
-        resolve({ ok: false, error: { code: 'OVERLOADED', message: `${this.queue.length} invocations are already waiting for a thread in this worker (MODEL_SERVER_MAX_QUEUE=${this.options.maxQueue}); retry later` } });
+        resolve({ ok: false, error: { code: 'OVERLOADED', message: `${this.queue.length - free * this.maxBatch} invocations are already waiting for a thread in this worker (MODEL_SERVER_MAX_QUEUE=${this.options.maxQueue}); retry later` } });
         return;
       }
       this.queue.push(entry);
-      signal?.addEventListener('abort', () => this.drop(entry, { code: 'CLIENT_GONE', message: 'the caller closed the connection before the invocation started' }), { once: true });
+      whenGone?.(() => this.drop(entry, { code: 'CLIENT_GONE', message: 'the caller closed the connection before the invocation started' }));
+      // A free thread takes it after this turn of the event loop, with every invocation that arrived in the
+      // same turn: nginx hands over many requests at once, and one hop to the thread for all of them costs
+      // far less than one each (waking a thread is the dearest part of a small request).
+      if (this.hasCapacity()) this.pumpSoon();
+    });
+  }
+
+  private pumpSoon(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
     });
   }
 
@@ -170,12 +188,12 @@ export class InferencePool {
   }
 
   /**
-   * Hands queued invocations to a free thread: one alone when nothing else waits (no added latency), or
-   * everything waiting up to maxBatch, which the thread runs as one ONNX call.
+   * Hands queued invocations to a free thread: everything waiting, up to maxBatch, which the thread runs
+   * as one ONNX call per shape (a lone invocation goes alone, one turn of the event loop after it came).
    */
   private startBatch(entries: Pending[]): void {
-    const batch: Batch = { entries, abandoned: 0 };
     const now = performance.now();
+    const batch: Batch = { entries, abandoned: 0, started: now };
     const tasks: ThreadTask[] = entries.map((entry) => {
       entry.state = 'running';
       entry.batch = batch;
@@ -204,6 +222,9 @@ export class InferencePool {
 
   private finish(batch: Batch, results: Answer[]): void {
     this.running -= 1;
+    // For the metrics: how long each waited for a thread, how long the run took, and how many shared it.
+    const runMs = performance.now() - batch.started;
+    for (let i = 0; i < results.length; i++) results[i].timing = { queuedMs: batch.started - batch.entries[i].started, runMs, batch: results.length };
     if (batch.stuck) {
       this.stuck -= 1;
       this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
@@ -319,8 +340,8 @@ export class OnnxModel implements Model {
     return this.description;
   }
 
-  invoke(invocation: Invocation, signal?: AbortSignal): Promise<Answer> {
-    return this.pool.invoke(invocation, signal);
+  invoke(invocation: Invocation, whenGone?: (drop: () => void) => void): Promise<Answer> {
+    return this.pool.invoke(invocation, whenGone);
   }
 
   close(waitMs = 0): Promise<void> {

@@ -120,7 +120,7 @@ export class OnnxSession {
         throw new ServerError('MODEL_INVALID', `model.json lists ${json.features.length} features but input "${inputs[0].name}" has ${features} columns`);
       }
     }
-    const description: ThreadModel = { file: init.modelFile, kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: plan && layout ? plan.names : json.features, labels: json.labels, warmed: false };
+    const description: ThreadModel = { file: init.modelFile, platform: 'onnxruntime_onnx', kind: layout?.kind ?? 'tensor', inputs, outputs, features, featureNames: plan && layout ? plan.names : json.features, labels: json.labels, warmed: false };
     if (plan && layout) description.columnTypes = plan.types;
     if (rowsRefused) description.rowsRefused = rowsRefused;
     const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes), plan && layout ? plan : undefined);
@@ -141,7 +141,7 @@ export class OnnxSession {
     const inputs = session.inputMetadata.map(describeValue);
     const outputs = session.outputMetadata.map(describeValue);
     const kind = model.classes > 0 ? 'classifier' : 'regressor';
-    const description: ThreadModel = { file: files.length > 1 ? `${path.dirname(files[0])} (${files.length} files)` : files[0], kind, inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false, tree: describeTreeModel(model) };
+    const description: ThreadModel = { file: files.length > 1 ? `${path.dirname(files[0])} (${files.length} files)` : files[0], platform: 'onnxruntime_onnx', kind, inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false, tree: describeTreeModel(model) };
     const loaded = new OnnxSession(session, description, { kind }, json, undefined, undefined, undefined, model);
     await loaded.warm();
     return loaded;

@@ -9,6 +9,8 @@ import type { RequestContext } from './context';
 export interface TensorRequest {
   id?: string;
   outputs?: string[];
+  /** Outputs to answer as binary data (the Open Inference Protocol's binary tensor extension). */
+  binaryOutputs?: string[];
 }
 
 export type StepValue =

@@ -90,7 +90,7 @@ async function withCode(codeFile: string): Promise<{ model: ThreadModel; parts: 
   const session = modelFn ? undefined : await loadSession();
   const model = modelFn ? await loadHook('modelFn', codeFile, () => modelFn(init.dir, base)) : new GuardedSession(session!.ortSession);
   if (warmupFn) await loadHook('warmupFn', codeFile, () => warmupFn(model, base));
-  const described: ThreadModel = session?.description ?? { file: codeFile, kind: 'tensor', inputs: [], outputs: [], features: null, warmed: false };
+  const described: ThreadModel = session?.description ?? { file: codeFile, platform: 'custom', kind: 'tensor', inputs: [], outputs: [], features: null, warmed: false };
   if (warmupFn) described.warmed = true;
   described.code = user.description;
   return { model: described, parts: { session, code: { user, model, base } } };

@@ -26,6 +26,12 @@ export type InvocationInput =
   /** One row given by feature name (GET /predict_parameters). */
   | { kind: 'fields'; fields: Readonly<Record<string, string>> };
 
+/** An answer on the Open Inference Protocol's infer path: the model_name (and model_version) it carries. */
+export interface ProtocolAnswer {
+  modelName: string;
+  version?: string;
+}
+
 /** How the answer is written: the encoder (canonical media type) and the classifier keys, in order. */
 export interface InvocationOutput {
   mediaType: string;
@@ -36,6 +42,11 @@ export interface InvocationOutput {
   style?: OutputStyle;
   /** SAGEMAKER_INFERENCE_OUTPUT was set (SageMaker XGBoost's style writes its keys rather than the raw output). */
   selected?: boolean;
+  /**
+   * Set on POST /v2/models/{name}/infer: the body must be a V2 tensor request, and the answer a V2 response
+   * naming the model as given here, with binary tensor data where the request asks for it.
+   */
+  protocol?: ProtocolAnswer;
 }
 
 /** One request, resolved once at the edge; the model side never sees a header. */
@@ -50,6 +61,16 @@ export interface Invocation {
   attributes?: string;
 }
 
+/** How the pool ran an invocation, for the metrics. */
+export interface AnswerTiming {
+  /** Milliseconds from arrival at the pool to a thread taking it. */
+  queuedMs: number;
+  /** Milliseconds the thread spent on the run that answered it. */
+  runMs: number;
+  /** Invocations that thread run held (1: it ran alone). */
+  batch: number;
+}
+
 /** A model's answer to one invocation: bytes to send, or a catalogue error. */
 export type Answer =
   | {
@@ -62,8 +83,9 @@ export type Answer =
       batch?: number;
       /** contentType is complete as it is (users' code chose it): no charset is added. */
       exactType?: boolean;
-      /** Response headers users' code set (context.setHeader). */
+      /** Response headers users' code set (context.setHeader), or the binary tensor extension's. */
       headers?: Record<string, string>;
+      timing?: AnswerTiming;
     }
   | {
       ok: false;
@@ -72,6 +94,7 @@ export type Answer =
       /** Unexpected failures: detail for the server log only. */
       detail?: string;
       headers?: Record<string, string>;
+      timing?: AnswerTiming;
     };
 
 /** What the edge talks to. */
@@ -81,8 +104,12 @@ export interface Model {
   ready(): Promise<ModelDescription>;
   /** The description once ready, else undefined. */
   describe(): ModelDescription | undefined;
-  /** Answers one invocation; an aborted signal (the caller left) drops it if it has not started. */
-  invoke(invocation: Invocation, signal?: AbortSignal): Promise<Answer>;
+  /**
+   * Answers one invocation. `whenGone`, when given, is called with a function that drops the invocation
+   * if it has not started yet; the edge calls that function if the caller goes away first. (A callback
+   * rather than an AbortSignal: an AbortController per request cost more than the rest of the hop.)
+   */
+  invoke(invocation: Invocation, whenGone?: (drop: () => void) => void): Promise<Answer>;
   /** Releases the model once in-flight work is done, waiting at most waitMs for it. */
   close(waitMs?: number): Promise<void>;
 }
