@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
+import { readNpy } from '../../container/src/codecs/npy';
 import { csvLines, readFloats, TREES, treeIndex } from '../helpers/trees';
 import { request, requireNginx, startServer, type Server } from '../helpers/server';
 
@@ -23,6 +24,19 @@ function base(files: Record<string, string>): string {
 }
 
 const post = (port: number, body: string | Buffer, type: string, accept?: string) => request(port, 'POST', '/invocations', { body, headers: { 'Content-Type': type, ...(accept ? { Accept: accept } : {}) } });
+
+/** A binary answer's bytes as they came (request() reads answers as text). */
+function postForBytes(port: number, body: string | Buffer, type: string, accept: string): Promise<{ status: number; type: string; bytes: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/invocations', headers: { 'Content-Type': type, Accept: accept } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), bytes: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** Every value within 1e-6 relative of the library's (the first few that are not, when some are not). */
 function expectClose(got: number[], want: ArrayLike<number>) {
@@ -131,16 +145,17 @@ describe('an XGBoost model in SageMaker XGBoost\'s contract', () => {
     expect(csv.status).toBe(200);
     expectClose(csv.body.trimEnd().split('\n').map(Number), want.subarray(0, 20));
     // The answer as RecordIO-protobuf: one record per row, its label "score" a float32 tensor.
-    const answer = await new Promise<Buffer>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/invocations', headers: { 'Content-Type': 'application/x-recordio-protobuf', Accept: 'application/x-recordio-protobuf' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve(Buffer.concat(chunks)));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-    expectClose(scoresOf(answer), want.subarray(0, 20));
+    const answer = await postForBytes(server.port, body, 'application/x-recordio-protobuf', 'application/x-recordio-protobuf');
+    expectClose(scoresOf(answer.bytes), want.subarray(0, 20));
+  });
+
+  test("application/x-npy answers the library's raw output as numpy.save writes it: float32, one value per row", async () => {
+    const answer = await postForBytes(server.port, csvLines(rows, 6, 0, 20), 'text/csv', 'application/x-npy');
+    expect(answer.status).toBe(200);
+    expect(answer.type).toBe('application/x-npy');
+    const { values, shape, dtype } = readNpy(answer.bytes);
+    expect({ shape, type: dtype.type }).toEqual({ shape: [20], type: 'float32' });
+    expectClose(Array.from(values as Float32Array), want.subarray(0, 20));
   });
 
   test('a wrong feature count is a 400 naming the expected count, never a silent pad', async () => {
@@ -178,6 +193,22 @@ describe('SAGEMAKER_INFERENCE_OUTPUT on XGBoost models', () => {
     const record = `{"predicted_label": ${p.indexOf(Math.max(...p))}, "probabilities": [${p.join(', ')}], "raw_score": ${Math.max(...p)}, "predicted_score": NaN}`;
     expect((await post(server.port, csvLines(rows, 6, 0, 1), 'text/csv', 'application/json')).body).toBe(`{"predictions": [${record}]}`);
     expect((await post(server.port, csvLines(rows, 6, 0, 1), 'text/csv', 'application/jsonlines')).body).toBe(`${record}\n`);
+  });
+
+  test('application/x-npy: a structured array of the keys asked, float32 fields as its RecordIO-protobuf answer holds them', async () => {
+    const answer = await postForBytes(server.port, csvLines(rows, 6, 0, 2), 'text/csv', 'application/x-npy');
+    expect(answer.status).toBe(200);
+    const headerLength = answer.bytes.readUInt16LE(8);
+    const header = answer.bytes.subarray(10, 10 + headerLength).toString('latin1');
+    expect(header.trimEnd()).toBe("{'descr': [('predicted_label', '<f4'), ('probabilities', '<f4', (3,)), ('raw_score', '<f4'), ('predicted_score', '<f4')], 'fortran_order': False, 'shape': (2,), }");
+    const data = answer.bytes.subarray(10 + headerLength);
+    expect(data.length).toBe(2 * 6 * 4);
+    for (let r = 0; r < 2; r++) {
+      const got = Array.from({ length: 6 }, (_, k) => data.readFloatLE(4 * (r * 6 + k)));
+      const p = Array.from(want.subarray(r * 3, r * 3 + 3));
+      expect(got.slice(0, 5)).toEqual([p.indexOf(Math.max(...p)), ...p, Math.max(...p)]);
+      expect(got[5]).toBeNaN();
+    }
   });
 });
 
