@@ -76,10 +76,14 @@ check "image exposes 8080" bash -c "'$ENGINE' image inspect '$image' --format '{
 
 # --- serve, as SageMaker runs it: the model extracted at /opt/ml/model, read-only; and, as "secured"
 # deployments do, a read-only root filesystem with only /tmp writable (MODEL_SERVER_RUN_DIR lives there).
-port=$(free_port)
+serve_model() { # NAME MODEL_DIR: starts the container; its host port is then in $served_port
+  served_port=$(free_port)
+  containers+=("$1")
+  "$ENGINE" run -d --name "$1" --read-only --tmpfs /tmp -p "127.0.0.1:$served_port:8080" -v "$2:/opt/ml/model:ro" "$image" serve >/dev/null
+}
 name="sm-serve-$$"
-containers+=("$name")
-"$ENGINE" run -d --name "$name" --read-only --tmpfs /tmp -p "127.0.0.1:$port:8080" -v "$here/test-dir/model:/opt/ml/model:ro" "$image" serve >/dev/null
+serve_model "$name" "$here/test-dir/model"
+port=$served_port
 if wait_ping "$port" 60; then ok "IMAGE serve answers /ping 200 (read-only root filesystem, model mounted read-only)"; else not_ok "IMAGE serve answers /ping 200"; "$ENGINE" logs "$name" 2>&1 | tail -20; fi
 answer=$(curl -s -H 'Content-Type: text/csv' --data-binary $'5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3' "http://127.0.0.1:$port/invocations" || true)
 check "a CSV invocation answers the iris classes" test "$answer" = $'setosa\nvirginica'
@@ -93,6 +97,22 @@ check "SIGTERM: exit code 0 (got $code)" test "$code" = 0
 check "SIGTERM: stopped in under 30 s (took $took s)" test "$took" -lt 30
 nonjson=$("$ENGINE" logs "$name" 2>&1 | grep -v '^{' || true)
 if [ -z "$nonjson" ]; then ok "serve logs are JSON lines only"; else not_ok "serve logs are JSON lines only: $nonjson"; fi
+
+# --- An XGBoost model as SageMaker's XGBoost training job writes it: model.tar.gz holding xgboost-model
+# (the legacy binary format of XGBoost 1.7), extracted into /opt/ml/model as SageMaker does.
+mkdir -p "$work/xgb-tar" "$work/xgb-model"
+cp "$root/test/fixtures/trees/xgb-binary-logistic.model" "$work/xgb-tar/xgboost-model"
+tar -czf "$work/model.tar.gz" -C "$work/xgb-tar" xgboost-model
+tar -xzf "$work/model.tar.gz" -C "$work/xgb-model"
+xname="sm-xgb-$$"
+serve_model "$xname" "$work/xgb-model"
+xport=$served_port
+if wait_ping "$xport" 60; then ok "IMAGE serve loads SageMaker XGBoost's model.tar.gz (xgboost-model)"; else not_ok "IMAGE serve loads SageMaker XGBoost's model.tar.gz"; "$ENGINE" logs "$xname" 2>&1 | tail -20; fi
+# The expected lines are what XGBoost 1.7.4's own predict gives for these two rows (ntree_limit=best_ntree_limit),
+# written as the container's Python writes floats.
+xanswer=$(curl -s -H 'Content-Type: text/csv' --data-binary $'0.5,-1.2,0.3,,1.1,0\n-0.7,0.1,2.5,1.0,,0.4' "http://127.0.0.1:$xport/invocations" || true)
+check "it answers as SageMaker's XGBoost container (got: $xanswer)" test "$xanswer" = $'0.9545536637306213\n0.04387922212481499'
+"$ENGINE" stop -t 30 "$xname" >/dev/null
 
 # --- KServe: the image started the way deploy/kserve/ makes KServe start it (its command and arguments with
 # the InferenceService's name, its environment and Knative's, its numeric non-root user, the model read-only

@@ -33,7 +33,7 @@ export const CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The Content-Type is not one the server reads; the message lists the supported types.' },
   // Multi-model endpoints (SAGEMAKER_MULTI_MODEL=true)
   MODEL_NOT_LOADED: { status: 404, meaning: 'No model of that name is loaded (POST /models loads one); the message names it.' },
-  NO_MODEL_AT_URL: { status: 404, meaning: 'POST /models: the url holds no .onnx model (or several and none is model.onnx); the message says what was found.' },
+  NO_MODEL_AT_URL: { status: 404, meaning: 'POST /models: the url holds no model (no .onnx file, or several and none is model.onnx, and no XGBoost or LightGBM file at its top); the message says what was found.' },
   MODEL_ALREADY_LOADED: { status: 409, meaning: 'POST /models: a model of that name is loaded or loading; unload it first to replace it.' },
   INSUFFICIENT_MEMORY: { status: 507, meaning: 'POST /models: loading the model would exceed the memory this server may use; the message gives both figures (SageMaker then unloads unused models and retries).' },
   MODEL_UNAVAILABLE: { status: 503, meaning: 'The model is loaded, but the worker holding it is restarting and reloading it; retry after the Retry-After seconds.' },
@@ -51,9 +51,9 @@ export const CATALOGUE = {
   UPSTREAM_UNHEALTHY: { status: 503, meaning: "Proxy mode, GET /ping: the scorer's health path did not answer 2xx within 500 ms (still starting, down, or unhealthy); the message says what it answered." },
   // Start-up (reported in the log; the process exits non-zero)
   CONFIG_INVALID: { status: 500, meaning: 'An environment variable has a value the server cannot use; the message names it.' },
-  MODEL_NOT_FOUND: { status: 500, meaning: 'No .onnx file under the model directory.' },
-  MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx; keep one or name it model.onnx.' },
-  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), or model.json is invalid.' },
+  MODEL_NOT_FOUND: { status: 500, meaning: 'No model under the model directory: no .onnx file, and no XGBoost or LightGBM model file at its top.' },
+  MODEL_AMBIGUOUS: { status: 500, meaning: 'Several .onnx files and none is model.onnx (keep one or name it model.onnx); or several model files where one LightGBM file is (keep that one).' },
+  MODEL_INVALID: { status: 500, meaning: 'onnxruntime cannot load the file (corrupt, truncated, Git LFS pointer, unsupported opset), an XGBoost or LightGBM file cannot be served (a pickle, a linear booster, linear trees, an objective the server does not predict, a truncated file; the message names the file and what to do), or model.json is invalid.' },
   INFERENCE_CODE_INVALID: { status: 500, meaning: 'The model\'s inference code cannot be used: the module named by SAGEMAKER_PROGRAM is missing, does not load (a syntax error, a missing dependency, a throw at import), exports hooks that are not functions or combines transformFn with inputFn/predictFn/outputFn, or its modelFn or warmupFn threw; the message names the file and the hook. A POST /models of such a model is refused with it.' },
   MODEL_UNSUPPORTED_OUTPUT: { status: 500, meaning: 'An output is a sequence or map (e.g. ZipMap), which onnxruntime-node cannot return; the message says how to re-export.' },
   NGINX_MISSING: { status: 500, meaning: 'nginx is not installed; the message says how to install it.' },

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ServerError } from './errors';
+import { fileKind, PICKLE_ADVICE } from './trees/load';
 
 export const modelDir = (baseDir: string): string => path.join(baseDir, 'model');
 
@@ -53,6 +54,24 @@ function findOnnxFiles(dir: string): string[] {
 }
 
 /**
+ * XGBoost and LightGBM model files at the top of `dir`, recognised by their content (SageMaker's XGBoost
+ * container loads every file there, sorted, dotfiles aside): several XGBoost files are one k-fold model,
+ * unless `ensemble` is false (SAGEMAKER_INFERENCE_ENSEMBLE), when the first is the model. A pickle is
+ * refused here, before any thread could be asked to read it.
+ */
+export function findTreeFiles(dir: string, ensemble = true): string[] {
+  const found: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (entry.name.startsWith('.') || !entry.isFile()) continue;
+    const file = path.join(dir, entry.name);
+    const kind = fileKind(file);
+    if (kind === 'pickle') throw new ServerError('MODEL_INVALID', `${file} is ${PICKLE_ADVICE}`);
+    if (kind !== 'other') found.push(file);
+  }
+  return ensemble ? found : found.slice(0, 1);
+}
+
+/**
  * The model to serve from `dir`: `model.onnx` at its top, else the only `*.onnx` anywhere below it.
  * The errors say what was found and what to do, because this is the first thing a new user gets wrong.
  */
@@ -69,7 +88,7 @@ export function resolveModelFile(dir: string): string {
   const files = findOnnxFiles(dir);
   if (files.length === 1) return files[0];
   if (files.length === 0) {
-    throw new ServerError('MODEL_NOT_FOUND', `no .onnx file under ${dir}: put the model there as model.onnx`);
+    throw new ServerError('MODEL_NOT_FOUND', `no model under ${dir}: put an ONNX model there as model.onnx, or an XGBoost or LightGBM model file (such as SageMaker's xgboost-model) at its top`);
   }
   const names = files.map((f) => path.relative(dir, f)).join(', ');
   throw new ServerError('MODEL_AMBIGUOUS', `${files.length} .onnx files under ${dir} (${names}) and none is model.onnx: keep one, or name the one to serve model.onnx`);
@@ -111,18 +130,33 @@ export function codeDirOf(modelDirectory: string, submitDirectory?: string): str
   return submitDirectory ?? path.join(modelDirectory, 'code');
 }
 
+/** What a model folder holds: the model's file (or tree model files), model.json and inference code. */
+export interface ModelFolder {
+  modelFile?: string;
+  /** XGBoost or LightGBM files (modelFile is then the first of them). */
+  treeFiles?: string[];
+  modelJsonFile?: string;
+  codeFile?: string;
+}
+
 /**
- * What a model folder holds: its .onnx file, model.json and inference code. With code, a folder without a
- * single .onnx file is not yet an error: the code's modelFn may load something else (checked when it loads).
+ * What a model folder holds: its .onnx file (else its XGBoost or LightGBM files), model.json and inference
+ * code. With code, a folder without a model is not yet an error: the code's modelFn may load something else
+ * (checked when it loads).
  */
-export function modelFolder(dir: string, codeDir: string, program: string | undefined, programRequired: boolean): { modelFile?: string; modelJsonFile?: string; codeFile?: string } {
+export function modelFolder(dir: string, codeDir: string, program: string | undefined, programRequired: boolean, ensemble = true): ModelFolder {
   const codeFile = fs.existsSync(dir) ? findInferenceCode(codeDir, program, programRequired) : undefined;
   let modelFile: string | undefined;
+  let treeFiles: string[] | undefined;
   try {
     modelFile = resolveModelFile(dir);
   } catch (err) {
-    if (!codeFile) throw err;
+    const trees = err instanceof ServerError && err.code === 'MODEL_NOT_FOUND' && fs.existsSync(dir) && fs.statSync(dir).isDirectory() ? findTreeFiles(dir, ensemble) : [];
+    if (trees.length > 0) {
+      treeFiles = trees;
+      modelFile = trees[0];
+    } else if (!codeFile) throw err;
   }
   const modelJsonFile = modelFile ? findModelJson(modelFile, dir) : undefined;
-  return { ...(modelFile ? { modelFile } : {}), ...(modelJsonFile ? { modelJsonFile } : {}), ...(codeFile ? { codeFile } : {}) };
+  return { ...(modelFile ? { modelFile } : {}), ...(treeFiles ? { treeFiles } : {}), ...(modelJsonFile ? { modelJsonFile } : {}), ...(codeFile ? { codeFile } : {}) };
 }

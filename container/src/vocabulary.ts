@@ -2,8 +2,17 @@
 // says about itself. Plain, structured-clone-safe data that every layer speaks; this module imports nothing.
 
 /** Classifier result keys a caller may ask for (SAGEMAKER_INFERENCE_OUTPUT), in the order they are given. */
-export const INFERENCE_OUTPUT_KEYS = ['predicted_label', 'probability', 'probabilities', 'labels'] as const;
+export const INFERENCE_OUTPUT_KEYS = ['predicted_label', 'probability', 'probabilities', 'labels', 'raw_score', 'raw_scores', 'predicted_score'] as const;
 export type InferenceOutputKey = (typeof INFERENCE_OUTPUT_KEYS)[number];
+/** The keys of the server's own output style; the others are SageMaker XGBoost's (its output style only). */
+export const SERVER_OUTPUT_KEYS: readonly InferenceOutputKey[] = ['predicted_label', 'probability', 'probabilities', 'labels'];
+
+/**
+ * How answers are written: the server's own style (class names, the probability of the predicted class,
+ * JSON as the server writes it), or SageMaker's XGBoost container's (its raw predict output and its keys,
+ * numbers as Python prints them).
+ */
+export type OutputStyle = 'server' | 'xgboost';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -93,6 +102,21 @@ export function concatMatrices(ms: readonly Matrix[]): Matrix {
   return { rows, width, values, strings };
 }
 
+/** A tree model's own predict output (XGBoost's or LightGBM's), what SageMaker XGBoost's output style writes. */
+export interface NativeOutput {
+  library: 'xgboost' | 'lightgbm';
+  /** As the library names it. */
+  objective: string;
+  /** The SageMaker XGBoost objective that answers the same way ('regression' for every regression objective). */
+  contract: 'binary:logistic' | 'binary:logitraw' | 'binary:hinge' | 'multi:softprob' | 'multi:softmax' | 'regression';
+  /** Values per row: the classes of multi:softprob, else 1. */
+  width: number;
+  /** Classes of a multiclass objective, else 0 (SageMaker XGBoost's num_class). */
+  numClass: number;
+  /** Row-major [rows, width]; float32 for XGBoost, which predicts in float32. */
+  values: FloatArray;
+}
+
 /** What a tabular model returns, independent of any wire format; codecs turn these into response bodies. */
 export type Predictions =
   | {
@@ -105,13 +129,16 @@ export type Predictions =
       probabilities: FloatArray;
       /** Class names in probability-column order. */
       classNames: (string | number)[];
+      /** Tree models: the library's own output. */
+      native?: NativeOutput;
     }
-  | { kind: 'regression'; rows: number; scores: FloatArray };
+  | { kind: 'regression'; rows: number; scores: FloatArray; native?: NativeOutput };
 
 /** Rows [from, to) of a prediction set (views, no copies). */
 export function slicePredictions(p: Predictions, from: number, to: number): Predictions {
-  if (p.kind === 'regression') return { kind: 'regression', rows: to - from, scores: p.scores.subarray(from, to) };
-  return { ...p, rows: to - from, labels: p.labels.slice(from, to), probabilities: p.probabilities.subarray(from * p.classes, to * p.classes) };
+  const native = p.native && { ...p.native, values: p.native.values.subarray(from * p.native.width, to * p.native.width) };
+  if (p.kind === 'regression') return { kind: 'regression', rows: to - from, scores: p.scores.subarray(from, to), ...(native ? { native } : {}) };
+  return { ...p, rows: to - from, labels: p.labels.slice(from, to), probabilities: p.probabilities.subarray(from * p.classes, to * p.classes), ...(native ? { native } : {}) };
 }
 
 export type ModelKind = 'classifier' | 'regressor' | 'tensor';
@@ -144,6 +171,10 @@ export interface ModelDescription {
   labelsFromProbabilities?: boolean;
   /** The model's own inference code, when it has some. */
   code?: CodeDescription;
+  /** XGBoost and LightGBM models: what the file holds (library, format, objective, trees, ...), for the start-up log. */
+  tree?: Record<string, unknown>;
+  /** How its answers are written (absent: the server's own style). */
+  outputStyle?: OutputStyle;
   /** Request media types the model reads (canonical names first, then aliases). */
   consumes: string[];
   /** Response media types the model writes, in order of preference for wildcards. */

@@ -17,7 +17,7 @@ import { baseDir, EXAMPLE_DIR, slowModel } from '../helpers/models';
 import { until } from '../helpers/server';
 
 const logger = createLogger('silent');
-const EXAMPLE: ThreadInit = { name: 'model', dir: path.join(EXAMPLE_DIR, 'model'), modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1 };
+const EXAMPLE: ThreadInit = { name: 'model', dir: path.join(EXAMPLE_DIR, 'model'), modelFile: path.join(EXAMPLE_DIR, 'model/model.onnx'), modelJsonFile: path.join(EXAMPLE_DIR, 'model/model.json'), intraOpThreads: 1, outputStyle: 'auto', outputKeys: ['predicted_label'] };
 
 /** A pool and the worker's shared body slots it gives back to. */
 type TestPool = InferencePool & { bodies: SharedBodies };

@@ -30,7 +30,7 @@ beforeAll(() => requireNginx());
 
 describe('start-up failures', () => {
   test('no model: says where it looked and what to put there', () =>
-    failsWith(baseDir(), {}, 'MODEL_NOT_FOUND', /no \.onnx file under .*\/model: put the model there as model\.onnx/));
+    failsWith(baseDir(), {}, 'MODEL_NOT_FOUND', /no model under .*\/model: put an ONNX model there as model\.onnx, or an XGBoost or LightGBM model file/));
 
   test('no model directory at all', () =>
     failsWith(path.join(baseDir(), 'missing'), {}, 'MODEL_NOT_FOUND', /model directory .* does not exist/));

@@ -147,7 +147,8 @@ describe('the batch transform emulator', () => {
 
   test('usage errors name the problem', () => {
     expect(transform([]).stderr).toMatch(/--input is required\nusage: transform-local\.sh --input FILE\|DIR --output DIR/);
-    expect(transform(['--input', '/x', '--output', '/y', '--split-type', 'Word']).stderr).toMatch(/--split-type must be Line or None/);
+    expect(transform(['--input', '/x', '--output', '/y', '--split-type', 'Word']).stderr).toMatch(/--split-type must be Line, RecordIO or None, not "Word"/);
+    expect(transform(['--input', '/x', '--output', '/y', '--assemble-with', 'Both']).stderr).toMatch(/--assemble-with must be Line or None, not "Both"/);
     expect(transform(['--input', '/no/such', '--output', '/tmp/x']).stderr).toMatch(/--input \/no\/such does not exist/);
   });
 });

@@ -391,8 +391,8 @@ describe('encoding', () => {
 
 describe('registry', () => {
   test('request and response types', () => {
-    expect(REQUEST_TYPES).toEqual(['text/csv', 'application/json', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl', 'application/octet-stream', 'application/x-npy']);
-    expect(RESPONSE_TYPES).toEqual(['text/csv', 'application/json', 'application/jsonlines', 'application/x-npy']);
+    expect(REQUEST_TYPES).toEqual(['text/csv', 'application/json', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl', 'application/octet-stream', 'text/libsvm', 'text/x-libsvm', 'application/x-recordio-protobuf', 'application/x-npy']);
+    expect(RESPONSE_TYPES).toEqual(['text/csv', 'application/json', 'application/jsonlines', 'application/x-recordio-protobuf', 'application/x-npy']);
     expect(requestCodec('application/x-jsonlines')).toBe(jsonLinesCodec);
     expect(requestCodec('text/xml')).toBeUndefined();
     expect(responseCodec('application/octet-stream')).toBeUndefined();

@@ -61,7 +61,7 @@ describe('config', () => {
     [{ MODEL_SERVER_TIMEOUT: 'soon' }, 'MODEL_SERVER_TIMEOUT="soon" is invalid'],
     [{ SAGEMAKER_MAX_PAYLOAD_IN_MB: '-1' }, 'SAGEMAKER_MAX_PAYLOAD_IN_MB="-1" is invalid'],
     [{ SAGEMAKER_BATCH: 'maybe' }, 'SAGEMAKER_BATCH="maybe" is invalid: expected true or false'],
-    [{ SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,score' }, 'SAGEMAKER_INFERENCE_OUTPUT="predicted_label,score" is invalid: expected a comma-separated list of predicted_label, probability, probabilities, labels (unknown key "score")'],
+    [{ SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,score' }, 'SAGEMAKER_INFERENCE_OUTPUT="predicted_label,score" is invalid: expected a comma-separated list of predicted_label, probability, probabilities, labels, raw_score, raw_scores, predicted_score (unknown key "score")'],
     [{ SAGEMAKER_INFERENCE_OUTPUT: 'probability,probability' }, 'each key at most once'],
     [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'csv' }, 'SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="csv" is invalid: expected a media type'],
     [{ SAGEMAKER_BATCH_STRATEGY: 'sometimes' }, 'SAGEMAKER_BATCH_STRATEGY="sometimes" is invalid: expected MULTI_RECORD or SINGLE_RECORD'],
@@ -81,7 +81,7 @@ describe('the default Accept against what the model writes', () => {
     const config = loadConfig({ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: 'text/xml' });
     const err = thrown(() => checkDefaultAccept(config.defaultAccept, mediaTypes()));
     expect(err.code).toBe('CONFIG_INVALID');
-    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines, application/x-npy');
+    expect(err.message).toBe('SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/xml" is invalid: expected one of text/csv, application/json, application/jsonlines, application/x-recordio-protobuf, application/x-npy');
   });
 
   test('types and aliases the model writes are taken', () => {

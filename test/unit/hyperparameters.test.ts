@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { thrown } from '../helpers/errors';
+import { XGBOOST_KEYS } from '../../container/src/train/gbdt/params';
 import { DEFAULTS, HYPERPARAMETER_KEYS, parseHyperparameters } from '../../container/src/train/hyperparameters';
 
 const fails = (raw: Record<string, unknown>) => thrown(() => parseHyperparameters(raw)).message;
@@ -50,5 +51,11 @@ describe('training hyperparameters', () => {
     const page = fs.readFileSync(path.resolve(__dirname, '../../docs/training.md'), 'utf8');
     const table = page.slice(page.indexOf('<!-- hyperparameters:start -->'), page.indexOf('<!-- hyperparameters:end -->'));
     expect([...table.matchAll(/^\| `([a-z_0-9]+)` \|/gm)].map((m) => m[1])).toEqual(HYPERPARAMETER_KEYS);
+  });
+
+  test('docs/gradient-boosting.md lists exactly the XGBoost hyperparameters algorithm=xgboost takes', () => {
+    const page = fs.readFileSync(path.resolve(__dirname, '../../docs/gradient-boosting.md'), 'utf8');
+    const table = page.slice(page.indexOf('<!-- xgboost-hyperparameters:start -->'), page.indexOf('<!-- xgboost-hyperparameters:end -->'));
+    expect([...table.matchAll(/^\| `([a-z_0-9]+)`(?: \(`[a-z_]+`\))? \|/gm)].map((m) => m[1])).toEqual(XGBOOST_KEYS);
   });
 });

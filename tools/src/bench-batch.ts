@@ -68,7 +68,7 @@ async function fullStack(dir: string, file: string, rows: number, env: Record<st
     let run = 0;
     const result = await rate(rows, async () => {
       const output = path.join(outputs, String(run++));
-      const summary = await runTransform({ input: file, output, endpoint: `http://127.0.0.1:${port}`, contentType: 'text/csv', splitType: 'Line', maxPayloadMb: 1 }, () => undefined);
+      const summary = await runTransform({ input: file, output, endpoint: `http://127.0.0.1:${port}`, contentType: 'text/csv', splitType: 'Line', assembleWith: 'Line', maxPayloadMb: 1 }, () => undefined);
       if (summary.failedFiles.length > 0 || summary.records !== rows) throw new Error(`transform failed: ${JSON.stringify(summary)}`);
     });
     fs.rmSync(outputs, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 // `proxy` (in --models): constant-answer scorers (node:http, and Java's HttpServer when Java is installed)
 // called directly and through serve in proxy mode, in alternating rounds of the same run (--rounds, the
 // median of each side), with the CPU each part spends per request.
-// usage: npm run bench -- [--models iris,trees,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE]
+// usage: npm run bench -- [--models iris,trees,xgboost,fraud,proxy] [--duration SECONDS] [--workers N] [--out FILE]
 //          [--markdown FILE] [--batch N] [--rounds N] [--serve PATH/TO/container/serve]
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -16,9 +16,9 @@ import * as path from 'node:path';
 import { usableCpus } from '../../container/dist/config/host';
 import { createLogger } from '../../container/dist/logger';
 import { runTraining } from '../../container/dist/train/run';
-import { freePort, option, waitForPing } from './cli-helpers';
+import { childrenOf, freePort, option, processCpu, waitForPing } from './cli-helpers';
 import { FRAUD_FIELDS, SEED_ROW, writeFraudDataset } from './make-fraud-data';
-import { randomCsvRows, treeEnsembleModel } from './tree-model';
+import { randomCsvRows, treeEnsembleModel, writeXgboostBenchModel } from './tree-model';
 
 const ROOT = path.resolve(__dirname, '../..');
 let SERVE = path.join(ROOT, 'container/serve');
@@ -57,6 +57,8 @@ interface ModelCase {
   names: string[];
   /** The 1000-row CSV body (default: random numbers as wide as `row`). */
   rows1000?: string;
+  /** Only these scenarios (a model without feature names has no GET /predict_parameters). */
+  only?: string[];
 }
 
 const rows1000 = (m: ModelCase) => m.rows1000 ?? randomCsvRows(1000, m.row.split(',').length).join('\n');
@@ -102,25 +104,6 @@ export async function drive(port: number, s: Scenario, seconds: number, rowsPerR
   };
 }
 
-/** CPU seconds (user + system) a process has used, from /proc; 0 once it is gone. */
-function processCpu(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-const childrenOf = (pid: number): number[] => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
-
 /** CPU per request of the server against the ceiling's: its worker processes alone, and nginx included. */
 function cpuRatios(own: Measure, ceiling: Measure): { workers?: number; whole?: number } {
   const o = own.cpuUsPerRequest;
@@ -150,7 +133,7 @@ function scenarios(m: ModelCase, rows1000: string): (Scenario & { rows: number }
     { name: 'csv 1 row, c=40', connections: 40, method: 'POST', path: '/invocations', body: m.row, headers: csv, rows: 1 },
     { name: 'csv 1000 rows, c=4', connections: 4, method: 'POST', path: '/invocations', body: rows1000, headers: csv, rows: 1000 },
     { name: 'GET /predict_parameters, c=40', connections: 40, method: 'GET', path: `/predict_parameters?${query}`, rows: 1 },
-  ];
+  ].filter((s) => !m.only || m.only.includes(s.name)) as (Scenario & { rows: number })[];
 }
 
 function workerRss(primary: number): number[] {
@@ -164,7 +147,7 @@ async function main(): Promise<void> {
   const seconds = Number(option('duration', '8'));
   const workers = Number(option('workers', String(usableCpus())));
   const out = path.resolve(option('out', path.join(ROOT, 'bench-results/latest.json')));
-  const wanted = option('models', 'iris,trees,fraud,proxy').split(',');
+  const wanted = option('models', 'iris,trees,xgboost,fraud,proxy').split(',');
   const rounds = Number(option('rounds', '3'));
   const batch = option('batch', '');
   const markdown = path.resolve(option('markdown', path.join(ROOT, 'docs/bench/latest.md')));
@@ -182,6 +165,13 @@ async function main(): Promise<void> {
     fs.mkdirSync(path.join(dir, 'model'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'model/model.onnx'), treeEnsembleModel({ features: 30, trees: 150 }));
     cases.push({ name: 'trees (150 trees, depth 6, 30 features)', dir, row: randomCsvRows(1, 30)[0], names: Array.from({ length: 30 }, (_, i) => `f${i}`) });
+  }
+
+  if (wanted.includes('xgboost')) {
+    // SageMaker's XGBoost model file as its training job writes it (legacy binary), 500 trees of depth 6.
+    const dir = path.join(tmp, 'xgboost');
+    writeXgboostBenchModel(path.join(dir, 'model'));
+    cases.push({ name: 'xgboost (500 trees, depth 6, 30 features)', dir, row: randomCsvRows(1, 30)[0], names: [], only: ['csv 1 row, c=40', 'csv 1000 rows, c=4'] });
   }
 
   if (wanted.includes('fraud')) {

@@ -1,6 +1,7 @@
 // Small helpers shared by the command-line tools (bench, bench-batch, transform): options, a free
-// loopback port, and waiting for a server's /ping.
+// loopback port, waiting for a server's /ping, and the CPU time processes have used.
 import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 
@@ -42,4 +43,28 @@ export async function waitForPing(endpoint: string, server: ChildProcess | undef
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${endpoint}/ping did not answer 200 within ${seconds} s`);
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; 0 once it is gone. */
+export function processCpu(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+export function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU seconds a process and all its descendants have used so far (those still running). */
+export function treeCpu(pid: number): number {
+  return processCpu(pid) + childrenOf(pid).reduce((sum, child) => sum + treeCpu(child), 0);
 }

@@ -1,9 +1,10 @@
-// A local SageMaker batch transform: splits input files the way SageMaker does, sends mini-batches to
-// /invocations with N in flight, retries failures, and assembles <name>.out by line in input order. Runs
-// against a running endpoint, or starts container/serve itself in batch mode.
+// A local SageMaker batch transform: splits input files the way SageMaker does (by line, by RecordIO
+// record, or not at all), sends mini-batches to /invocations with N in flight, retries failures, and
+// assembles <name>.out in input order (by line, or the answers as they are). Runs against a running
+// endpoint, or starts container/serve itself in batch mode.
 // usage: transform --input FILE|DIR --output DIR [--endpoint URL] [--content-type T] [--accept T]
-//          [--split-type Line|None] [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N]
-//          [--max-concurrent N] [--base-dir DIR]
+//          [--split-type Line|RecordIO|None] [--assemble-with Line|None]
+//          [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N] [--max-concurrent N] [--base-dir DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -18,7 +19,9 @@ export interface TransformOptions {
   endpoint?: string;
   contentType: string;
   accept?: string;
-  splitType: 'Line' | 'None';
+  splitType: 'Line' | 'RecordIO' | 'None';
+  /** Line: each answer ends with a newline (one added when it has none); None: answers joined as they are. */
+  assembleWith: 'Line' | 'None';
   batchStrategy?: 'MultiRecord' | 'SingleRecord';
   maxPayloadMb?: number;
   maxConcurrent?: number;
@@ -37,7 +40,7 @@ export interface TransformSummary {
 
 export class UsageError extends Error {}
 
-const USAGE = 'usage: transform-local.sh --input FILE|DIR --output DIR [--endpoint URL] [--content-type T] [--accept T] [--split-type Line|None] [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N] [--max-concurrent N] [--base-dir DIR]';
+const USAGE = 'usage: transform-local.sh --input FILE|DIR --output DIR [--endpoint URL] [--content-type T] [--accept T] [--split-type Line|RecordIO|None] [--assemble-with Line|None] [--batch-strategy MultiRecord|SingleRecord] [--max-payload-mb N] [--max-concurrent N] [--base-dir DIR]';
 const ROOT = path.resolve(__dirname, '../..');
 const LINE_TYPES = new Set(['text/csv', 'application/jsonlines', 'application/x-jsonlines', 'application/jsonl']);
 
@@ -48,6 +51,7 @@ const OPTIONS = {
   'content-type': { type: 'string' },
   accept: { type: 'string' },
   'split-type': { type: 'string' },
+  'assemble-with': { type: 'string' },
   'batch-strategy': { type: 'string' },
   'max-payload-mb': { type: 'string' },
   'max-concurrent': { type: 'string' },
@@ -65,7 +69,9 @@ export function parseArgs(argv: string[]): TransformOptions {
   if (!values.input) throw new UsageError('--input is required');
   if (!values.output) throw new UsageError('--output is required');
   const split = values['split-type'] ?? 'Line';
-  if (split !== 'Line' && split !== 'None') throw new UsageError(`--split-type must be Line or None, not ${JSON.stringify(split)}`);
+  if (split !== 'Line' && split !== 'RecordIO' && split !== 'None') throw new UsageError(`--split-type must be Line, RecordIO or None, not ${JSON.stringify(split)}`);
+  const assemble = values['assemble-with'] ?? 'Line';
+  if (assemble !== 'Line' && assemble !== 'None') throw new UsageError(`--assemble-with must be Line or None, not ${JSON.stringify(assemble)}`);
   const strategy = values['batch-strategy'];
   if (strategy !== undefined && strategy !== 'MultiRecord' && strategy !== 'SingleRecord') throw new UsageError(`--batch-strategy must be MultiRecord or SingleRecord, not ${JSON.stringify(strategy)}`);
   const number = (key: 'max-payload-mb' | 'max-concurrent', min: number, max: number): number | undefined => {
@@ -81,6 +87,7 @@ export function parseArgs(argv: string[]): TransformOptions {
     contentType: values['content-type'] ?? 'text/csv',
     accept: values.accept,
     splitType: split,
+    assembleWith: assemble,
     batchStrategy: strategy as TransformOptions['batchStrategy'],
     maxPayloadMb: number('max-payload-mb', 0, 100),
     maxConcurrent: number('max-concurrent', 1, 1000),
@@ -109,6 +116,8 @@ function inputFiles(input: string): { file: string; relative: string }[] {
 interface Reply {
   status: number;
   body: Buffer;
+  /** The answer's media type, without parameters. */
+  type: string;
 }
 
 function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string, string>, chunked: boolean): Promise<Reply> {
@@ -116,7 +125,7 @@ function post(agent: http.Agent, url: URL, body: Buffer, headers: Record<string,
     const req = http.request({ agent, host: url.hostname, port: url.port, path: '/invocations', method: 'POST', headers: chunked ? headers : { ...headers, 'Content-Length': String(body.length) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), type: String(res.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -169,6 +178,10 @@ function* miniBatches(text: Buffer, file: string, options: Required<Pick<Transfo
     yield { body: text, records: 1, consumed: text.length };
     return;
   }
+  if (options.splitType === 'RecordIO') {
+    yield* recordBatches(text, file, options);
+    return;
+  }
   let start = -1;
   let end = 0;
   let count = 0;
@@ -202,6 +215,40 @@ function* miniBatches(text: Buffer, file: string, options: Required<Pick<Transfo
     at = nl + 1;
   }
   if (count > 0) yield cut(text.length);
+}
+
+const RECORDIO_MAGIC = 0xced7230a;
+
+/**
+ * RecordIO records (a 0xced7230a magic, a length whose upper 3 bits are flags, the bytes, padding to 4),
+ * packed as SageMaker packs them: whole records with their padding up to the payload limit (MultiRecord),
+ * or one per request without its padding (SingleRecord).
+ */
+function* recordBatches(data: Buffer, file: string, options: { strategy: string; limitBytes: number }): Generator<MiniBatch> {
+  let start = 0;
+  let end = 0;
+  let count = 0;
+  for (let at = 0, index = 1; at < data.length; index++) {
+    if (at + 8 > data.length || data.readUInt32LE(at) !== RECORDIO_MAGIC) throw new Error(`${file}, record ${index} (byte ${at}): not a RecordIO record (SplitType RecordIO needs 0xced7230a-framed records)`);
+    const length = data.readUInt32LE(at + 4) & 0x1fffffff;
+    const next = Math.min(data.length, at + 8 + ((length + 3) & ~3));
+    if (at + 8 + length > data.length) throw new Error(`${file}, record ${index} (byte ${at}): ${length} bytes announced, ${data.length - at - 8} left in the file`);
+    if (options.strategy === 'SINGLE_RECORD') {
+      if (options.limitBytes > 0 && 8 + length > options.limitBytes) throw new Error(`${file}, record ${index}: the record is ${8 + length} bytes, larger than MaxPayloadInMB allows (${options.limitBytes} bytes)`);
+      yield { body: data.subarray(at, at + 8 + length), records: 1, consumed: next };
+    } else {
+      if (options.limitBytes > 0 && next - at > options.limitBytes) throw new Error(`${file}, record ${index}: the record is ${next - at} bytes, larger than MaxPayloadInMB allows (${options.limitBytes} bytes)`);
+      if (count > 0 && options.limitBytes > 0 && next - start > options.limitBytes) {
+        yield { body: data.subarray(start, end), records: count, consumed: at };
+        start = at;
+        count = 0;
+      }
+      end = next;
+      count += 1;
+    }
+    at = next;
+  }
+  if (count > 0) yield { body: data.subarray(start, end), records: count, consumed: data.length };
 }
 
 function progress(doneBytes: number, totalBytes: number, records: number, file: string): void {
@@ -238,11 +285,10 @@ export async function runTransform(options: TransformOptions, log: (line: string
     const strategy = options.batchStrategy ? (options.batchStrategy === 'MultiRecord' ? 'MULTI_RECORD' : 'SINGLE_RECORD') : params.BatchStrategy;
     const payloadMb = options.maxPayloadMb ?? params.MaxPayloadInMB;
     const limitBytes = payloadMb * 1024 * 1024;
-    log(`transform: ${files.length} file(s) -> ${options.output}; ${concurrent} in flight, ${strategy}, MaxPayloadInMB=${payloadMb}${payloadMb === 0 ? ' (chunked)' : ''}, SplitType=${options.splitType}`);
+    log(`transform: ${files.length} file(s) -> ${options.output}; ${concurrent} in flight, ${strategy}, MaxPayloadInMB=${payloadMb}${payloadMb === 0 ? ' (chunked)' : ''}, SplitType=${options.splitType}, AssembleWith=${options.assembleWith}`);
     const url = new URL(endpoint);
     const headers: Record<string, string> = { 'Content-Type': options.contentType };
     if (options.accept) headers.Accept = options.accept;
-    const lineOutput = LINE_TYPES.has((options.accept ?? options.contentType).split(';')[0].trim().toLowerCase());
 
     for (const { file, relative } of files) {
       const target = path.join(options.output, `${relative}.out`);
@@ -255,13 +301,13 @@ export async function runTransform(options: TransformOptions, log: (line: string
         let consumed = 0;
         let records = 0;
         let failed = false;
-        const send = async (i: number, body: Buffer): Promise<Buffer> => {
+        const send = async (i: number, body: Buffer): Promise<Reply> => {
           for (let attempt = 1; ; attempt++) {
             summary.requests += 1;
             let failure: string;
             try {
               const r = await post(agent, url, body, { ...headers, 'X-Amzn-SageMaker-Input-Object': relative }, payloadMb === 0);
-              if (r.status === 200) return r.body;
+              if (r.status === 200) return r;
               failure = `HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 500)}`;
               // A client error will not change on retry; a server error or overload may.
               if (r.status >= 400 && r.status < 500 && r.status !== 429) throw new Error(`mini-batch ${i + 1} of ${relative} failed: ${failure}`);
@@ -283,9 +329,11 @@ export async function runTransform(options: TransformOptions, log: (line: string
             const i = cut++;
             const batch = next.value;
             consumed = Math.max(consumed, batch.consumed);
-            let answer = await send(i, batch.body);
-            if (answer.length > 0 && answer[answer.length - 1] !== 10) answer = Buffer.concat([answer, Buffer.from('\n')]);
-            if (lineOutput && options.splitType === 'Line') {
+            const reply = await send(i, batch.body);
+            let answer = reply.body;
+            if (options.assembleWith === 'Line' && answer.length > 0 && answer[answer.length - 1] !== 10) answer = Buffer.concat([answer, Buffer.from('\n')]);
+            // The answer's own type decides (without Accept a server picks it: SageMaker XGBoost's answers CSV to libsvm).
+            if (LINE_TYPES.has(reply.type) && options.splitType === 'Line') {
               let lines = 0;
               for (let at = answer.indexOf(10); at >= 0; at = answer.indexOf(10, at + 1)) lines++;
               if (lines !== batch.records) throw new Error(`mini-batch ${i + 1} of ${relative}: ${lines} output line(s) for ${batch.records} record(s)`);

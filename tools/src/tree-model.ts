@@ -1,5 +1,8 @@
 // A deterministic random-forest-shaped classifier (ai.onnx.ml TreeEnsembleClassifier) for benchmarks and
 // tests: `features` inputs, `trees` full binary trees of `depth`, `classes` classes, softmax outputs.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { GraphBuilder, attr, serializeModel } from '../../container/dist/onnx/writer';
 import { prng } from '../../container/dist/train/logistic';
 
@@ -76,4 +79,12 @@ export function treeEnsembleModel(options: TreeModelOptions = {}): Uint8Array {
 export function randomCsvRows(rows: number, features: number, seed = 7): string[] {
   const random = prng(seed);
   return Array.from({ length: rows }, () => Array.from({ length: features }, () => ((random() + random() + random() - 1.5) * 2).toFixed(4)).join(','));
+}
+
+/** The bench's XGBoost model (500 trees of depth 6 over 30 features, trained by XGBoost 1.7.4; test/fixtures/trees) as `dir`/xgboost-model. */
+export function writeXgboostBenchModel(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'xgboost-model');
+  fs.writeFileSync(file, zlib.gunzipSync(fs.readFileSync(path.resolve(__dirname, '../../test/fixtures/trees/bench-500.model.gz'))));
+  return file;
 }

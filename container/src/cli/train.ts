@@ -20,7 +20,7 @@ async function main(): Promise<number> {
     const config = loadTrainingConfig();
     baseDir = config.baseDir;
     logger = createLogger(config.logLevel, { role: 'train' });
-    const result = await runTraining(baseDir, logger, () => stopRequested);
+    const result = await runTraining(baseDir, logger, () => stopRequested, config.cpus);
     logger.info({ model: trainingPaths(baseDir).model, files: Object.keys(result.files), metrics: result.metrics, ms: Math.round(performance.now() - started) }, 'training complete');
     return 0;
   } catch (err) {

@@ -41,6 +41,14 @@ export function modelWeight(modelFile: string | undefined, size: (file: string) 
   return { fileBytes: size(modelFile), trees };
 }
 
+/**
+ * XGBoost or LightGBM files, which become one tree ensemble when they load: counted as if their bytes were
+ * the ensemble's ONNX file, which errs high (the ONNX graph is smaller than JSON or text files).
+ */
+export function treeWeight(files: readonly string[], size: (file: string) => number): ModelWeight {
+  return { fileBytes: files.reduce((n, file) => n + size(file), 0), trees: true };
+}
+
 /** The share of the budget a model holds: every thread of every worker holding it has its own session. */
 export function modelShare(weight: ModelWeight, holders: number, threads: number): number {
   const perSession = (weight.trees ? TREES_FACTOR : WEIGHTS_FACTOR) * weight.fileBytes + THREAD_BYTES;

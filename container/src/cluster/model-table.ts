@@ -11,7 +11,7 @@ import type { MetricsCollector } from '../metrics/collector';
 import type { ControlReply, ControlRequest, LoadedModel } from '../models/control';
 import { codeDirOf, modelFolder } from '../paths';
 import { treeMemoryBytes } from '../processes';
-import { modelShare, modelWeight, RUNTIME_BYTES } from './memory';
+import { modelShare, modelWeight, RUNTIME_BYTES, treeWeight } from './memory';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
@@ -85,13 +85,13 @@ export class ModelTable {
     try {
       let folder: ReturnType<typeof modelFolder>;
       try {
-        folder = modelFolder(url, codeDirOf(url), this.config.program, false);
+        folder = modelFolder(url, codeDirOf(url), this.config.program, false, this.config.inferenceEnsemble);
       } catch (err) {
         const error = err instanceof ServerError ? err : new ServerError('NO_MODEL_AT_URL', String(err));
         throw new ServerError(error.code === 'INFERENCE_CODE_INVALID' ? error.code : 'NO_MODEL_AT_URL', `model "${name}": ${error.message}`);
       }
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
-      entry.bytes = modelShare(modelWeight(folder.modelFile, (file) => fs.statSync(file).size), holders.length, this.config.threads);
+      entry.bytes = modelShare(folder.treeFiles ? treeWeight(folder.treeFiles, (file) => fs.statSync(file).size) : modelWeight(folder.modelFile, (file) => fs.statSync(file).size), holders.length, this.config.threads);
       this.checkMemory(name, entry);
       const model = await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);

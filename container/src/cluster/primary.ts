@@ -64,7 +64,7 @@ function prepareRunDir(config: Config): void {
 /** The single-model endpoint's one model: named "model", from $BASE/model (or MODEL_SERVER_MODEL_DIR). */
 function singleModel(config: Config): ModelSpec {
   const dir = config.modelDir;
-  return { name: 'model', dir, ...modelFolder(dir, codeDirOf(dir, config.submitDirectory), config.program, true) };
+  return { name: 'model', dir, ...modelFolder(dir, codeDirOf(dir, config.submitDirectory), config.program, true, config.inferenceEnsemble) };
 }
 
 /**
@@ -196,6 +196,8 @@ export class Primary {
         warmed: m.warmed,
         ...(m.warmupError ? { warmupError: m.warmupError } : {}),
         ...(m.labelsFromProbabilities ? { labelsFromProbabilities: true } : {}),
+        ...(m.tree ? { tree: m.tree } : {}),
+        ...(m.outputStyle === 'xgboost' ? { outputStyle: 'xgboost' } : {}),
         workers: config.workers,
         threadsPerWorker: config.threads,
         port: config.port,

@@ -218,6 +218,8 @@ export class WorkerProcess {
     const model = new OnnxModel(spec, {
       threads: config.threads,
       intraOpThreads: config.intraOpThreads,
+      outputStyle: config.outputStyle,
+      outputKeys: config.inferenceOutput,
       maxQueue: config.maxQueue,
       maxBatch: config.maxBatch,
       timeoutMs: config.timeoutSeconds * 1000,

@@ -3,6 +3,7 @@ import { parse } from 'csv-parse/sync';
 import { ServerError } from '../errors';
 import { decodeCsvBytes, NO_RECORDS } from './csv-bytes';
 import { recordValues, type FieldValue } from './records';
+import { xgboostCsvLine } from './xgboost-style';
 import { looksLikeHeader } from './cells';
 import { MatrixBuilder, headerColumns, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
@@ -117,7 +118,10 @@ function csvField(v: FieldValue): string {
 
 function encode(p: Predictions, ctx: EncodeContext): string {
   const parts: string[] = new Array(p.rows);
-  if (p.kind === 'classification' && ctx.keys.length === 1 && ctx.keys[0] === 'predicted_label') {
+  if (ctx.style === 'xgboost' && p.native) {
+    const keys = ctx.selected ? ctx.keys : null;
+    for (let r = 0; r < p.rows; r++) parts[r] = xgboostCsvLine(p, keys, r);
+  } else if (p.kind === 'classification' && ctx.keys.length === 1 && ctx.keys[0] === 'predicted_label') {
     // One label per line (encodeBytes is the fast form). Labels repeat (they are class names), so each
     // distinct one is formatted once.
     const formatted = new Map<string | number, string>();
@@ -143,7 +147,7 @@ function encode(p: Predictions, ctx: EncodeContext): string {
  * and copied per row, so a 100,000-row batch makes no string at all.
  */
 function encodeBytes(p: Predictions, ctx: EncodeContext): Uint8Array | undefined {
-  if (p.kind !== 'classification' || ctx.keys.length !== 1 || ctx.keys[0] !== 'predicted_label') return undefined;
+  if (ctx.style === 'xgboost' || p.kind !== 'classification' || ctx.keys.length !== 1 || ctx.keys[0] !== 'predicted_label') return undefined;
   // Distinct labels and their lines: a short list searched by identity (labels from one model are the
   // same few values), a Map once there are many.
   const seen: (string | number)[] = [];

@@ -5,6 +5,7 @@ import { ServerError } from '../errors';
 import type { Predictions } from '../vocabulary';
 import { recordKeys, recordValues } from './records';
 import { withExactIntegers } from './json-integers';
+import { pyJsonObject, xgboostRecord } from './xgboost-style';
 import { findJsonSyntaxError } from './json-syntax';
 import { MatrixBuilder, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
@@ -91,17 +92,35 @@ export function recordObject(p: Predictions, ctx: EncodeContext, row: number, ke
 }
 
 const FRAME = { open: '{"predictions":[', separator: ',', close: ']}' } as const;
+/** json.dumps({"predictions": [...]}), as SageMaker XGBoost's container writes it. */
+const PY_FRAME = { open: '{"predictions": [', separator: ', ', close: ']}' } as const;
+
+/** Whether SageMaker XGBoost's output style writes these predictions. */
+export const xgboostStyle = (p: Predictions, ctx: EncodeContext): boolean => ctx.style === 'xgboost' && p.native !== undefined;
+
+/** One record of SageMaker XGBoost's output style as json.dumps writes it. */
+export function xgboostJson(p: Predictions, ctx: EncodeContext, row: number): string {
+  return pyJsonObject(xgboostRecord(p, ctx.selected ? ctx.keys : null, row));
+}
 
 /** The records of {"predictions": [...]}, comma-separated, without the wrapper. */
 function encodeRecords(p: Predictions, ctx: EncodeContext): string {
+  if (xgboostStyle(p, ctx)) {
+    const records = new Array<string>(p.rows);
+    for (let r = 0; r < p.rows; r++) records[r] = xgboostJson(p, ctx, r);
+    return records.join(PY_FRAME.separator);
+  }
   const keys = recordKeys(p, ctx.keys);
   const predictions = new Array(p.rows);
   for (let r = 0; r < p.rows; r++) predictions[r] = recordObject(p, ctx, r, keys);
   return JSON.stringify(predictions).slice(1, -1);
 }
 
+const frame = (ctx: EncodeContext) => (ctx.style === 'xgboost' ? PY_FRAME : FRAME);
+
 function encode(p: Predictions, ctx: EncodeContext): string {
-  return `${FRAME.open}${encodeRecords(p, ctx)}${FRAME.close}`;
+  const f = xgboostStyle(p, ctx) ? PY_FRAME : FRAME;
+  return `${f.open}${encodeRecords(p, ctx)}${f.close}`;
 }
 
 /**
@@ -117,7 +136,7 @@ function decodeBytes(bytes: Uint8Array, ctx: DecodeContext): Decoded | undefined
   return { kind: 'tensors', doc, binary };
 }
 
-export const jsonCodec: Codec = { mediaType: 'application/json', decode, decodeBytes, encode, encodeRecords, frame: FRAME };
+export const jsonCodec: Codec = { mediaType: 'application/json', decode, decodeBytes, encode, encodeRecords, frame };
 
 /** The H2O scorer's usage: JSON sent as application/octet-stream. Answers are JSON. */
 export const octetStreamCodec: Codec = { mediaType: 'application/octet-stream', decode };

@@ -1,7 +1,7 @@
 // application/jsonlines (alias application/x-jsonlines): one row per line in, one JSON object per line out.
 import type { Predictions } from '../vocabulary';
 import { recordKeys } from './records';
-import { addRow, parseJson, recordObject } from './json';
+import { addRow, parseJson, recordObject, xgboostJson, xgboostStyle } from './json';
 import { MatrixBuilder, tabularSchema } from './rows';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 
@@ -30,8 +30,12 @@ function decode(text: string, ctx: DecodeContext): Decoded {
 }
 
 function encode(p: Predictions, ctx: EncodeContext): string {
-  const keys = recordKeys(p, ctx.keys);
   let out = '';
+  if (xgboostStyle(p, ctx)) {
+    for (let r = 0; r < p.rows; r++) out += `${xgboostJson(p, ctx, r)}\n`;
+    return out;
+  }
+  const keys = recordKeys(p, ctx.keys);
   for (let r = 0; r < p.rows; r++) out += `${JSON.stringify(recordObject(p, ctx, r, keys))}\n`;
   return out;
 }

@@ -9,6 +9,7 @@ import type { InferenceOutputKey, Matrix, Predictions, TensorData, TensorValues 
 import { recordKeys } from './records';
 import type { Codec, DecodeContext, Decoded, EncodeContext } from './types';
 import { v2Type } from './v2';
+import { xgboostTensors } from './xgboost-style';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
@@ -294,8 +295,20 @@ function writeNpy(fields: Field[], count: number, shape?: number[]): Uint8Array 
   return out;
 }
 
+/**
+ * SageMaker XGBoost's style: the library's raw predict output as numpy.save writes it ([rows], or [rows,
+ * classes] for multi:softprob); with SAGEMAKER_INFERENCE_OUTPUT, one float32 field per key holding what its
+ * RecordIO-protobuf answer holds (the container itself writes no .npy, so no other shape has a claim).
+ */
+function xgboostFields(p: Predictions, ctx: EncodeContext): Field[] {
+  const n = p.native!;
+  if (!ctx.selected) return [floatField('score', n.values, n.width)];
+  const rows = Array.from({ length: p.rows }, (_, r) => xgboostTensors(p, ctx.keys, r));
+  return (rows[0] ?? []).map(([key, first], k) => floatField(key, Float32Array.from(rows.flatMap((row) => row[k][1])), first.length));
+}
+
 function encodeBinary(p: Predictions, ctx: EncodeContext): Uint8Array {
-  return writeNpy(predictionFields(p, ctx.keys), p.rows);
+  return writeNpy(ctx.style === 'xgboost' && p.native ? xgboostFields(p, ctx) : predictionFields(p, ctx.keys), p.rows);
 }
 
 const DESCR: Record<string, string> = { bool: '|b1', int8: '|i1', uint8: '|u1', int16: '<i2', uint16: '<u2', float16: '<f2', int32: '<i4', uint32: '<u4', float32: '<f4', int64: '<i8', uint64: '<u8', float64: '<f8' };

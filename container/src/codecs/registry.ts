@@ -3,11 +3,13 @@
 import { csvCodec } from './csv';
 import { jsonCodec, octetStreamCodec } from './json';
 import { jsonLinesCodec } from './jsonlines';
+import { libsvmCodec } from './libsvm';
 import { npyCodec } from './npy';
+import { recordioProtobufCodec } from './recordio-protobuf';
 import { decodeText } from './text';
 import type { Codec, DecodeContext, Decoded } from './types';
 
-const CODECS: readonly Codec[] = [csvCodec, jsonCodec, jsonLinesCodec, octetStreamCodec, npyCodec];
+const CODECS: readonly Codec[] = [csvCodec, jsonCodec, jsonLinesCodec, octetStreamCodec, libsvmCodec, recordioProtobufCodec, npyCodec];
 
 const byType = new Map<string, Codec>();
 for (const codec of CODECS) for (const type of [codec.mediaType, ...(codec.aliases ?? [])]) byType.set(type, codec);

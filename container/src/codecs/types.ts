@@ -1,5 +1,5 @@
 // The contract every codec module implements; codecs are pure (text or bytes in, text out) so they run in threads.
-import type { InferenceOutputKey, Matrix, Predictions, TabularSchema, TensorData, TensorInfo } from '../vocabulary';
+import type { InferenceOutputKey, Matrix, OutputStyle, Predictions, TabularSchema, TensorData, TensorInfo } from '../vocabulary';
 
 /** What a request body holds: rows for a tabular model, or a parsed KServe V2 tensor request. */
 export type Decoded =
@@ -20,6 +20,17 @@ export interface DecodeContext {
 
 export interface EncodeContext {
   keys: readonly InferenceOutputKey[];
+  /** SageMaker XGBoost's style for tree models that carry their native output; the server's own otherwise. */
+  style?: OutputStyle;
+  /** SAGEMAKER_INFERENCE_OUTPUT was set: SageMaker XGBoost's style then writes the keys, else the raw output. */
+  selected?: boolean;
+}
+
+/** The wrapper of a framed encoding: encode(p) is open + encodeRecords(p) + close; chunks join with separator. */
+export interface Frame {
+  readonly open: string;
+  readonly separator: string;
+  readonly close: string;
 }
 
 export interface Codec {
@@ -40,7 +51,7 @@ export interface Codec {
    * open + encodeRecords(p) + close, and a large answer is written in chunks joined by separator.
    * Without it, the encodings of consecutive row ranges simply concatenate (CSV, JSON Lines).
    */
-  readonly frame?: { readonly open: string; readonly separator: string; readonly close: string };
+  frame?(ctx: EncodeContext): Frame | undefined;
   encodeRecords?(predictions: Predictions, ctx: EncodeContext): string;
   /** Optional fast path to UTF-8 bytes; undefined means "use encode", whose text it must equal. */
   encodeBytes?(predictions: Predictions, ctx: EncodeContext): Uint8Array | undefined;

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ServerError } from '../errors';
 import { modelDir } from '../paths';
-import { INFERENCE_OUTPUT_KEYS, type InferenceOutputKey } from '../vocabulary';
+import { INFERENCE_OUTPUT_KEYS, SERVER_OUTPUT_KEYS, type InferenceOutputKey } from '../vocabulary';
 import { parseServeArguments } from './arguments';
 import { boolean, decimal, fail, integer, logLevel, pick, type Env, type LogLevel } from './env';
 import { hostMemoryBytes, usableCpus } from './host';
@@ -39,6 +39,16 @@ export interface Config {
   readonly defaultAccept: string | undefined;
   /** SAGEMAKER_INFERENCE_OUTPUT: classifier keys in the response, in order. */
   readonly inferenceOutput: readonly InferenceOutputKey[];
+  /** Whether SAGEMAKER_INFERENCE_OUTPUT is set (SageMaker XGBoost's style answers its raw output when it is not). */
+  readonly inferenceOutputSelected: boolean;
+  /**
+   * MODEL_SERVER_OUTPUT_STYLE: how answers are written. auto: SageMaker XGBoost's container's way for
+   * XGBoost models, the server's own for the others; xgboost: the container's way for every tree model;
+   * server: the server's own for every model.
+   */
+  readonly outputStyle: 'auto' | 'server' | 'xgboost';
+  /** SAGEMAKER_INFERENCE_ENSEMBLE: several XGBoost files in the model folder are one model (k-fold); false serves the first. */
+  readonly inferenceEnsemble: boolean;
   /** SAGEMAKER_BATCH: set by SageMaker in batch transform. */
   readonly batch: boolean;
   /** SAGEMAKER_BATCH_STRATEGY: the job's strategy when it set one (reported by /execution-parameters). */
@@ -111,6 +121,13 @@ export function loadConfig(environment: Env = process.env, argv: readonly string
     if (new Set(keys).size !== keys.length) fail(output.name, output.value, 'each key at most once');
     inferenceOutput = keys as InferenceOutputKey[];
   }
+  const style = pick(env, 'MODEL_SERVER_OUTPUT_STYLE');
+  const outputStyle = (style?.value.toLowerCase() ?? 'auto') as Config['outputStyle'];
+  if (style && !['auto', 'server', 'xgboost'].includes(outputStyle)) fail(style.name, style.value, 'auto, server or xgboost');
+  const xgboostOnly = inferenceOutput.filter((k) => !SERVER_OUTPUT_KEYS.includes(k));
+  if (outputStyle === 'server' && xgboostOnly.length > 0) {
+    fail(output!.name, output!.value, `the server's own keys (${SERVER_OUTPUT_KEYS.join(', ')}) with MODEL_SERVER_OUTPUT_STYLE=server; ${xgboostOnly.join(', ')} belong to SageMaker XGBoost's output style`);
+  }
 
   const run = pick(env, 'MODEL_SERVER_RUN_DIR');
   // The default names the port, so two servers on one machine need no setting to keep apart.
@@ -158,6 +175,9 @@ export function loadConfig(environment: Env = process.env, argv: readonly string
     maxPayloadMb: decimal(env, ['SAGEMAKER_MAX_PAYLOAD_IN_MB'], batch ? 100 : 6, 0, 100000),
     defaultAccept,
     inferenceOutput,
+    inferenceOutputSelected: output !== undefined,
+    outputStyle,
+    inferenceEnsemble: boolean(env, 'SAGEMAKER_INFERENCE_ENSEMBLE', true),
     batch,
     batchStrategy,
     maxConcurrentTransforms: concurrent ? integer(env, ['SAGEMAKER_MAX_CONCURRENT_TRANSFORMS'], 1, 1, 10000) : undefined,

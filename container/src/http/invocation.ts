@@ -185,7 +185,9 @@ export function resolveBodyInvocation(req: IncomingMessage, id: string, model: M
     const hint = media?.type === 'application/x-www-form-urlencoded' ? " (curl -d sends that by default: add -H 'Content-Type: text/csv')" : '';
     throw new ServerError('UNSUPPORTED_MEDIA_TYPE', `${given}${hint}; send one of: ${model.consumes.join(', ')}`);
   }
-  const answer = negotiate(req.headers.accept, media.type, config.defaultAccept, model);
+  // SageMaker XGBoost's container answers text/csv when Accept is missing or */*, unless told otherwise.
+  const xgboost = model.outputStyle === 'xgboost';
+  const answer = negotiate(req.headers.accept, media.type, xgboost ? config.defaultAccept ?? 'text/csv' : config.defaultAccept, model);
   if (!answer) {
     throw new ServerError('NOT_ACCEPTABLE', `cannot answer with any type in Accept ${JSON.stringify(req.headers.accept)}; this server produces: ${model.produces.join(', ')}`);
   }
@@ -193,7 +195,7 @@ export function resolveBodyInvocation(req: IncomingMessage, id: string, model: M
     requestId: id,
     model: model.name,
     input: { mediaType, params: media.params },
-    output: { mediaType: answer, keys: config.inferenceOutput },
+    output: { mediaType: answer, keys: config.inferenceOutput, ...(xgboost ? { style: 'xgboost' as const, selected: config.inferenceOutputSelected } : {}) },
     tensorsAcceptable: acceptsJson(req.headers.accept),
     ...customAttributes(req),
   };

@@ -84,7 +84,8 @@ function rowsToMatrix(v: unknown[]): Matrix | undefined {
   if (rows.length === 0 || !rows.every((r) => Array.isArray(r) && r.every((x) => typeof x === 'number'))) return undefined;
   const width = (rows[0] as number[]).length;
   if (!rows.every((r) => (r as number[]).length === width)) throw new ServerError('WRONG_FEATURE_COUNT', `the rows inputFn returned have different lengths (the first has ${width})`);
-  const values = new Float32Array(rows.length * width);
+  // Doubles, as the hook gave them: a float model's input narrows them, a double model's (LightGBM) keeps them.
+  const values = new Float64Array(rows.length * width);
   rows.forEach((r, i) => values.set(r as number[], i * width));
   return { rows: rows.length, width, values };
 }
@@ -149,7 +150,12 @@ export class BuiltinSteps implements Steps {
     if (value.kind !== 'value' || !this.options.session) return value;
     const v = value.value;
     const matrix = isMatrix(v) ? v : Array.isArray(v) ? rowsToMatrix(v) : undefined;
-    if (matrix) return { kind: 'rows', matrix };
+    if (matrix) {
+      // Checked here, as the codecs check decoded rows: onnxruntime's own refusal would name a tensor's shape.
+      const features = this.options.session.description.features;
+      if (features !== null && matrix.width !== features) throw new ServerError('WRONG_FEATURE_COUNT', `the rows ${value.hook} returned have ${matrix.width} value(s), but the model has ${features} feature(s)`);
+      return { kind: 'rows', matrix };
+    }
     if (typeof v === 'object' && v !== null && Object.values(v).length > 0 && Object.values(v).every(isTensorLike)) {
       const tensors = Object.entries(v).map(([name, t]) => {
         const tensor = toOrtTensor(name, t);
@@ -213,17 +219,18 @@ export class BuiltinSteps implements Steps {
     for (let from = 0; from < matrix.rows; from += CHUNK_ROWS) {
       const to = Math.min(matrix.rows, from + CHUNK_ROWS);
       const p = await this.predictRows(sliceMatrix(matrix, from, to));
-      parts.push(utf8.encode(chunkText(encoder, invocation.output, p, from === 0, to === matrix.rows)));
+      parts.push(chunkBytes(encoder, invocation.output, p, from === 0, to === matrix.rows));
     }
     return { ok: true, body: concat(parts), contentType: encoder.mediaType, records: matrix.rows };
   }
 }
 
-/** One chunk's text, such that the chunks concatenated are the whole answer. */
-function chunkText(encoder: Codec, output: InvocationOutput, p: Predictions, first: boolean, last: boolean): string {
-  if (!encoder.frame) return encoder.encode!(p, output);
-  const { open, separator, close } = encoder.frame;
-  return `${first ? open : separator}${encoder.encodeRecords!(p, output)}${last ? close : ''}`;
+/** One chunk's bytes, such that the chunks concatenated are the whole answer. */
+function chunkBytes(encoder: Codec, output: InvocationOutput, p: Predictions, first: boolean, last: boolean): Uint8Array {
+  const frame = encoder.frame?.(output);
+  if (!frame) return encoder.encodeBytes?.(p, output) ?? utf8.encode(encoder.encode!(p, output));
+  const { open, separator, close } = frame;
+  return utf8.encode(`${first ? open : separator}${encoder.encodeRecords!(p, output)}${last ? close : ''}`);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -97,17 +97,19 @@ export function runError(err: unknown, what: string): ServerError {
 }
 
 /** A session of `modelFile` as the server runs it: one inter-op thread, sequential, fully optimised. */
-export async function createSession(modelFile: string, intraOpThreads: number): Promise<ort.InferenceSession> {
+export async function createSession(modelFile: string | Uint8Array, intraOpThreads: number): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(modelFile, {
+    const options: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: intraOpThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
       ...QUIET,
-    });
+    };
+    return await (typeof modelFile === 'string' ? ort.InferenceSession.create(modelFile, options) : ort.InferenceSession.create(modelFile, options));
   } catch (err) {
     const reason = cleanOrtMessage(String((err as Error).message ?? err));
+    if (typeof modelFile !== 'string') throw new ServerError('MODEL_INVALID', `onnxruntime cannot load the tree ensemble converted from the model: ${reason}`);
     throw new ServerError('MODEL_INVALID', `onnxruntime cannot load ${modelFile}: ${reason}. Check that the file is a complete ONNX model (not truncated, not a Git LFS pointer) exported with an opset onnxruntime 1.30 supports`);
   }
 }

@@ -288,6 +288,8 @@ export class InferencePool {
 export interface OnnxModelOptions {
   threads: number;
   intraOpThreads: number;
+  outputStyle: ThreadInit['outputStyle'];
+  outputKeys: ThreadInit['outputKeys'];
   maxQueue: number;
   maxBatch: number;
   timeoutMs: number;
@@ -320,7 +322,7 @@ export class OnnxModel implements Model {
     this.name = spec.name;
     const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, receipts, logger } = options;
     this.pool = new InferencePool({
-      init: { name: spec.name, dir: spec.dir, modelFile: spec.modelFile, modelJsonFile: spec.modelJsonFile, codeFile: spec.codeFile, intraOpThreads },
+      init: { name: spec.name, dir: spec.dir, modelFile: spec.modelFile, treeFiles: spec.treeFiles, modelJsonFile: spec.modelJsonFile, codeFile: spec.codeFile, intraOpThreads, outputStyle: options.outputStyle, outputKeys: options.outputKeys },
       threads,
       maxQueue,
       maxBatch,

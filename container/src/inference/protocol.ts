@@ -2,7 +2,7 @@
 // Everything here is structured-clone safe: plain objects, typed arrays, WireError (never Error instances).
 import type { WireError } from '../errors';
 import type { Answer, Invocation } from '../models/model';
-import type { ModelDescription } from '../vocabulary';
+import type { InferenceOutputKey, ModelDescription } from '../vocabulary';
 
 /** Bodies smaller than this are copied to and from threads rather than transferred (moving has a fixed cost). */
 export const SMALL = 64 * 1024;
@@ -14,6 +14,11 @@ export interface ThreadInit {
   dir: string;
   /** Absent only when the model's code has a modelFn (see ModelSpec). */
   modelFile?: string;
+  /** XGBoost or LightGBM files, read and converted to ONNX by each thread. */
+  treeFiles?: string[];
+  /** MODEL_SERVER_OUTPUT_STYLE and SAGEMAKER_INFERENCE_OUTPUT's keys: the model decides its style, and refuses keys its style has not. */
+  outputStyle: 'auto' | 'server' | 'xgboost';
+  outputKeys: readonly InferenceOutputKey[];
   modelJsonFile?: string;
   /** The model's inference code, loaded once per thread. */
   codeFile?: string;

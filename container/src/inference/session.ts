@@ -1,9 +1,13 @@
-// One onnxruntime session inside an inference thread: loads the model, works out what kind of model it
-// is (layout.ts), warms it with one run, and runs decoded rows (as Predictions, labels.ts) or named tensors.
+// One onnxruntime session inside an inference thread: loads the model (an XGBoost or LightGBM model is
+// converted to ONNX first, trees/), works out what kind of model it is (layout.ts), warms it with one run,
+// and runs decoded rows (as Predictions, labels.ts or trees/model.ts) or named tensors.
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../onnx/reader';
 import { ServerError } from '../errors';
+import { loadTreeModel } from '../trees/load';
+import { describeTreeModel, treePredictions, type TreeModel } from '../trees/model';
+import { MARGIN } from '../trees/to-onnx';
 import { stringSlots, type FloatArray, type Matrix, type Predictions, type TabularSchema, type TensorData, type TensorInfo } from '../vocabulary';
 import { columnTensors, planColumns, type ColumnPlan } from './columns';
 import { argmaxLabels, toPredictions } from './labels';
@@ -14,7 +18,7 @@ import { checkTensorOutputs, createSession, QUIET, runError } from './onnxruntim
 import type { ThreadInit, ThreadModel } from './protocol';
 
 /** What loading a session needs: a ThreadInit whose model file is known. */
-export type SessionInit = Pick<ThreadInit, 'intraOpThreads' | 'modelJsonFile'> & { modelFile: string };
+export type SessionInit = Pick<ThreadInit, 'intraOpThreads' | 'modelJsonFile' | 'treeFiles'> & { modelFile: string };
 
 /** A zero-filled input (symbolic dimensions as 1), for warming a model that is not tabular. */
 function zeroTensor(info: TensorInfo): TensorData {
@@ -71,6 +75,8 @@ export class OnnxSession {
     /** Why V2 inputs with a zero-size dimension are refused for this model; undefined when they run. */
     readonly zeroSizeRefusal: string | undefined,
     private readonly columns?: ColumnPlan,
+    /** Set for XGBoost and LightGBM models: the graph answers margins, which the model turns into predictions. */
+    private readonly tree?: TreeModel,
   ) {
     const { inputs, outputs, features } = description;
     this.input = inputs[0];
@@ -93,6 +99,7 @@ export class OnnxSession {
 
   /** Loads the model and warms it with one run (a warm-up that cannot run is reported, not thrown, for tensor models). */
   static async load(init: SessionInit): Promise<OnnxSession> {
+    if (init.treeFiles) return OnnxSession.loadTrees(init, init.treeFiles);
     const { json, argmaxLabel, scalarInputs, opTypes } = readNames(init);
     const session = await createSession(init.modelFile, init.intraOpThreads);
     checkTensorOutputs(session, path.basename(init.modelFile));
@@ -117,6 +124,25 @@ export class OnnxSession {
     if (plan && layout) description.columnTypes = plan.types;
     if (rowsRefused) description.rowsRefused = rowsRefused;
     const loaded = new OnnxSession(session, description, layout, json, argmaxLabel, zeroSizeRefusal(opTypes), plan && layout ? plan : undefined);
+    await loaded.warm();
+    return loaded;
+  }
+
+  /** XGBoost or LightGBM files, converted to an ONNX tree ensemble in memory and served as a tabular model. */
+  private static async loadTrees(init: SessionInit, files: string[]): Promise<OnnxSession> {
+    const json: ModelJson = init.modelJsonFile ? readModelJson(init.modelJsonFile) : {};
+    const { model, onnx } = loadTreeModel(files);
+    const features = model.ensemble.features;
+    const where = path.basename(files[0]);
+    if (json.features && json.features.length !== features) throw new ServerError('MODEL_INVALID', `model.json lists ${json.features.length} features but ${where} has ${features}`);
+    if (json.labels && json.labels.length !== model.classes) throw new ServerError('MODEL_INVALID', `model.json lists ${json.labels.length} labels but ${where} ${model.classes > 0 ? `has ${model.classes} classes` : 'is a regression model'}`);
+    json.features ??= model.featureNames;
+    const session = await createSession(onnx, init.intraOpThreads);
+    const inputs = session.inputMetadata.map(describeValue);
+    const outputs = session.outputMetadata.map(describeValue);
+    const kind = model.classes > 0 ? 'classifier' : 'regressor';
+    const description: ThreadModel = { file: files.length > 1 ? `${path.dirname(files[0])} (${files.length} files)` : files[0], platform: 'onnxruntime_onnx', kind, inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false, tree: describeTreeModel(model) };
+    const loaded = new OnnxSession(session, description, { kind }, json, undefined, undefined, undefined, model);
     await loaded.warm();
     return loaded;
   }
@@ -152,6 +178,14 @@ export class OnnxSession {
     if (!layout) throw new ServerError('UNSUPPORTED_MEDIA_TYPE', 'this model is not a tabular classifier or regressor; send KServe V2 tensors');
     const feeds = this.columns ? this.columnFeeds(matrix) : this.matrixFeeds(matrix);
     let result: ort.InferenceSession.OnnxValueMapType;
+    if (this.tree) {
+      try {
+        result = await native(() => this.session.run(feeds, QUIET));
+      } catch (err) {
+        throw runError(err, `${matrix.rows} row(s)`);
+      }
+      return treePredictions(this.tree, result[MARGIN].data as FloatArray, matrix.rows, this.json.labels);
+    }
     try {
       if (this.labelsFromScores) {
         // The label is names[argmax(probabilities)]: fetch only the probabilities and look the labels

@@ -11,6 +11,7 @@ import { GuardedSession, LoadContext } from './context';
 import { guardTask } from './native-guard';
 import { failure, Pipeline, type PipelineParts } from './pipeline';
 import { SMALL, type Answer, type Task, type ThreadEvent, type ThreadInit, type ThreadModel } from './protocol';
+import { SERVER_OUTPUT_KEYS } from '../vocabulary';
 import { OnnxSession } from './session';
 import { codeName, loadUserCode } from './user-code';
 
@@ -41,6 +42,24 @@ function toWire(answers: Answer[]): unknown {
 }
 
 const loadSession = () => OnnxSession.load({ ...init, modelFile: init.modelFile ?? resolveModelFile(init.dir) });
+
+/**
+ * The model's output style: SageMaker XGBoost's for XGBoost models (any tree model with
+ * MODEL_SERVER_OUTPUT_STYLE=xgboost), the server's own otherwise. Keys of SAGEMAKER_INFERENCE_OUTPUT that
+ * the style has not stop the load, naming the variable.
+ */
+function outputStyle(model: ThreadModel): void {
+  const library = model.tree?.library;
+  const xgboost = library !== undefined && (init.outputStyle === 'xgboost' || (init.outputStyle === 'auto' && library === 'xgboost'));
+  if (xgboost) {
+    model.outputStyle = 'xgboost';
+    return;
+  }
+  const foreign = init.outputKeys.filter((k) => !SERVER_OUTPUT_KEYS.includes(k));
+  if (foreign.length > 0 && model.kind === 'classifier') {
+    throw new ServerError('CONFIG_INVALID', `SAGEMAKER_INFERENCE_OUTPUT names ${foreign.join(', ')}, which only SageMaker XGBoost's output style has, and model "${init.name}" answers in the server's style (its keys: ${SERVER_OUTPUT_KEYS.join(', ')}); ${library ? 'set MODEL_SERVER_OUTPUT_STYLE=xgboost for a tree model' : 'that style is for XGBoost and LightGBM models'}`);
+  }
+}
 
 /** Runs a load-time hook (modelFn, warmupFn): what it throws stops the load, naming the hook and file. */
 async function loadHook<T>(hook: string, file: string, run: () => T | Promise<T>): Promise<T> {
@@ -78,9 +97,9 @@ async function withCode(codeFile: string): Promise<{ model: ThreadModel; parts: 
 }
 
 async function load(): Promise<{ model: ThreadModel; parts: PipelineParts }> {
-  if (init.codeFile) return withCode(init.codeFile);
-  const session = await loadSession();
-  return { model: session.description, parts: { session } };
+  const loaded = init.codeFile ? await withCode(init.codeFile) : await loadSession().then((session) => ({ model: session.description, parts: { session } }));
+  outputStyle(loaded.model);
+  return loaded;
 }
 
 async function start(): Promise<(task: Task) => Promise<unknown>> {

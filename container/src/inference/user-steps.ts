@@ -4,7 +4,7 @@
 // 500 naming the hook, never a stack trace to the caller.
 import { recordObject } from '../codecs/json';
 import type { Answer, Invocation } from '../models/model';
-import { INFERENCE_OUTPUT_KEYS, type HookName, type Predictions } from '../vocabulary';
+import { SERVER_OUTPUT_KEYS, type HookName, type Predictions } from '../vocabulary';
 import { plainValue, valueAnswer } from './builtin-steps';
 import type { RequestContext } from './context';
 import { HookError, type StepRequest, type StepValue } from './steps';
@@ -27,10 +27,13 @@ function rawBody(invocation: Invocation): { body: Buffer; type: string } {
   return { body: Buffer.from(input.body), type: input.mediaType };
 }
 
-/** Built-in predictions as users' outputFn sees them: one object per row (every key), or {score}. */
+/**
+ * Built-in predictions as users' outputFn sees them: one object per row with every key of the server's own
+ * style (SageMaker XGBoost's keys are that style's way of writing answers, not values of their own), or {score}.
+ */
 function predictionRecords(p: Predictions): Record<string, unknown>[] {
   const records = new Array(p.rows);
-  for (let r = 0; r < p.rows; r++) records[r] = recordObject(p, { keys: INFERENCE_OUTPUT_KEYS }, r);
+  for (let r = 0; r < p.rows; r++) records[r] = recordObject(p, { keys: SERVER_OUTPUT_KEYS }, r);
   return records;
 }
 

@@ -4,7 +4,7 @@
 // Nothing here knows HTTP headers, and nothing above it knows a tensor session.
 import type { WireError } from '../errors';
 import type { Receipt } from '../receipts';
-import type { InferenceOutputKey, ModelDescription } from '../vocabulary';
+import type { InferenceOutputKey, ModelDescription, OutputStyle } from '../vocabulary';
 
 /** Where a model comes from: what the supervisor asks every worker to hold. */
 export interface ModelSpec {
@@ -12,8 +12,10 @@ export interface ModelSpec {
   name: string;
   /** The model's folder (laid out like /opt/ml/model). */
   dir: string;
-  /** The .onnx file; absent only when the model's inference code has its own modelFn (found when that loads). */
+  /** The .onnx file (the first tree model file); absent only when the model's inference code has its own modelFn (found when that loads). */
   modelFile?: string;
+  /** XGBoost or LightGBM model files, converted to ONNX when the model loads. */
+  treeFiles?: string[];
   modelJsonFile?: string;
   /** The model's inference code (code/inference.mjs, .js, .cjs or SAGEMAKER_PROGRAM), when it has some. */
   codeFile?: string;
@@ -37,6 +39,10 @@ export interface InvocationOutput {
   keys: readonly InferenceOutputKey[];
   /** One JSON record object rather than the type's list of records (GET /predict_parameters). */
   single?: boolean;
+  /** The model's output style (SageMaker XGBoost's for XGBoost models, by default). */
+  style?: OutputStyle;
+  /** SAGEMAKER_INFERENCE_OUTPUT was set (SageMaker XGBoost's style writes its keys rather than the raw output). */
+  selected?: boolean;
   /**
    * Set on POST /v2/models/{name}/infer: the body must be a V2 tensor request, and the answer a V2 response
    * naming the model as given here, with binary tensor data where the request asks for it.

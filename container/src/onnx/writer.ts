@@ -18,6 +18,8 @@ export const attr = {
   floats: (v: number[]): Attribute => ({ type: AttributeType.FLOATS, value: v }),
   strings: (v: string[]): Attribute => ({ type: AttributeType.STRINGS, value: v }),
   graph: (v: GraphBuilder): Attribute => ({ type: AttributeType.GRAPH, value: v }),
+  /** A tensor-valued attribute (ai.onnx.ml TreeEnsemble's weights and thresholds). */
+  tensor: (elem: DataTypeName, dims: number[], data: TensorData): Attribute => ({ type: AttributeType.TENSOR, value: { elem, dims, data } }),
 };
 
 interface ValueType {
@@ -153,6 +155,11 @@ function attributeProto(name: string, a: Attribute): Record<string, unknown> {
     case AttributeType.FLOATS: p.floats = a.value; break;
     case AttributeType.STRINGS: p.strings = (a.value as string[]).map((s) => Buffer.from(s, 'utf8')); break;
     case AttributeType.GRAPH: p.g = (a.value as GraphBuilder).toProto(); break;
+    case AttributeType.TENSOR: {
+      const t = a.value as { elem: DataTypeName; dims: number[]; data: TensorData };
+      p.t = tensorProto(name, t.elem, t.dims, t.data);
+      break;
+    }
     default: throw new Error(`attribute ${name}: unsupported type ${a.type}`);
   }
   return p;

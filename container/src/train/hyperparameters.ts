@@ -1,12 +1,15 @@
 // Training hyperparameters: SageMaker passes every value as a string; each is parsed to its type here,
-// with an error naming the key, and every one has a default (listed in docs/training.md).
+// with an error naming the key, and every one has a default (listed in docs/training.md, and XGBoost's in
+// docs/gradient-boosting.md). The algorithm is `algorithm`, else xgboost when the keys are XGBoost's.
 import { ServerError } from '../errors';
+import { isXgboostKey, parseBoostParams, type BoostParams } from './gbdt/params';
+import { bool, invalid, names, oneOf, positive, text, wholeNumber } from './hyperparameter-values';
 
-export const ALGORITHMS = ['logistic', 'linear'] as const;
+export const ALGORITHMS = ['logistic', 'linear', 'xgboost'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
 export interface Hyperparameters {
-  /** logistic: multinomial logistic regression (classification); linear: ridge regression. */
+  /** logistic: multinomial logistic regression (classification); linear: ridge regression; xgboost: gradient-boosted trees. */
   algorithm: Algorithm;
   /** The CSV files have a header line (feature names come from it). */
   header: boolean;
@@ -28,6 +31,8 @@ export interface Hyperparameters {
   featureNames?: string[];
   /** Feature columns to one-hot encode whatever their values (comma-separated names); others are detected. */
   categorical?: string[];
+  /** algorithm=xgboost: the boosting hyperparameters. */
+  boost?: BoostParams;
 }
 
 interface Spec {
@@ -36,47 +41,30 @@ interface Spec {
   parse: (value: string, key: string) => unknown;
 }
 
-function invalid(key: string, value: string, expected: string): never {
-  throw new ServerError('TRAINING_CONFIG_INVALID', `hyperparameter "${key}"=${JSON.stringify(value)} is invalid: expected ${expected}`);
-}
-
-const wholeNumber = (min: number) => (v: string, key: string) => {
-  if (!/^\d+$/.test(v.trim()) || Number(v) < min) invalid(key, v, `a whole number >= ${min}`);
-  return Number(v);
-};
-const positive = (allowZero: boolean) => (v: string, key: string) => {
-  const n = Number(v.trim());
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) invalid(key, v, allowZero ? 'a number >= 0' : 'a number > 0');
-  return n;
-};
-const bool = (v: string, key: string) => {
-  const s = v.trim().toLowerCase();
-  if (['true', '1', 'yes'].includes(s)) return true;
-  if (['false', '0', 'no'].includes(s)) return false;
-  return invalid(key, v, 'true or false');
-};
-
-/** Comma-separated, non-empty, all different. */
-function names(v: string, key: string): string[] {
-  const list = v.split(',').map((n) => n.trim());
-  if (list.some((n) => n === '')) invalid(key, v, 'comma-separated non-empty names');
-  if (new Set(list).size !== list.length) invalid(key, v, 'names that are all different');
-  return list;
-}
-
-const SPECS: Spec[] = [
-  { key: 'algorithm', field: 'algorithm', parse: (v, key) => (ALGORITHMS as readonly string[]).includes(v.trim()) ? v.trim() : invalid(key, v, `one of ${ALGORITHMS.join(', ')}`) },
+/** Keys every algorithm takes: what the data is and how its columns are read. */
+const COMMON: Spec[] = [
+  { key: 'algorithm', field: 'algorithm', parse: oneOf(ALGORITHMS) },
   { key: 'header', field: 'header', parse: bool },
   { key: 'target', field: 'target', parse: (v, key) => (v.trim() === '' ? invalid(key, v, 'a column name or a 0-based column index') : /^\d+$/.test(v.trim()) ? Number(v) : v.trim()) },
+];
+
+const LINEAR: Spec[] = [
   { key: 'l2', field: 'l2', parse: positive(true) },
   { key: 'epochs', field: 'epochs', parse: wholeNumber(1) },
   { key: 'learning_rate', field: 'learningRate', parse: positive(false) },
   { key: 'mini_batch_size', field: 'miniBatchSize', parse: wholeNumber(0) },
   { key: 'tolerance', field: 'tolerance', parse: positive(true) },
   { key: 'seed', field: 'seed', parse: wholeNumber(0) },
+];
+
+const COLUMNS: Spec[] = [
   { key: 'feature_names', field: 'featureNames', parse: (v, key) => names(v, key) },
   { key: 'categorical', field: 'categorical', parse: (v, key) => (v.trim() === '' ? [] : names(v, key)) },
 ];
+
+const SPECS: Spec[] = [...COMMON, ...LINEAR, ...COLUMNS];
+/** What algorithm=xgboost takes besides its own keys. */
+const XGBOOST_SHARED = [...COMMON, ...COLUMNS];
 
 export const DEFAULTS: Readonly<Hyperparameters> = {
   algorithm: 'logistic',
@@ -93,18 +81,40 @@ export const DEFAULTS: Readonly<Hyperparameters> = {
 /** docs/training.md's hyperparameter table is checked against this list by a test. */
 export const HYPERPARAMETER_KEYS = SPECS.map((s) => s.key);
 
+/** SageMaker adds its own keys (automatic model tuning's _tuning_objective_metric, sagemaker_*). */
+const isSagemakerKey = (key: string) => key.startsWith('_') || key.startsWith('sagemaker_');
+
+function chooseAlgorithm(raw: Readonly<Record<string, unknown>>): Algorithm {
+  if (raw.algorithm !== undefined) return oneOf(ALGORITHMS)(text('algorithm', raw.algorithm), 'algorithm');
+  // Keys only XGBoost takes (num_round is required there) make it an XGBoost job; a misspelt one among
+  // them is then reported as unknown to XGBoost rather than to the default algorithm.
+  const own = Object.keys(raw).filter((k) => !isSagemakerKey(k) && !SPECS.some((s) => s.key === k));
+  return own.some(isXgboostKey) ? 'xgboost' : 'logistic';
+}
+
 export function parseHyperparameters(raw: Readonly<Record<string, unknown>>): Hyperparameters {
   const out: Hyperparameters = { ...DEFAULTS };
+  const algorithm = chooseAlgorithm(raw);
+  out.algorithm = algorithm;
+  const specs = algorithm === 'xgboost' ? XGBOOST_SHARED : SPECS;
+  const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    // SageMaker adds its own keys (automatic model tuning's _tuning_objective_metric, sagemaker_*).
-    if (key.startsWith('_') || key.startsWith('sagemaker_')) continue;
-    const spec = SPECS.find((s) => s.key === key);
-    if (!spec) throw new ServerError('TRAINING_CONFIG_INVALID', `unknown hyperparameter "${key}"; known: ${HYPERPARAMETER_KEYS.join(', ')}`);
-    // SageMaker sends strings; numbers and booleans from hand-written files are read as their text.
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      invalid(key, JSON.stringify(value), 'a string value (SageMaker passes every hyperparameter as a string)');
+    // SageMaker XGBoost's own underscore keys (_kfold) are refused by its parser as not implemented.
+    if (isSagemakerKey(key) && !(algorithm === 'xgboost' && isXgboostKey(key))) continue;
+    const spec = specs.find((s) => s.key === key);
+    if (spec) {
+      (out as unknown as Record<string, unknown>)[spec.field] = spec.parse(text(key, value), key);
+    } else if (algorithm === 'xgboost') {
+      rest[key] = value;
+    } else {
+      const hint = isXgboostKey(key) ? ` ("${key}" is an XGBoost hyperparameter: set algorithm=xgboost)` : '';
+      throw new ServerError('TRAINING_CONFIG_INVALID', `unknown hyperparameter "${key}"; known: ${HYPERPARAMETER_KEYS.join(', ')}${hint}`);
     }
-    (out as unknown as Record<string, unknown>)[spec.field] = spec.parse(String(value), key);
+  }
+  if (algorithm === 'xgboost') {
+    const tuning = raw._tuning_objective_metric === undefined ? undefined : text('_tuning_objective_metric', raw._tuning_objective_metric);
+    out.boost = parseBoostParams(rest, tuning);
+    out.seed = out.boost.seed;
   }
   if (typeof out.target === 'string' && !('header' in raw)) out.header = true;
   if (typeof out.target === 'string' && !out.header) {

@@ -16,6 +16,7 @@ import { parseHyperparameters, type Hyperparameters } from './hyperparameters';
 import { designScores, fitRidgeDesign } from './linear';
 import { designProbabilities, fitLogisticDesign } from './logistic';
 import { classificationMetrics, regressionMetrics } from './metrics';
+import { trainXgboost } from './gbdt/job';
 
 export const trainingPaths = (baseDir: string) => ({
   hyperparameters: path.join(baseDir, 'input/config/hyperparameters.json'),
@@ -24,6 +25,9 @@ export const trainingPaths = (baseDir: string) => ({
   model: modelDir(baseDir),
   outputData: path.join(baseDir, 'output/data'),
   failure: path.join(baseDir, 'output/failure'),
+  checkpointConfig: path.join(baseDir, 'input/config/checkpointconfig.json'),
+  /** SageMaker's default checkpoint folder (/opt/ml/checkpoints). */
+  checkpoints: path.join(baseDir, 'checkpoints'),
 });
 
 export interface TrainResult {
@@ -221,7 +225,7 @@ function writeAtomically(dir: string, files: Record<string, Uint8Array | string>
   }
 }
 
-export async function runTraining(baseDir: string, logger: Logger, shouldStop: () => boolean): Promise<TrainResult> {
+export async function runTraining(baseDir: string, logger: Logger, shouldStop: () => boolean, cpus = 1): Promise<TrainResult> {
   const paths = trainingPaths(baseDir);
   let raw: Record<string, unknown> = {};
   if (fs.existsSync(paths.hyperparameters)) {
@@ -236,7 +240,8 @@ export async function runTraining(baseDir: string, logger: Logger, shouldStop: (
   const channels = readInputDataConfig(paths.inputDataConfig);
   for (const [name, cfg] of Object.entries(channels)) {
     const type = cfg.ContentType?.toLowerCase().split(';')[0].trim();
-    if (type && type !== 'text/csv' && type !== 'csv' && !channelModel(paths.data, name)) {
+    // algorithm=xgboost reads libsvm too, and checks the types itself.
+    if (type && type !== 'text/csv' && type !== 'csv' && hp.algorithm !== 'xgboost' && !channelModel(paths.data, name)) {
       throw new ServerError('TRAINING_CONFIG_INVALID', `channel "${name}" has ContentType ${cfg.ContentType}; this algorithm reads text/csv`);
     }
   }
@@ -246,6 +251,8 @@ export async function runTraining(baseDir: string, logger: Logger, shouldStop: (
   if (brought) {
     logger.info({ model: brought.onnx }, 'training channel holds an ONNX model: checking it and copying it as the model');
     result = await bringModel(brought);
+  } else if (hp.algorithm === 'xgboost') {
+    result = await trainXgboost(hp, { data: paths.data, checkpointConfig: paths.checkpointConfig, defaultCheckpoints: paths.checkpoints }, channels, logger, shouldStop, cpus);
   } else {
     const files = channelFiles(paths.data, 'training', channels.training);
     if (!files) throw new ServerError('TRAINING_DATA_MISSING', `no training channel: put CSV files in ${path.join(paths.data, 'training')} (the channel must be named "training")`);
