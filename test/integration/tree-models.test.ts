@@ -158,6 +158,31 @@ describe('an XGBoost model in SageMaker XGBoost\'s contract', () => {
     expectClose(Array.from(values as Float32Array), want.subarray(0, 20));
   });
 
+  test("the Open Inference Protocol: metadata lists margin and prediction; infer answers the library's predict output as prediction", async () => {
+    const meta = await request(server.port, 'GET', '/v2/models/model');
+    expect(meta.status).toBe(200);
+    expect(meta.json().outputs).toEqual([
+      { name: 'margin', datatype: 'FP32', shape: [-1, 1] },
+      { name: 'prediction', datatype: 'FP32', shape: [-1, 1] },
+    ]);
+    // Rows without a missing value (kept simple: JSON data would carry one as the string "NaN").
+    const picked = Array.from({ length: ROWS }, (_, r) => r).filter((r) => !rows.subarray(r * 6, r * 6 + 6).some(Number.isNaN)).slice(0, 10);
+    const data = picked.flatMap((r) => Array.from(rows.subarray(r * 6, r * 6 + 6)));
+    const infer = (outputs?: string[]) => request(server.port, 'POST', '/v2/models/model/infer', {
+      body: JSON.stringify({ inputs: [{ name: 'input', shape: [picked.length, 6], datatype: 'FP32', data }], ...(outputs ? { outputs: outputs.map((name) => ({ name })) } : {}) }),
+      headers: { 'Content-Type': 'application/json' },
+    });
+    const all = await infer();
+    expect(all.status).toBe(200);
+    const byName = Object.fromEntries(all.json().outputs.map((o: { name: string }) => [o.name, o]));
+    expect(byName.prediction).toMatchObject({ datatype: 'FP32', shape: [picked.length, 1] });
+    expectClose(byName.prediction.data, picked.map((r) => want[r]));
+    // The margin is the prediction before the logistic transform.
+    expectClose(byName.margin.data.map((m: number) => Math.fround(1 / (1 + Math.exp(-m)))), picked.map((r) => want[r]));
+    const one = await infer(['prediction']);
+    expect(one.json().outputs.map((o: { name: string }) => o.name)).toEqual(['prediction']);
+  });
+
   test('a wrong feature count is a 400 naming the expected count, never a silent pad', async () => {
     const reply = await post(server.port, '1,2,3\n', 'text/csv');
     expect(reply.status).toBe(400);
@@ -242,6 +267,16 @@ describe('k-fold folders and LightGBM', () => {
         expect(rec.predicted_label).toBe(p.indexOf(Math.max(...p)));
         expectClose(rec.probabilities, p);
       });
+      // On the Open Inference Protocol, prediction is LightGBM's predict(): the class probabilities.
+      const clean = Array.from({ length: 50 }, (_, r) => r).filter((r) => !rows.subarray(r * 5, r * 5 + 5).some(Number.isNaN)).slice(0, 5);
+      const v2 = await request(server.port, 'POST', '/v2/models/model/infer', {
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [clean.length, 5], datatype: 'FP64', data: clean.flatMap((r) => Array.from(rows.subarray(r * 5, r * 5 + 5))) }], outputs: [{ name: 'prediction' }] }),
+        headers: { 'Content-Type': 'application/json' },
+      });
+      expect(v2.status).toBe(200);
+      const [prediction] = v2.json().outputs;
+      expect(prediction).toMatchObject({ name: 'prediction', datatype: 'FP64', shape: [clean.length, 3] });
+      expectClose(prediction.data, clean.flatMap((r) => Array.from(want.subarray(r * 3, r * 3 + 3))));
       const refused = await startServer({ baseDir: base({ 'model.txt': 'lgb-multiclass.txt' }), env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'raw_score' }, ready: false });
       const exit = await refused.exited;
       expect(exit.code).not.toBe(0);

@@ -6,8 +6,9 @@ import * as ort from 'onnxruntime-node';
 import { featuresFromMetadata, readModelMetadata, type ModelMetadata } from '../onnx/reader';
 import { ServerError } from '../errors';
 import { loadTreeModel } from '../trees/load';
-import { describeTreeModel, treePredictions, type TreeModel } from '../trees/model';
-import { MARGIN } from '../trees/to-onnx';
+import { describeTreeModel, nativeOutput, treePredictions, type TreeModel } from '../trees/model';
+import { outputWidth } from '../trees/objectives';
+import { MARGIN, PREDICTION } from '../trees/to-onnx';
 import { stringSlots, type FloatArray, type Matrix, type Predictions, type TabularSchema, type TensorData, type TensorInfo } from '../vocabulary';
 import { columnTensors, planColumns, type ColumnPlan } from './columns';
 import { argmaxLabels, toPredictions } from './labels';
@@ -139,7 +140,10 @@ export class OnnxSession {
     json.features ??= model.featureNames;
     const session = await createSession(onnx, init.intraOpThreads);
     const inputs = session.inputMetadata.map(describeValue);
-    const outputs = session.outputMetadata.map(describeValue);
+    const margin = session.outputMetadata.map(describeValue)[0];
+    // Tensor callers (the Open Inference Protocol, tensor hooks) get the library's predict output beside the
+    // trees' raw sum: what xgboost's predict() or LightGBM's predict() returns, as every other format answers.
+    const outputs = [margin, { name: PREDICTION, type: margin.type, shape: [margin.shape[0], outputWidth(model.objective, model.groups)] }];
     const kind = model.classes > 0 ? 'classifier' : 'regressor';
     const description: ThreadModel = { file: files.length > 1 ? `${path.dirname(files[0])} (${files.length} files)` : files[0], platform: 'onnxruntime_onnx', kind, inputs, outputs, features, featureNames: json.features, labels: json.labels, warmed: false, tree: describeTreeModel(model) };
     const loaded = new OnnxSession(session, description, { kind }, json, undefined, undefined, undefined, model);
@@ -220,14 +224,24 @@ export class OnnxSession {
   async runTensors(tensors: readonly TensorData[], outputNames?: readonly string[]): Promise<TensorData[]> {
     const feeds: Record<string, ort.Tensor> = {};
     for (const t of tensors) feeds[t.name] = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+    // A tree model's prediction is computed from its margins, which the graph answers.
+    const wanted = outputNames ?? this.description.outputs.map((o) => o.name);
+    const fetched = this.tree ? [MARGIN] : outputNames;
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await native(() => (outputNames ? this.session.run(feeds, [...outputNames], QUIET) : this.session.run(feeds, QUIET)));
+      result = await native(() => (fetched ? this.session.run(feeds, [...fetched], QUIET) : this.session.run(feeds, QUIET)));
     } catch (err) {
       throw runError(err, 'the given tensors');
     }
-    return (outputNames ?? this.session.outputNames).map((name) => {
+    return wanted.map((name) => {
       const t = result[name];
+      if (this.tree && name === PREDICTION) {
+        const margins = result[MARGIN];
+        const rows = Number(margins.dims[0]);
+        // nativeOutput may scale the margins in place (averaged ensembles): give it a copy.
+        const out = nativeOutput(this.tree, (margins.data as FloatArray).slice(), rows);
+        return { name, type: margins.type, dims: [rows, out.width], data: out.values as TensorData['data'] };
+      }
       return { name, type: t.type, dims: [...t.dims], data: t.data as TensorData['data'] };
     });
   }

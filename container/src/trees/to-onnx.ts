@@ -10,6 +10,8 @@ const MODE = { LEQ: 0, LT: 1, MEMBER: 6 } as const;
 
 export const INPUT = 'input';
 export const MARGIN = 'margin';
+/** Not in the graph: the library's predict output, which the session computes from the margins for tensor callers. */
+export const PREDICTION = 'prediction';
 
 /** The input with derived columns appended: Gather each kind's sources, transform, Concat. */
 function withDerivedColumns(g: GraphBuilder, e: Ensemble, elem: 'FLOAT' | 'DOUBLE', input: string): string {
