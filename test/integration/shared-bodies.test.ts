@@ -23,9 +23,9 @@ const EXAMPLE: ThreadInit = { name: 'model', dir: path.join(EXAMPLE_DIR, 'model'
 type TestPool = InferencePool & { bodies: SharedBodies };
 
 /** A one-thread pool on the example model, or on what `init` says instead. */
-function pool(init: Partial<ThreadInit> = {}, options: { timeoutMs?: number; maxQueue?: number } = {}): TestPool {
+function pool(init: Partial<ThreadInit> = {}, options: { timeoutMs?: number; maxQueue?: number; inline?: boolean } = {}): TestPool {
   const bodies = new SharedBodies(128, 64 * 1024);
-  const p = new InferencePool({ init: { ...EXAMPLE, ...init }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: 32, timeoutMs: options.timeoutMs ?? 30_000, bodies, logger });
+  const p = new InferencePool({ init: { ...EXAMPLE, ...init }, threads: 1, maxQueue: options.maxQueue ?? 1024, maxBatch: 32, timeoutMs: options.timeoutMs ?? 30_000, bodies, inline: options.inline ?? false, logger });
   return Object.assign(p, { bodies });
 }
 

@@ -225,6 +225,7 @@ export class WorkerProcess {
       timeoutMs: config.timeoutSeconds * 1000,
       bodies: this.bodies,
       receipts: this.receipts,
+      inline: config.inline,
       logger: this.logger,
     });
     try {

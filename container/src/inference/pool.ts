@@ -15,6 +15,7 @@ import type { Answer, Invocation, Model, ModelSpec } from '../models/model';
 import type { ReceiptBook } from '../receipts';
 import type { BodyMemory } from '../shared-bodies';
 import type { ModelDescription } from '../vocabulary';
+import { inlineRefusal, InlineRunner, invocationBytes } from './inline';
 import { claimForStop } from './native-guard';
 import { SMALL, type Task, type ThreadEvent, type ThreadInit, type ThreadModel, type ThreadTask } from './protocol';
 
@@ -29,6 +30,8 @@ export interface PoolOptions {
   bodies?: BodyMemory;
   /** The worker's receipts: an invocation handed to a thread may have run, and another worker must know it. */
   receipts?: ReceiptBook;
+  /** MODEL_SERVER_INLINE: small batches of a model that allows it run on the worker's own thread (inline.ts). */
+  inline: boolean;
   logger: Logger;
 }
 
@@ -50,9 +53,13 @@ interface Pending {
   batch?: Batch;
 }
 
-/** Invocations sent to one thread together. It holds the thread until every one of them is done. */
+/** Invocations run together, on a thread (which it holds until every one is done) or on the worker's own. */
 interface Batch {
   entries: Pending[];
+  /** Run on the worker's own thread (inline.ts): nothing to replace when it overruns. */
+  inline?: boolean;
+  /** Its invocations' counted bytes (inline.ts), from which the model's cost is learnt. */
+  bytes: number;
   /** When a thread took it (performance.now()): the end of its invocations' queue wait. */
   started: number;
   abandoned: number;
@@ -67,6 +74,7 @@ export class InferencePool {
   private readonly readyThreads = new Set<number>();
   private readonly failures: WireError[] = [];
   private readonly whenSettled: Promise<ThreadModel>;
+  private readonly whenReady: Promise<ThreadModel>;
   private settle!: { resolve: (m: ThreadModel) => void; reject: (e: ServerError) => void };
   private initialised = false;
   private readonly queue: Pending[] = [];
@@ -77,12 +85,16 @@ export class InferencePool {
   /** The model has inference code: a timed-out thread outside onnxruntime is stopped, and batching needs its consent. */
   private guarded = false;
   private maxBatch: number;
+  /** The model's session on the worker's own thread, for small batches (see inline.ts). */
+  private inline?: InlineRunner;
 
   constructor(private readonly options: PoolOptions) {
     this.whenSettled = new Promise((resolve, reject) => {
       this.settle = { resolve, reject };
     });
     this.whenSettled.catch(() => undefined);
+    this.whenReady = this.whenSettled.then((model) => this.loadInline(model));
+    this.whenReady.catch(() => undefined);
     this.maxBatch = options.maxBatch;
     this.pool = new Piscina({
       filename: THREAD_FILE,
@@ -133,7 +145,26 @@ export class InferencePool {
 
   /** Resolves once every thread has loaded and warmed the model; rejects with the first load failure. */
   ready(): Promise<ThreadModel> {
-    return this.whenSettled;
+    return this.whenReady;
+  }
+
+  /** Loads the model's session on this thread too when it may run small batches here; the threads serve it anyway. */
+  private async loadInline(model: ThreadModel): Promise<ThreadModel> {
+    const { init, logger } = this.options;
+    if (!this.options.inline) return model;
+    try {
+      const refusal = inlineRefusal(init, model);
+      if (refusal) {
+        logger.debug({ reason: refusal }, 'the model runs on its inference threads only');
+        return model;
+      }
+      const started = performance.now();
+      this.inline = await InlineRunner.load(init);
+      logger.debug({ loadMs: Math.round(performance.now() - started) }, "small batches of the model run on the worker's own thread");
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, "the model could not load on the worker's own thread; it runs on its inference threads only");
+    }
+    return model;
   }
 
   /** Gives a body's shared slot back (a body of its own is simply dropped). */
@@ -162,8 +193,9 @@ export class InferencePool {
       whenGone?.(() => this.drop(entry, { code: 'CLIENT_GONE', message: 'the caller closed the connection before the invocation started' }));
       // A free thread takes it after this turn of the event loop, with every invocation that arrived in the
       // same turn: nginx hands over many requests at once, and one hop to the thread for all of them costs
-      // far less than one each (waking a thread is the dearest part of a small request).
-      if (this.hasCapacity()) this.pumpSoon();
+      // far less than one each (waking a thread is the dearest part of a small request). The same holds
+      // for one run on the worker's own thread.
+      if (this.hasCapacity() || this.inline?.idle) this.pumpSoon();
     });
   }
 
@@ -190,19 +222,43 @@ export class InferencePool {
     return this.running - this.stuck < this.options.threads;
   }
 
-  /**
-   * Hands queued invocations to a free thread: everything waiting, up to maxBatch, which the thread runs
-   * as one ONNX call per shape (a lone invocation goes alone, one turn of the event loop after it came).
-   */
-  private startBatch(entries: Pending[]): void {
+  /** Marks queued invocations as running together (recording their receipts), with their tasks and deadlines. */
+  private begin(entries: Pending[], bytes: number): { batch: Batch; tasks: ThreadTask[] } {
     const now = performance.now();
-    const batch: Batch = { entries, abandoned: 0, started: now };
+    const batch: Batch = { entries, abandoned: 0, started: now, bytes };
     const tasks: ThreadTask[] = entries.map((entry) => {
       entry.state = 'running';
       entry.batch = batch;
       if (entry.task.receipt) this.options.receipts?.record(entry.task.receipt);
       return { invocation: entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
     });
+    return { batch, tasks };
+  }
+
+  /** Runs the small invocations at the front of the queue, up to maxBatch, on the worker's own thread. */
+  private startInline(inline: InlineRunner): void {
+    const entries: Pending[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && entries.length < this.maxBatch) {
+      const more = invocationBytes(this.queue[0].task);
+      if (entries.length > 0 && !inline.takes(bytes + more)) break;
+      entries.push(this.queue.shift()!);
+      bytes += more;
+    }
+    const { batch, tasks } = this.begin(entries, bytes);
+    batch.inline = true;
+    inline.run(tasks, bytes).then(
+      (answers) => this.finish(batch, answers),
+      (err: Error) => this.finish(batch, entries.map(() => ({ ok: false, error: { code: 'INTERNAL_ERROR', message: 'the invocation failed; see the server log' }, detail: err.stack ?? err.message }) as Answer)),
+    );
+  }
+
+  /**
+   * Hands queued invocations to a free thread: everything waiting, up to maxBatch, which the thread runs
+   * as one ONNX call per shape (a lone invocation goes alone, one turn of the event loop after it came).
+   */
+  private startBatch(entries: Pending[]): void {
+    const { batch, tasks } = this.begin(entries, entries.reduce((n, e) => n + invocationBytes(e.task), 0));
     this.running += 1;
     // Moving a buffer between threads has a fixed cost; below 64 KiB a copy is cheaper. Bodies in shared
     // slots are neither: the thread reads the same memory.
@@ -225,9 +281,12 @@ export class InferencePool {
   }
 
   private finish(batch: Batch, results: Answer[]): void {
-    this.running -= 1;
     // For the metrics: how long each waited for a thread, how long the run took, and how many shared it.
     const runMs = performance.now() - batch.started;
+    if (!batch.inline) {
+      this.running -= 1;
+      this.inline?.observe(runMs, batch.bytes, true);
+    }
     for (let i = 0; i < results.length; i++) results[i].timing = { queuedMs: batch.started - batch.entries[i].started, runMs, batch: results.length };
     if (batch.stuck) {
       this.stuck -= 1;
@@ -252,6 +311,8 @@ export class InferencePool {
     entry.resolve({ ok: false, error });
     const batch = entry.batch;
     batch.abandoned += 1;
+    // A run on the worker's own thread ends by itself (it could not have been interrupted anyway).
+    if (batch.inline) return;
     // The thread is stuck only once nobody waits for any of its invocations: then a fresh one takes its place.
     if (batch.abandoned === batch.entries.length) {
       // Outside onnxruntime (in the model's own code, a loop perhaps) the thread can be stopped at once.
@@ -267,8 +328,20 @@ export class InferencePool {
     }
   }
 
+  /**
+   * Starts what can start: small invocations on the worker's own thread when the model allows it (waiting
+   * for the batch running there, as the next one goes with everything that came meanwhile), the rest on
+   * free threads, in order of arrival.
+   */
   private pump(): void {
-    while (this.queue.length > 0 && this.hasCapacity()) this.startBatch(this.queue.splice(0, this.maxBatch));
+    while (this.queue.length > 0) {
+      const inline = this.inline;
+      if (inline?.takes(invocationBytes(this.queue[0].task))) {
+        if (!inline.idle) return;
+        this.startInline(inline);
+      } else if (this.hasCapacity()) this.startBatch(this.queue.splice(0, this.maxBatch));
+      else return;
+    }
   }
 
   /**
@@ -278,7 +351,7 @@ export class InferencePool {
   async close(waitMs = 0): Promise<void> {
     await this.whenSettled.catch(() => undefined);
     const deadline = Date.now() + waitMs;
-    while (this.running > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.running > 0 || this.inline?.idle === false) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const entry of [...this.queue]) this.drop(entry, { code: 'NOT_READY', message: 'the server is shutting down' });
     await this.pool.destroy();
   }
@@ -295,6 +368,7 @@ export interface OnnxModelOptions {
   timeoutMs: number;
   bodies?: BodyMemory;
   receipts?: ReceiptBook;
+  inline: boolean;
   logger: Logger;
 }
 
@@ -320,7 +394,7 @@ export class OnnxModel implements Model {
 
   constructor(spec: ModelSpec, options: OnnxModelOptions) {
     this.name = spec.name;
-    const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, receipts, logger } = options;
+    const { threads, intraOpThreads, maxQueue, maxBatch, timeoutMs, bodies, receipts, inline, logger } = options;
     this.pool = new InferencePool({
       init: { name: spec.name, dir: spec.dir, modelFile: spec.modelFile, treeFiles: spec.treeFiles, modelJsonFile: spec.modelJsonFile, codeFile: spec.codeFile, intraOpThreads, outputStyle: options.outputStyle, outputKeys: options.outputKeys },
       threads,
@@ -329,6 +403,7 @@ export class OnnxModel implements Model {
       timeoutMs,
       bodies,
       receipts,
+      inline,
       logger: logger.child({ model: spec.name }),
     });
     this.loaded = this.pool.ready().then((model) => {
