@@ -201,3 +201,11 @@ export interface CodeDescription {
 
 /** Whether a worker (and the server) takes traffic: loading, serving, or finishing in-flight work before exit. */
 export type HealthState = 'starting' | 'ready' | 'draining';
+
+/**
+ * Model files beyond this run on the inference threads only, never on a worker's own thread
+ * (MODEL_SERVER_INLINE, inference/inline.ts): each worker would hold one more copy of the weights. Tree
+ * ensembles have a lower limit, as onnxruntime's session of one holds many times its file.
+ */
+export const INLINE_FILE_BYTES = 16 * 2 ** 20;
+export const INLINE_TREE_FILE_BYTES = 2 * 2 ** 20;

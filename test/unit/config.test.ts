@@ -110,6 +110,14 @@ describe("serve's arguments, the model's name and folder, metrics and CloudWatch
     expect({ code: err.code, message: err.message }).toEqual({ code: 'CONFIG_INVALID', message });
   });
 
+  test("small batches run on the workers' own threads by default with one model, not on a multi-model endpoint", () => {
+    expect(loadConfig({}).inline).toBe(true);
+    expect(loadConfig({ SAGEMAKER_MULTI_MODEL: 'true' }).inline).toBe(false);
+    expect(loadConfig({ SAGEMAKER_MULTI_MODEL: 'true', MODEL_SERVER_INLINE: 'true' }).inline).toBe(true);
+    expect(loadConfig({ MODEL_SERVER_INLINE: 'false' }).inline).toBe(false);
+    expect(errorOf({ MODEL_SERVER_INLINE: 'sometimes' }).message).toBe('MODEL_SERVER_INLINE="sometimes" is invalid: expected true or false');
+  });
+
   test('metrics are on by default; CloudWatch lines off until MODEL_SERVER_EMF=true, then every minute in ModelServer', () => {
     expect(loadConfig({})).toMatchObject({ metrics: true, emf: undefined });
     expect(loadConfig({ MODEL_SERVER_METRICS: 'false' }).metrics).toBe(false);

@@ -31,6 +31,11 @@ describe('a model\'s share of the memory budget', () => {
     expect(modelShare({ fileBytes: 10 * MB, trees: false }, 2, 3)).toBe(6 * one);
   });
 
+  test("a model that may run on the workers' own threads holds one more session in each holder, without a thread's 20 MB", () => {
+    expect(modelShare({ fileBytes: 10 * MB, trees: false }, 2, 1, true) - modelShare({ fileBytes: 10 * MB, trees: false }, 2, 1)).toBe(2 * (15 * MB + 4 * MB));
+    expect(modelShare({ fileBytes: 1 * MB, trees: true }, 1, 3, true) - modelShare({ fileBytes: 1 * MB, trees: true }, 1, 3)).toBe(14 * MB + 4 * MB);
+  });
+
   test('a folder whose code loads its own files (no .onnx) counts its sessions only; an unreadable file by its size', () => {
     expect(modelShare(modelWeight(undefined, size), 1, 2)).toBe(40 * MB);
     const junk = write(new Uint8Array(1000).fill(0xff));

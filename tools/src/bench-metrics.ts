@@ -39,7 +39,7 @@ function codeCosts(n = 200_000): { worker: number; primary: number } {
     for (let i = 0; i < n; i++) {
       const res = responses[i % responses.length];
       recorder.begin(res, 'iris', 'invocations');
-      recorder.answered(res, 200, performance.now() - 1, { queuedMs: 0.1, runMs: 0.5, batch: 4 });
+      recorder.answered(res, 200, performance.now() - 1, { queuedMs: 0.1, runMs: 0.5, batch: 4, where: 'inline' });
     }
     let used = process.cpuUsage(before);
     const worker = (used.user + used.system) / n;

@@ -49,8 +49,15 @@ export function treeWeight(files: readonly string[], size: (file: string) => num
   return { fileBytes: files.reduce((n, file) => n + size(file), 0), trees: true };
 }
 
-/** The share of the budget a model holds: every thread of every worker holding it has its own session. */
-export function modelShare(weight: ModelWeight, holders: number, threads: number): number {
-  const perSession = (weight.trees ? TREES_FACTOR : WEIGHTS_FACTOR) * weight.fileBytes + THREAD_BYTES;
-  return Math.ceil(holders * threads * perSession);
+/** A session on a worker's own thread (MODEL_SERVER_INLINE): no isolate of its own, onnxruntime's session state. */
+const INLINE_SESSION_BYTES = 4 * MB;
+
+/**
+ * The share of the budget a model holds: every thread of every worker holding it has its own session, and
+ * so does each worker's own thread when `inline` (the model may run small batches there: see
+ * inference/inline.ts, whose conditions the caller checks as far as the files tell).
+ */
+export function modelShare(weight: ModelWeight, holders: number, threads: number, inline = false): number {
+  const weights = (weight.trees ? TREES_FACTOR : WEIGHTS_FACTOR) * weight.fileBytes;
+  return Math.ceil(holders * threads * (weights + THREAD_BYTES) + (inline ? holders * (weights + INLINE_SESSION_BYTES) : 0));
 }

@@ -12,6 +12,7 @@ import type { ControlReply, ControlRequest, LoadedModel } from '../models/contro
 import { codeDirOf, modelFolder } from '../paths';
 import { treeMemoryBytes } from '../processes';
 import { modelShare, modelWeight, RUNTIME_BYTES, treeWeight } from './memory';
+import { INLINE_FILE_BYTES, INLINE_TREE_FILE_BYTES } from '../vocabulary';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
@@ -91,7 +92,10 @@ export class ModelTable {
         throw new ServerError(error.code === 'INFERENCE_CODE_INVALID' ? error.code : 'NO_MODEL_AT_URL', `model "${name}": ${error.message}`);
       }
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
-      entry.bytes = modelShare(folder.treeFiles ? treeWeight(folder.treeFiles, (file) => fs.statSync(file).size) : modelWeight(folder.modelFile, (file) => fs.statSync(file).size), holders.length, this.config.threads);
+      const weight = folder.treeFiles ? treeWeight(folder.treeFiles, (file) => fs.statSync(file).size) : modelWeight(folder.modelFile, (file) => fs.statSync(file).size);
+      // A model that may also run on the workers' own threads (inference/inline.ts) holds one more session in each.
+      const inline = this.config.inline && !folder.codeFile && !folder.treeFiles && folder.modelFile !== undefined && weight.fileBytes <= (weight.trees ? INLINE_TREE_FILE_BYTES : INLINE_FILE_BYTES);
+      entry.bytes = modelShare(weight, holders.length, this.config.threads, inline);
       this.checkMemory(name, entry);
       const model = await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {
         throw new ServerError(error.code, `model "${name}" cannot be loaded: ${error.message}`);

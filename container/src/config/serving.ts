@@ -63,7 +63,7 @@ export interface Config {
   readonly maxQueue: number;
   /** MODEL_SERVER_MAX_BATCH: queued invocations a free thread runs as one ONNX call; 1 turns batching off. */
   readonly maxBatch: number;
-  /** MODEL_SERVER_INLINE: small batches of small tabular models without code run on the worker's own thread. */
+  /** MODEL_SERVER_INLINE: small batches of small tabular models without code run on the worker's own thread (single-model default). */
   readonly inline: boolean;
   /** SAGEMAKER_MULTI_MODEL: multi-model endpoint mode (the /models API; no model at start). */
   readonly multiModel: boolean;
@@ -187,7 +187,8 @@ export function loadConfig(environment: Env = process.env, argv: readonly string
     runDir,
     maxQueue: integer(env, ['MODEL_SERVER_MAX_QUEUE'], 1024, 0, 1_000_000),
     maxBatch: integer(env, ['MODEL_SERVER_MAX_BATCH'], 32, 1, 1024),
-    inline: boolean(env, 'MODEL_SERVER_INLINE', true),
+    // Off by default on a multi-model endpoint, where every model would hold one more session per worker.
+    inline: boolean(env, 'MODEL_SERVER_INLINE', !multiModel),
     multiModel,
     // Copies cannot exceed the workers that could hold them.
     modelCopies: integer(env, ['MODEL_SERVER_MODEL_COPIES'], 1, 1, workers),

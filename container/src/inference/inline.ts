@@ -6,7 +6,8 @@
 //
 // What keeps this safe, since a run on the main thread cannot be abandoned at MODEL_SERVER_TIMEOUT:
 // - only tabular models without code (a fixed number of columns; no user code that could loop), of at
-//   most INLINE_FILE_BYTES, whose graph has no control flow (Loop, Scan, If);
+//   most INLINE_FILE_BYTES (tree ensembles INLINE_TREE_FILE_BYTES), whose graph has no control flow
+//   (Loop, Scan, If);
 // - only batches of at most INLINE_BODY_BYTES of bodies (named-field GETs count as one row);
 // - only while the model's measured cost says the batch will take at most INLINE_BUDGET_MS: each run here
 //   and on the threads updates a cost per body byte, so a model that turns out slow (or a machine that
@@ -18,10 +19,9 @@ import { readModelMetadata } from '../onnx/reader';
 import { resolveModelFile } from '../paths';
 import { Pipeline } from './pipeline';
 import type { ThreadInit, ThreadModel, ThreadTask } from './protocol';
+import { INLINE_FILE_BYTES, INLINE_TREE_FILE_BYTES } from '../vocabulary';
 import { OnnxSession } from './session';
 
-/** Model files beyond this stay on the threads only: each worker would hold one more copy of the weights. */
-export const INLINE_FILE_BYTES = 16 * 2 ** 20;
 /** A batch whose bodies exceed this goes to a thread. */
 const INLINE_BODY_BYTES = 64 * 1024;
 /**
@@ -46,9 +46,12 @@ export function inlineRefusal(init: ThreadInit, model: ThreadModel): string | un
   if (init.treeFiles) return 'it is converted from tree model files';
   if (model.kind === 'tensor') return 'it is not tabular';
   const file = init.modelFile ?? resolveModelFile(init.dir);
-  if (fs.statSync(file).size > INLINE_FILE_BYTES) return `its file is larger than ${INLINE_FILE_BYTES / 2 ** 20} MB`;
-  const flow = readModelMetadata(file).opTypes.filter((op) => CONTROL_FLOW.has(op));
+  const size = fs.statSync(file).size;
+  if (size > INLINE_FILE_BYTES) return `its file is larger than ${INLINE_FILE_BYTES / 2 ** 20} MB`;
+  const ops = readModelMetadata(file).opTypes;
+  const flow = ops.filter((op) => CONTROL_FLOW.has(op));
   if (flow.length > 0) return `its graph has control flow (${flow.join(', ')})`;
+  if (size > INLINE_TREE_FILE_BYTES && ops.some((op) => op.startsWith('TreeEnsemble'))) return `it is a tree ensemble larger than ${INLINE_TREE_FILE_BYTES / 2 ** 20} MB`;
   return undefined;
 }
 
@@ -58,12 +61,20 @@ export class InlineRunner {
   private msPerByte = 0;
   private busy = false;
 
-  private constructor(private readonly pipeline: Pipeline) {}
+  private constructor(
+    private readonly session: OnnxSession,
+    private readonly pipeline: Pipeline,
+  ) {}
 
   /** Loads the model's session on this thread (one intra-op thread: batches here are small). */
   static async load(init: ThreadInit): Promise<InlineRunner> {
     const session = await OnnxSession.load({ ...init, intraOpThreads: 1, modelFile: init.modelFile ?? resolveModelFile(init.dir) });
-    return new InlineRunner(new Pipeline({ session }));
+    return new InlineRunner(session, new Pipeline({ session }));
+  }
+
+  /** Frees the session's memory now (a session left to the garbage collector keeps it for long); call when idle. */
+  close(): Promise<void> {
+    return this.session.ortSession.release();
   }
 
   get idle(): boolean {

@@ -287,24 +287,38 @@ export class InferencePool {
       this.running -= 1;
       this.inline?.observe(runMs, batch.bytes, true);
     }
-    for (let i = 0; i < results.length; i++) results[i].timing = { queuedMs: batch.started - batch.entries[i].started, runMs, batch: results.length };
+    const where = batch.inline ? 'inline' : 'thread';
+    for (let i = 0; i < results.length; i++) results[i].timing = { queuedMs: batch.started - batch.entries[i].started, runMs, batch: results.length, where };
     if (batch.stuck) {
       this.stuck -= 1;
       this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
     }
+    const now = performance.now();
     batch.entries.forEach((entry, i) => {
       // The thread is done with every body of the batch, answered or abandoned.
       this.release(entry.task);
       if (entry.state !== 'running') return;
       clearTimeout(entry.timer);
       entry.state = 'done';
-      entry.resolve(results[i]);
+      // A run on the worker's own thread held the event loop, so its deadline timer could not fire: a late
+      // answer is still the timeout it would have been on a thread.
+      if (batch.inline && now - entry.started > this.options.timeoutMs) this.onLate(entry);
+      else entry.resolve(results[i]);
     });
     this.pump();
   }
 
+  private onLate(entry: Pending): void {
+    this.options.logger.warn({ ms: Math.round(performance.now() - entry.started) }, "an invocation ran past MODEL_SERVER_TIMEOUT on the worker's own thread; the model's next batches of that size go to its inference threads");
+    entry.resolve({ ok: false, error: this.timeoutError() });
+  }
+
+  private timeoutError(): WireError {
+    return { code: 'TIMEOUT', message: `the invocation took longer than MODEL_SERVER_TIMEOUT=${this.options.timeoutMs / 1000} s and was stopped` };
+  }
+
   private onDeadline(entry: Pending): void {
-    const error: WireError = { code: 'TIMEOUT', message: `the invocation took longer than MODEL_SERVER_TIMEOUT=${this.options.timeoutMs / 1000} s and was stopped` };
+    const error = this.timeoutError();
     if (entry.state === 'queued') return this.drop(entry, error);
     if (entry.state !== 'running' || !entry.batch) return;
     entry.state = 'abandoned';
@@ -353,7 +367,12 @@ export class InferencePool {
     const deadline = Date.now() + waitMs;
     while ((this.running > 0 || this.inline?.idle === false) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const entry of [...this.queue]) this.drop(entry, { code: 'NOT_READY', message: 'the server is shutting down' });
-    await this.pool.destroy();
+    // A run on the worker's own thread cannot be abandoned: its session is freed once it ends.
+    await this.whenReady.catch(() => undefined);
+    while (this.inline?.idle === false) await new Promise((r) => setTimeout(r, 5));
+    const inline = this.inline;
+    this.inline = undefined;
+    await Promise.all([this.pool.destroy(), inline?.close()]);
   }
 }
 

@@ -72,6 +72,8 @@ export interface AnswerTiming {
   runMs: number;
   /** Invocations that thread run held (1: it ran alone). */
   batch: number;
+  /** Where it ran: an inference thread, or the worker's own thread (small batches, MODEL_SERVER_INLINE). */
+  where: 'thread' | 'inline';
 }
 
 /** A model's answer to one invocation: bytes to send, or a catalogue error. */
