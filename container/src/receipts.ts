@@ -8,8 +8,10 @@
 // A receipt is written when the invocation is handed to an inference thread (before that, nothing of the
 // request can have run) and stays valid until its HTTP answer is finished: after that nginx has the answer
 // and never retries it. Each worker process has one file, an array of fixed-size records: a request takes a
-// record at the edge and gives it back when its answer is finished; the pool writes the key into it at
-// dispatch, with one pwrite to the page cache, which outlives the process (SIGKILL included).
+// record at the edge and gives it back when its answer is finished; the pool writes the keys of the
+// invocations it dispatches together into their records with one pwrite to the page cache, which outlives
+// the process (SIGKILL included): the span of records from the lowest to the highest, from a copy of the
+// file kept in memory (a worker has no more records than requests in flight, so the span is short).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -17,9 +19,9 @@ import * as path from 'node:path';
 const KEY = /^[0-9a-f]{32}$/;
 const RECORD_BYTES = 32;
 
-/** What the pool needs: to record, at dispatch, that a request's invocation went to the model. */
+/** What the pool needs: to record, at dispatch, that requests' invocations went to the model. */
 export interface ReceiptBook {
-  record(receipt: Receipt): void;
+  record(receipts: readonly Receipt[]): void;
 }
 
 /** A request's record in its worker's file, and its key; plain data, so that it crosses to the pool as part of an invocation. */
@@ -38,6 +40,8 @@ export class Receipts implements ReceiptBook {
   private readonly file: string;
   private readonly free: number[] = [];
   private size = 0;
+  /** What the file holds (every write goes through it), grown as records are added. */
+  private copy = Buffer.alloc(64 * RECORD_BYTES);
 
   constructor(
     private readonly dir: string,
@@ -57,8 +61,21 @@ export class Receipts implements ReceiptBook {
     this.free.push(receipt.index);
   }
 
-  record(receipt: Receipt): void {
-    fs.writeSync(this.fd, receipt.key, receipt.index * RECORD_BYTES, 'latin1');
+  record(receipts: readonly Receipt[]): void {
+    if (receipts.length === 0) return;
+    let low = Infinity;
+    let high = -1;
+    for (const { index, key } of receipts) {
+      if ((index + 1) * RECORD_BYTES > this.copy.length) {
+        const grown = Buffer.alloc(Math.max(this.copy.length * 2, (index + 1) * RECORD_BYTES));
+        this.copy.copy(grown);
+        this.copy = grown;
+      }
+      this.copy.write(key, index * RECORD_BYTES, RECORD_BYTES, 'latin1');
+      low = Math.min(low, index);
+      high = Math.max(high, index);
+    }
+    fs.writeSync(this.fd, this.copy, low * RECORD_BYTES, (high - low + 1) * RECORD_BYTES, low * RECORD_BYTES);
   }
 
   /** Whether another worker (alive or dead) handed the request with this key to its model. */

@@ -32,13 +32,21 @@ describe.each([
   ['a 150-tree ensemble', () => baseDir({ 'model.onnx': treeEnsembleModel({ features: 30, trees: 150 }) }), 30],
 ])('%s', (_name, base, features) => {
   test('gives identical answers with batching on and off, and batches under load', async () => {
+    // On the inference thread (MODEL_SERVER_INLINE=false), where requests queue while it runs; the third
+    // server runs small batches on the worker's own thread (the default for these models), and must answer
+    // the same.
     const env = { MODEL_SERVER_WORKERS: '1', MODEL_SERVER_THREADS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities' };
     const dir = base();
-    const [off, on] = await Promise.all([startServer({ baseDir: dir, env: { ...env, MODEL_SERVER_MAX_BATCH: '1' } }), startServer({ baseDir: dir, env })]);
+    const [off, on, inline] = await Promise.all([
+      startServer({ baseDir: dir, env: { ...env, MODEL_SERVER_MAX_BATCH: '1', MODEL_SERVER_INLINE: 'false' } }),
+      startServer({ baseDir: dir, env: { ...env, MODEL_SERVER_INLINE: 'false' } }),
+      startServer({ baseDir: dir, env }),
+    ]);
     try {
       const reqs = requests(features);
-      const [a, b] = [await answers(off, reqs), await answers(on, reqs)];
+      const [a, b, c] = [await answers(off, reqs), await answers(on, reqs), await answers(inline, reqs)];
       expect(b).toEqual(a);
+      expect(c).toEqual(a);
       expect(a.filter((x) => x.startsWith('400 ')).length).toBeGreaterThan(0);
       expect(a.filter((x) => x.startsWith('200 ')).length).toBeGreaterThan(60);
       // Log lines are buffered: wait until every request's line is in, then count the batched ones.
@@ -48,7 +56,7 @@ describe.each([
       expect(batched(on)).toBeGreaterThanOrEqual(5);
       expect(batched(off)).toBe(0);
     } finally {
-      await Promise.all([off.stop(), on.stop()]);
+      await Promise.all([off.stop(), on.stop(), inline.stop()]);
     }
   });
 });

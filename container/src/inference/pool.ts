@@ -12,7 +12,7 @@ import { mediaTypes } from '../codecs/registry';
 import { ServerError, type WireError } from '../errors';
 import type { Logger } from '../logger';
 import type { Answer, Invocation, Model, ModelSpec } from '../models/model';
-import type { ReceiptBook } from '../receipts';
+import type { Receipt, ReceiptBook } from '../receipts';
 import type { BodyMemory } from '../shared-bodies';
 import type { ModelDescription } from '../vocabulary';
 import { inlineRefusal, InlineRunner, invocationBytes } from './inline';
@@ -226,12 +226,14 @@ export class InferencePool {
   private begin(entries: Pending[], bytes: number): { batch: Batch; tasks: ThreadTask[] } {
     const now = performance.now();
     const batch: Batch = { entries, abandoned: 0, started: now, bytes };
+    const receipts: Receipt[] = [];
     const tasks: ThreadTask[] = entries.map((entry) => {
       entry.state = 'running';
       entry.batch = batch;
-      if (entry.task.receipt) this.options.receipts?.record(entry.task.receipt);
+      if (entry.task.receipt) receipts.push(entry.task.receipt);
       return { invocation: entry.task, deadline: Date.now() + Math.max(0, this.options.timeoutMs - (now - entry.started)) };
     });
+    this.options.receipts?.record(receipts);
     return { batch, tasks };
   }
 
