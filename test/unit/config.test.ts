@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mediaTypes } from '../../container/src/codecs/registry';
 import { checkDefaultAccept } from '../../container/src/models/media';
+import { usableCpus } from '../../container/src/config/host';
 import { loadConfig, payloadLimitBytes } from '../../container/src/config/serving';
 import { thrown } from '../helpers/errors';
 
@@ -108,6 +109,13 @@ describe("serve's arguments, the model's name and folder, metrics and CloudWatch
   ])('a bad argument stops start-up naming it: %j', (argv, message) => {
     const err = thrown(() => loadConfig({}, argv));
     expect({ code: err.code, message: err.message }).toEqual({ code: 'CONFIG_INVALID', message });
+  });
+
+  test('nginx runs one worker process per four CPUs, at least one, unless MODEL_SERVER_NGINX_WORKERS says otherwise', () => {
+    expect(loadConfig({}).nginxWorkers).toBe(Math.max(1, Math.ceil(usableCpus() / 4)));
+    expect(loadConfig({ MODEL_SERVER_NGINX_WORKERS: '3' }).nginxWorkers).toBe(3);
+    expect(loadConfig({ MODEL_SERVER_UPSTREAM: 'http://127.0.0.1:9000' }).nginxWorkers).toBe(Math.max(1, Math.floor(usableCpus() / 2)));
+    expect(errorOf({ MODEL_SERVER_NGINX_WORKERS: '0' }).message).toBe('MODEL_SERVER_NGINX_WORKERS="0" is invalid: expected a whole number from 1 to 512');
   });
 
   test("small batches run on the workers' own threads by default with one model, not on a multi-model endpoint", () => {

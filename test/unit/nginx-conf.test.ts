@@ -28,6 +28,11 @@ describe('nginx.conf rendering', () => {
     expect(conf).toContain(`pid ${dir}/nginx.pid;`);
   });
 
+  test('runs as many nginx worker processes as MODEL_SERVER_NGINX_WORKERS says', () => {
+    expect(renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), MODEL_SERVER_NGINX_WORKERS: '3' }))).toMatch(/^worker_processes 3;$/m);
+    expect(renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir() }))).toMatch(/^worker_processes [1-9][0-9]*;$/m);
+  });
+
   test('the payload limit is the same number in nginx and its 413 message; 0 lifts it', () => {
     const limited = renderNginxConf(loadConfig({ MODEL_SERVER_RUN_DIR: runDir(), SAGEMAKER_MAX_PAYLOAD_IN_MB: '20' }));
     expect(limited).toContain('client_max_body_size 20971520;');

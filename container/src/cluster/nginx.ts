@@ -78,9 +78,7 @@ export function renderNginxConf(config: Config, template = fs.readFileSync(TEMPL
   const values: Record<string, string> = {
     RUN_DIR: config.runDir,
     PORT: String(config.port),
-    // Proxy mode: every invocation crosses nginx twice (two layers) and the scorer needs CPUs too; one nginx
-    // process per two CPUs used 15% less CPU per request than one per CPU on 2 cores (npm run bench).
-    NGINX_WORKER_PROCESSES: config.upstream ? String(Math.max(1, Math.floor(config.upstream.concurrency / 2))) : 'auto',
+    NGINX_WORKER_PROCESSES: String(config.nginxWorkers),
     GRACE_SECONDS: String(Math.max(1, Math.ceil(config.graceSeconds))),
     UPSTREAM_SERVERS: servers,
     // Idle upstream connections each nginx worker keeps. Fewer than its concurrent requests means a new
