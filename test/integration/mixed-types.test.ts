@@ -128,15 +128,25 @@ describe('an skl2onnx-shaped pipeline (one input per column, string and number c
     expect(reply.json().error).toEqual({ code: 'INVALID_VALUE', message: 'parameter "step" (int64): "two" is not an integer' });
   });
 
-  test('queued requests share one run (opportunistic batching) and each gets its own answer', async () => {
-    const replies = await Promise.all(Array.from({ length: 60 }, (_, k) => post(pipeline, csvLine(ROWS[k % 3]), 'text/csv', 'application/json')));
-    // A shared run holds other rows too, so onnxruntime may round the last bit otherwise than for these three.
-    replies.forEach((reply, k) => {
-      const [got] = reply.json().predictions;
-      expect(got.predicted_label).toBe(expected[k % 3].predicted_label);
-      got.probabilities.forEach((p: number, j: number) => expect(p).toBeCloseTo(expected[k % 3].probabilities[j], 6));
-    });
-    await pipeline.waitForLog((l) => typeof l.batch === 'number' && (l.batch as number) > 1);
+  test.each([
+    ['on its inference thread, where requests queue while it runs', 'false'],
+    ["on the worker's own thread too (the default for this model)", 'true'],
+  ])('queued requests share one run (opportunistic batching) and each gets its own answer: %s', async (_where, inline) => {
+    const server = inline === 'true' ? pipeline : await startServer({ baseDir: pipeline.baseDir, env: { MODEL_SERVER_WORKERS: '1', SAGEMAKER_INFERENCE_OUTPUT: 'predicted_label,probabilities', MODEL_SERVER_INLINE: inline } });
+    try {
+      const replies = await Promise.all(Array.from({ length: 60 }, (_, k) => post(server, csvLine(ROWS[k % 3]), 'text/csv', 'application/json')));
+      // A shared run holds other rows too, so onnxruntime may round the last bit otherwise than for these three.
+      replies.forEach((reply, k) => {
+        const [got] = reply.json().predictions;
+        expect(got.predicted_label).toBe(expected[k % 3].predicted_label);
+        got.probabilities.forEach((p: number, j: number) => expect(p).toBeCloseTo(expected[k % 3].probabilities[j], 6));
+      });
+      // Requests that arrive while a run goes on share the next one; on the worker's own thread a run is so
+      // short that they seldom do when they arrive one by one.
+      if (inline === 'false') await server.waitForLog((l) => typeof l.batch === 'number' && (l.batch as number) > 1);
+    } finally {
+      if (server !== pipeline) await server.stop();
+    }
   });
 
   test('a batch transform of mixed rows (several mini-batches) gives one line per record, equal to the direct answer', async () => {

@@ -111,8 +111,8 @@ describe("serve's arguments, the model's name and folder, metrics and CloudWatch
     expect({ code: err.code, message: err.message }).toEqual({ code: 'CONFIG_INVALID', message });
   });
 
-  test('nginx runs one worker process per four CPUs, at least one, unless MODEL_SERVER_NGINX_WORKERS says otherwise', () => {
-    expect(loadConfig({}).nginxWorkers).toBe(Math.max(1, Math.ceil(usableCpus() / 4)));
+  test('nginx runs one worker process per three CPUs, at least one, unless MODEL_SERVER_NGINX_WORKERS says otherwise', () => {
+    expect(loadConfig({}).nginxWorkers).toBe(Math.max(1, Math.ceil(usableCpus() / 3)));
     expect(loadConfig({ MODEL_SERVER_NGINX_WORKERS: '3' }).nginxWorkers).toBe(3);
     expect(loadConfig({ MODEL_SERVER_UPSTREAM: 'http://127.0.0.1:9000' }).nginxWorkers).toBe(Math.max(1, Math.floor(usableCpus() / 2)));
     expect(errorOf({ MODEL_SERVER_NGINX_WORKERS: '0' }).message).toBe('MODEL_SERVER_NGINX_WORKERS="0" is invalid: expected a whole number from 1 to 512');

@@ -101,15 +101,16 @@ const MEDIA_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/;
 
 /** The settings of `serve`, from the environment and its arguments (`argv`: --model_name=..., which win). */
 /**
- * nginx's worker processes by default. Serving models: one per four CPUs, at least one. nginx spends about
- * a third of what a Node worker does per request, and on 2 cores one nginx worker against two cut the
- * Node workers' CPU per request by a fifth and nginx's by a third at 40 connections, with no scenario
- * slower (npm run bench; docs/performance.md). Proxy mode: every invocation crosses nginx twice (two
+ * nginx's worker processes by default. Serving models: one per three CPUs, at least one. nginx spends
+ * about half of what a Node worker does per request (22 against 40 µs), so about a third of the CPUs'
+ * work under full load is nginx's; and on 2 cores one nginx worker against two cut the Node workers' CPU
+ * per request by a fifth and nginx's by a third at 40 connections, with no scenario slower (npm run
+ * bench; docs/performance.md). Proxy mode: every invocation crosses nginx twice (two
  * layers) and the scorer needs CPUs too; one nginx process per two CPUs used 15% less CPU per request
  * than one per CPU on 2 cores.
  */
 function nginxWorkers(upstream: UpstreamConfig | undefined): number {
-  return upstream ? Math.max(1, Math.floor(upstream.concurrency / 2)) : Math.max(1, Math.ceil(usableCpus() / 4));
+  return upstream ? Math.max(1, Math.floor(upstream.concurrency / 2)) : Math.max(1, Math.ceil(usableCpus() / 3));
 }
 
 export function loadConfig(environment: Env = process.env, argv: readonly string[] = []): Config {
