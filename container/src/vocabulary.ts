@@ -209,3 +209,10 @@ export type HealthState = 'starting' | 'ready' | 'draining';
  */
 export const INLINE_FILE_BYTES = 16 * 2 ** 20;
 export const INLINE_TREE_FILE_BYTES = 2 * 2 ** 20;
+
+/** Why a model file of this size is too large to run on a worker's own thread, or undefined when it is not. */
+export function inlineSizeRefusal(fileBytes: number, trees: boolean): string | undefined {
+  if (fileBytes > INLINE_FILE_BYTES) return `its file is larger than ${INLINE_FILE_BYTES / 2 ** 20} MB`;
+  if (trees && fileBytes > INLINE_TREE_FILE_BYTES) return `it is a tree ensemble larger than ${INLINE_TREE_FILE_BYTES / 2 ** 20} MB`;
+  return undefined;
+}

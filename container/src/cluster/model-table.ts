@@ -12,7 +12,7 @@ import type { ControlReply, ControlRequest, LoadedModel } from '../models/contro
 import { codeDirOf, modelFolder } from '../paths';
 import { treeMemoryBytes } from '../processes';
 import { modelShare, modelWeight, RUNTIME_BYTES, treeWeight } from './memory';
-import { INLINE_FILE_BYTES, INLINE_TREE_FILE_BYTES } from '../vocabulary';
+import { inlineSizeRefusal } from '../vocabulary';
 import { holderSlots } from './routing';
 import type { Supervisor } from './supervisor';
 
@@ -94,7 +94,7 @@ export class ModelTable {
       const holders = holderSlots(name, this.config.workers, this.config.modelCopies);
       const weight = folder.treeFiles ? treeWeight(folder.treeFiles, (file) => fs.statSync(file).size) : modelWeight(folder.modelFile, (file) => fs.statSync(file).size);
       // A model that may also run on the workers' own threads (inference/inline.ts) holds one more session in each.
-      const inline = this.config.inline && !folder.codeFile && !folder.treeFiles && folder.modelFile !== undefined && weight.fileBytes <= (weight.trees ? INLINE_TREE_FILE_BYTES : INLINE_FILE_BYTES);
+      const inline = this.config.inline && !folder.codeFile && !folder.treeFiles && folder.modelFile !== undefined && !inlineSizeRefusal(weight.fileBytes, weight.trees);
       entry.bytes = modelShare(weight, holders.length, this.config.threads, inline);
       this.checkMemory(name, entry);
       const model = await this.supervisor.load({ name, dir: url, ...folder }, holders).catch((error: WireError) => {

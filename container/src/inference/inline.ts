@@ -6,7 +6,7 @@
 //
 // What keeps this safe, since a run on the main thread cannot be abandoned at MODEL_SERVER_TIMEOUT:
 // - only tabular models without code (a fixed number of columns; no user code that could loop), of at
-//   most INLINE_FILE_BYTES (tree ensembles INLINE_TREE_FILE_BYTES), whose graph has no control flow
+//   most 16 MB (tree ensembles 2 MB: vocabulary.ts, inlineSizeRefusal), whose graph has no control flow
 //   (Loop, Scan, If);
 // - only batches of at most INLINE_BODY_BYTES of bodies (named-field GETs count as one row);
 // - only while the model's measured cost says the batch will take at most INLINE_BUDGET_MS: each run here
@@ -19,7 +19,7 @@ import { readModelMetadata } from '../onnx/reader';
 import { resolveModelFile } from '../paths';
 import { Pipeline } from './pipeline';
 import type { ThreadInit, ThreadModel, ThreadTask } from './protocol';
-import { INLINE_FILE_BYTES, INLINE_TREE_FILE_BYTES } from '../vocabulary';
+import { inlineSizeRefusal } from '../vocabulary';
 import { OnnxSession } from './session';
 
 /** A batch whose bodies exceed this goes to a thread. */
@@ -47,12 +47,12 @@ export function inlineRefusal(init: ThreadInit, model: ThreadModel): string | un
   if (model.kind === 'tensor') return 'it is not tabular';
   const file = init.modelFile ?? resolveModelFile(init.dir);
   const size = fs.statSync(file).size;
-  if (size > INLINE_FILE_BYTES) return `its file is larger than ${INLINE_FILE_BYTES / 2 ** 20} MB`;
+  const tooLarge = inlineSizeRefusal(size, false);
+  if (tooLarge) return tooLarge;
   const ops = readModelMetadata(file).opTypes;
   const flow = ops.filter((op) => CONTROL_FLOW.has(op));
   if (flow.length > 0) return `its graph has control flow (${flow.join(', ')})`;
-  if (size > INLINE_TREE_FILE_BYTES && ops.some((op) => op.startsWith('TreeEnsemble'))) return `it is a tree ensemble larger than ${INLINE_TREE_FILE_BYTES / 2 ** 20} MB`;
-  return undefined;
+  return inlineSizeRefusal(size, ops.some((op) => op.startsWith('TreeEnsemble')));
 }
 
 /** A model's pipeline on the worker's main thread, with what it has learnt of its cost. */

@@ -260,7 +260,8 @@ export class InferencePool {
    * as one ONNX call per shape (a lone invocation goes alone, one turn of the event loop after it came).
    */
   private startBatch(entries: Pending[]): void {
-    const { batch, tasks } = this.begin(entries, entries.reduce((n, e) => n + invocationBytes(e.task), 0));
+    // The bytes are for the inline runner's cost estimate only.
+    const { batch, tasks } = this.begin(entries, this.inline ? entries.reduce((n, e) => n + invocationBytes(e.task), 0) : 0);
     this.running += 1;
     // Moving a buffer between threads has a fixed cost; below 64 KiB a copy is cheaper. Bodies in shared
     // slots are neither: the thread reads the same memory.
@@ -284,10 +285,11 @@ export class InferencePool {
 
   private finish(batch: Batch, results: Answer[]): void {
     // For the metrics: how long each waited for a thread, how long the run took, and how many shared it.
-    const runMs = performance.now() - batch.started;
+    const now = performance.now();
+    const runMs = now - batch.started;
     if (!batch.inline) {
       this.running -= 1;
-      this.inline?.observe(runMs, batch.bytes, true);
+      if (batch.bytes > 0) this.inline?.observe(runMs, batch.bytes, true);
     }
     const where = batch.inline ? 'inline' : 'thread';
     for (let i = 0; i < results.length; i++) results[i].timing = { queuedMs: batch.started - batch.entries[i].started, runMs, batch: results.length, where };
@@ -295,7 +297,6 @@ export class InferencePool {
       this.stuck -= 1;
       this.options.logger.warn({ invocations: batch.entries.length, ms: Math.round(performance.now() - batch.entries[0].started) }, 'a timed-out invocation has finished; its thread is free again');
     }
-    const now = performance.now();
     batch.entries.forEach((entry, i) => {
       // The thread is done with every body of the batch, answered or abandoned.
       this.release(entry.task);
